@@ -235,7 +235,8 @@ impl Lessor {
             }
             // If leases are extended by n seconds, leases n seconds ahead of the base window are
             // extended by only one second (etcd's comment). Computed in nanoseconds as etcd's
-            // float64 arithmetic; it stays positive (see the proptest).
+            // float64 arithmetic. It is always positive (at least 1/750 s: the previous delay, or
+            // the 1 s window, bounds `remaining - base_window`); the clamp only guards the cast.
             let rate_delay = 1e9 * (expires as f64 / target_per_sec as f64)
                 - (remaining - base_window).as_nanos() as f64;
             let delay = Duration::from_nanos(rate_delay.max(0.0) as u64);
@@ -371,6 +372,9 @@ impl LeaseIdGenerator {
 
     /// The next id: positive and non-zero, as etcd's `LeaseGrant` loop (`for r.ID == NoLease {
     /// r.ID = int64(reqIDGen.Next() & ((1 << 63) - 1)) }`) makes it.
+    // Not `Iterator::next`: the sequence never ends, and an `Option` would only add an unwrap
+    // at every grant. The name is etcd's `Generator.Next`.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> LeaseId {
         loop {
             self.suffix = self.suffix.wrapping_add(1);
