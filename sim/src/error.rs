@@ -24,6 +24,12 @@ pub enum Error {
     TooManyOps,
     #[error("etcdserver: key is not provided")]
     EmptyKey,
+    /// A put with `ignore_value` that also carries a value.
+    #[error("etcdserver: value is provided")]
+    ValueProvided,
+    /// A put with `ignore_lease` that also carries a lease.
+    #[error("etcdserver: lease is provided")]
+    LeaseProvided,
     #[error("etcdserver: not leader")]
     NotLeader { leader: Option<u64> },
     #[error("etcdserver: no leader")]
@@ -39,6 +45,10 @@ pub enum Error {
     Unavailable,
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The simulation itself failed (a host returned an error): a harness bug, reported
+    /// rather than lost.
+    #[error("simulation failed: {0}")]
+    Simulation(String),
 }
 
 impl Error {
@@ -53,12 +63,15 @@ impl Error {
             | Error::DuplicateKey
             | Error::TooManyOps
             | Error::EmptyKey
+            | Error::ValueProvided
+            | Error::LeaseProvided
             | Error::InvalidArgument(_) => "InvalidArgument",
             Error::NotLeader { .. }
             | Error::NoLeader
             | Error::LeaderChanged
             | Error::Unavailable => "Unavailable",
             Error::Timeout | Error::Indeterminate => "DeadlineExceeded",
+            Error::Simulation(_) => "Internal",
         }
     }
 

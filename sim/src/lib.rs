@@ -1,20 +1,49 @@
 //! A small etcd v3 running inside a deterministic network simulator.
 //!
+//! N members, each a turmoil host running tikv raft-rs, replicate an MVCC key-value store with
+//! etcd's revision numbering, transactions, leases and watches. Clients reach them over
+//! simulated UDP; every operation lands in a [`History`] stamped with simulated time.
+//!
 //! # Layout
-//! * `request`: typed etcd v3 requests and responses.
+//! * `request`: typed etcd v3 requests and responses (etcdserverpb's shapes).
 //! * `error`: the one error type, with etcd's messages.
-//! * `lease`: `Lessor`, the lease table: grant, keepalive, expiry run by the leader.
-//! * `storage`: `MemberStorage`, the Raft log, hard state and snapshot on a member's durable disk.
+//! * `mvcc`: `Mvcc`, the revisioned key-value store: range, txn, compaction, watch events.
+//! * `lease`: `Lessor`, lease TTLs and expiry, run by the leader.
+//! * `state_machine`: what a committed entry does to the store and the lessor.
+//! * `storage`: `MemberStorage`, a member's durable Raft disk (survives crashes).
+//! * `transport`: datagrams between hosts and their encoding.
+//! * `watch`: `WatchHub`, watch polls held until events arrive.
+//! * `member`: `Member`, one etcd server: the Ready loop.
+//! * `cluster`: `Cluster`, members on a turmoil `Sim`, with crash/restart/partition.
+//! * `client`: `Client`, the clientv3-like API, recording every call.
+//! * `history`: `History`, the run's operations and events; its digest is the determinism check.
+//! * `driver`: `Driver`, a synchronous handle for `locksim ctl` and tests.
 
+mod client;
+mod cluster;
+mod driver;
 mod error;
+mod history;
 mod lease;
+mod member;
+mod mvcc;
 mod request;
+mod state_machine;
 mod storage;
+mod transport;
+mod watch;
 
+pub use client::{Client, ClientConfig, Watcher};
+pub use cluster::{member_name, Cluster, ClusterConfig, SimError};
+pub use driver::{Driver, CTL_HOST};
 pub use error::{Error, Result};
+pub use history::{sim_now, ClusterEvent, History, OpHandle, Operation, Outcome, Record};
 pub use lease::{
     min_lease_ttl, LeaseIdGenerator, Lessor, EXPIRED_LEASE_RETRY_INTERVAL, LEASE_REVOKE_RATE,
     MAX_LEASE_TTL,
 };
+pub use member::{MemberConfig, MemberStatus, ReadMode, Role, StatusBoard, CLUSTER_ID};
+pub use mvcc::Mvcc;
 pub use request::*;
 pub use storage::{Disk, MemberStorage};
+pub use transport::{ClientRequest, ClientResponse, WatchRequest, WatchResponse};

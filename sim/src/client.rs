@@ -1,0 +1,429 @@
+//! `Client`: the etcd clientv3-like API that lock algorithms and `locksim ctl` use.
+//!
+//! It runs inside a turmoil host, talks to members over UDP ([`crate::transport`]), finds the
+//! leader from the hint on every reply, and records every call in the [`History`].
+//!
+//! Retries follow one rule: retry only what cannot be applied twice. A read, a keepalive or a
+//! request answered with a definite error (`not leader`, `no leader`) is retried, on another
+//! member if need be, until the deadline. A mutation whose answer did not come is *not* resent:
+//! it is reported as [`Error::Indeterminate`] and recorded so, because it may have been applied.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use turmoil::net::UdpSocket;
+
+use crate::error::{Error, Result};
+use crate::history::{sim_now, History, Outcome};
+use crate::request::*;
+use crate::transport::{
+    decode, encode, ClientMessage, ClientRequest, ClientResponse, Reply, WatchRequest,
+    WatchResponse, CLIENT_PORT, MAX_DATAGRAM,
+};
+
+/// How a client behaves. Defaults follow etcd's clientv3 where it has one.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Member host names, e.g. `["n1", "n2", "n3"]`. Member `nK` has Raft id K.
+    pub endpoints: Vec<String>,
+    /// Whole-request deadline (a clientv3 context timeout).
+    pub request_timeout: Duration,
+    /// How long one attempt of a retryable request waits before trying another member.
+    pub attempt_timeout: Duration,
+    /// Pause before retrying after `no leader`, so an election can finish.
+    pub retry_backoff: Duration,
+    /// How long a member holds a watch poll open when it has no events (must match the members').
+    pub watch_poll: Duration,
+    /// Local UDP port.
+    pub port: u16,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            endpoints: vec!["n1".into(), "n2".into(), "n3".into()],
+            request_timeout: Duration::from_secs(5),
+            attempt_timeout: Duration::from_millis(1000),
+            retry_backoff: Duration::from_millis(100),
+            watch_poll: Duration::from_millis(1000),
+            port: 3000,
+        }
+    }
+}
+
+type Waiters = Rc<RefCell<BTreeMap<RequestId, oneshot::Sender<Reply>>>>;
+
+struct Inner {
+    id: u32,
+    name: String,
+    config: ClientConfig,
+    socket: Rc<UdpSocket>,
+    waiters: Waiters,
+    next_seq: Cell<u64>,
+    /// Index into `config.endpoints` of the member to try first.
+    preferred: Cell<usize>,
+    history: History,
+    dispatcher: JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.dispatcher.abort();
+    }
+}
+
+/// A connection to the simulated cluster. Clones share one socket and one request-id space, so a
+/// lock can run its keepalive loop and its acquire path on the same client concurrently.
+#[derive(Clone)]
+pub struct Client {
+    inner: Rc<Inner>,
+}
+
+impl Client {
+    /// Bind the client's socket and start the reply dispatcher. `name` is the host name the
+    /// history shows (`c1`); `id` must be unique in the run and non-zero (0 is reserved for
+    /// requests members make themselves, e.g. lease expiry).
+    ///
+    /// Must be called inside a turmoil host.
+    pub async fn connect(
+        name: &str,
+        id: u32,
+        config: ClientConfig,
+        history: History,
+    ) -> Result<Client> {
+        assert!(id != 0, "client id 0 is reserved for members");
+        let socket = UdpSocket::bind(("0.0.0.0", config.port))
+            .await
+            .map_err(|e| Error::InvalidArgument(format!("cannot bind client socket: {e}")))?;
+        let socket = Rc::new(socket);
+        let waiters: Waiters = Rc::default();
+        let dispatcher = tokio::task::spawn_local(dispatch(socket.clone(), waiters.clone()));
+        let name = name.to_string();
+        Ok(Client {
+            inner: Rc::new(Inner {
+                id,
+                name,
+                config,
+                socket,
+                waiters,
+                next_seq: Cell::new(1),
+                preferred: Cell::new(0),
+                history,
+                dispatcher,
+            }),
+        })
+    }
+
+    pub fn id(&self) -> u32 {
+        self.inner.id
+    }
+
+    pub fn history(&self) -> &History {
+        &self.inner.history
+    }
+
+    pub async fn put(&self, req: PutRequest) -> Result<PutResponse> {
+        match self.call(ClientRequest::Put(req)).await? {
+            ClientResponse::Put(r) => Ok(r),
+            other => unexpected("put", other),
+        }
+    }
+
+    pub async fn get(&self, req: RangeRequest) -> Result<RangeResponse> {
+        match self.call(ClientRequest::Range(req)).await? {
+            ClientResponse::Range(r) => Ok(r),
+            other => unexpected("range", other),
+        }
+    }
+
+    pub async fn delete(&self, req: DeleteRangeRequest) -> Result<DeleteRangeResponse> {
+        match self.call(ClientRequest::DeleteRange(req)).await? {
+            ClientResponse::DeleteRange(r) => Ok(r),
+            other => unexpected("delete", other),
+        }
+    }
+
+    pub async fn txn(&self, req: TxnRequest) -> Result<TxnResponse> {
+        match self.call(ClientRequest::Txn(req)).await? {
+            ClientResponse::Txn(r) => Ok(r),
+            other => unexpected("txn", other),
+        }
+    }
+
+    pub async fn compact(&self, revision: Revision) -> Result<CompactionResponse> {
+        match self
+            .call(ClientRequest::Compact(CompactionRequest { revision }))
+            .await?
+        {
+            ClientResponse::Compact(r) => Ok(r),
+            other => unexpected("compact", other),
+        }
+    }
+
+    /// Grant a lease of `ttl` seconds with a server-chosen id.
+    pub async fn lease_grant(&self, ttl: i64) -> Result<LeaseGrantResponse> {
+        self.lease_grant_with_id(ttl, NO_LEASE).await
+    }
+
+    pub async fn lease_grant_with_id(&self, ttl: i64, id: LeaseId) -> Result<LeaseGrantResponse> {
+        match self
+            .call(ClientRequest::LeaseGrant(LeaseGrantRequest { ttl, id }))
+            .await?
+        {
+            ClientResponse::LeaseGrant(r) => Ok(r),
+            other => unexpected("lease_grant", other),
+        }
+    }
+
+    pub async fn lease_revoke(&self, id: LeaseId) -> Result<LeaseRevokeResponse> {
+        match self
+            .call(ClientRequest::LeaseRevoke(LeaseRevokeRequest { id }))
+            .await?
+        {
+            ClientResponse::LeaseRevoke(r) => Ok(r),
+            other => unexpected("lease_revoke", other),
+        }
+    }
+
+    /// One keepalive (etcdctl `lease keep-alive --once`). A lock's session loops over it.
+    pub async fn lease_keep_alive(&self, id: LeaseId) -> Result<LeaseKeepAliveResponse> {
+        match self
+            .call(ClientRequest::LeaseKeepAlive(LeaseKeepAliveRequest { id }))
+            .await?
+        {
+            ClientResponse::LeaseKeepAlive(r) => Ok(r),
+            other => unexpected("lease_keep_alive", other),
+        }
+    }
+
+    pub async fn lease_time_to_live(
+        &self,
+        id: LeaseId,
+        keys: bool,
+    ) -> Result<LeaseTimeToLiveResponse> {
+        match self
+            .call(ClientRequest::LeaseTimeToLive(LeaseTimeToLiveRequest {
+                id,
+                keys,
+            }))
+            .await?
+        {
+            ClientResponse::LeaseTimeToLive(r) => Ok(r),
+            other => unexpected("lease_time_to_live", other),
+        }
+    }
+
+    pub async fn lease_leases(&self) -> Result<LeaseLeasesResponse> {
+        match self.call(ClientRequest::LeaseLeases).await? {
+            ClientResponse::LeaseLeases(r) => Ok(r),
+            other => unexpected("lease_leases", other),
+        }
+    }
+
+    /// Status of one member (etcdctl `endpoint status`): asked of that member only, never
+    /// rerouted, so a crashed member shows as an error.
+    pub async fn status(&self, endpoint: &str) -> Result<StatusResponse> {
+        let request = ClientRequest::Status;
+        let handle = self
+            .inner
+            .history
+            .invoke(&self.inner.name, &request, sim_now());
+        let result = self
+            .attempt(endpoint, &request, self.inner.config.attempt_timeout)
+            .await
+            .map(|reply| reply.result)
+            .unwrap_or(Err(Error::Timeout));
+        self.record(handle, &result);
+        match result? {
+            ClientResponse::Status(r) => Ok(r),
+            other => unexpected("status", other),
+        }
+    }
+
+    /// Watch a key or range from a start revision. Events come in revision order, each
+    /// revision's events together, without gaps or duplicates across member failures.
+    pub fn watch(&self, req: WatchRequest) -> Watcher {
+        Watcher {
+            client: self.clone(),
+            next_revision: req.start_revision,
+            request: req,
+        }
+    }
+
+    /// Send any request, with the retry rule described on the module, and record it.
+    pub async fn call(&self, request: ClientRequest) -> Result<ClientResponse> {
+        let handle = self
+            .inner
+            .history
+            .invoke(&self.inner.name, &request, sim_now());
+        let result = self.execute(&request).await;
+        self.record(handle, &result);
+        result
+    }
+
+    fn record(&self, handle: crate::history::OpHandle, result: &Result<ClientResponse>) {
+        let outcome = match result {
+            Ok(r) => Outcome::Ok(r.clone()),
+            Err(Error::Indeterminate) => Outcome::Indeterminate,
+            Err(e) => Outcome::Fail(e.clone()),
+        };
+        self.inner.history.complete(handle, outcome, sim_now());
+    }
+
+    async fn execute(&self, request: &ClientRequest) -> Result<ClientResponse> {
+        let config = &self.inner.config;
+        let deadline = sim_now() + config.request_timeout;
+        let mutation = request.is_mutation();
+        loop {
+            let now = sim_now();
+            if now >= deadline {
+                return Err(Error::Timeout);
+            }
+            let remaining = deadline - now;
+            let attempt_timeout = match request {
+                _ if mutation => remaining,
+                ClientRequest::Watch(_) => config.watch_poll + config.attempt_timeout,
+                _ => config.attempt_timeout.min(remaining),
+            };
+            let endpoint = config.endpoints[self.inner.preferred.get()].clone();
+            let Some(reply) = self.attempt(&endpoint, request, attempt_timeout).await else {
+                // No answer: the member may be down or cut off. Try another next time.
+                self.rotate();
+                if mutation {
+                    return Err(Error::Indeterminate);
+                }
+                continue;
+            };
+            match reply.result {
+                Ok(response) => return Ok(response),
+                Err(Error::NotLeader { .. }) if reply.leader != 0 => {
+                    // Definite: not applied. The hint was already taken in `attempt`.
+                }
+                Err(Error::NotLeader { .. } | Error::NoLeader | Error::Unavailable) => {
+                    self.rotate();
+                    tokio::time::sleep(config.retry_backoff).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One send and wait. `None` when no reply came in time.
+    async fn attempt(
+        &self,
+        endpoint: &str,
+        request: &ClientRequest,
+        timeout: Duration,
+    ) -> Option<Reply> {
+        let inner = &self.inner;
+        let seq = inner.next_seq.get();
+        inner.next_seq.set(seq + 1);
+        let id = RequestId {
+            client: inner.id,
+            seq,
+        };
+        let (tx, rx) = oneshot::channel();
+        inner.waiters.borrow_mut().insert(id, tx);
+        let datagram = encode(&ClientMessage {
+            id,
+            request: request.clone(),
+        });
+        // A send error (e.g. the name is unknown) is treated like a lost datagram.
+        let _ = inner
+            .socket
+            .send_to(&datagram, (endpoint, CLIENT_PORT))
+            .await;
+        let reply = tokio::time::timeout(timeout, rx)
+            .await
+            .ok()
+            .and_then(|r| r.ok());
+        inner.waiters.borrow_mut().remove(&id);
+        if let Some(reply) = &reply {
+            self.learn_leader(reply.leader);
+        }
+        reply
+    }
+
+    fn learn_leader(&self, leader: MemberId) {
+        if leader == 0 {
+            return;
+        }
+        let name = format!("n{leader}");
+        if let Some(i) = self.inner.config.endpoints.iter().position(|e| *e == name) {
+            self.inner.preferred.set(i);
+        }
+    }
+
+    fn rotate(&self) {
+        let n = self.inner.config.endpoints.len();
+        self.inner
+            .preferred
+            .set((self.inner.preferred.get() + 1) % n);
+    }
+}
+
+/// Receives replies and hands each to the request waiting for it. Replies nobody waits for any
+/// more (late answers to timed-out attempts) are dropped.
+async fn dispatch(socket: Rc<UdpSocket>, waiters: Waiters) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let Ok((n, _from)) = socket.recv_from(&mut buf).await else {
+            continue;
+        };
+        let Some(reply) = decode::<Reply>(&buf[..n]) else {
+            continue;
+        };
+        if let Some(tx) = waiters.borrow_mut().remove(&reply.id) {
+            let _ = tx.send(reply);
+        }
+    }
+}
+
+fn unexpected<T>(what: &str, got: ClientResponse) -> Result<T> {
+    panic!("member answered a {what} request with {got:?}: protocol bug")
+}
+
+/// A watch: polls members for the next unseen revision.
+pub struct Watcher {
+    client: Client,
+    request: WatchRequest,
+    /// The first revision not yet delivered (0 until the first answer fixes it).
+    next_revision: Revision,
+}
+
+impl Watcher {
+    /// The next batch of events (never empty). Waits as long as it takes; returns
+    /// `Err(Compacted)` when the next revision was compacted away, as etcd cancels such a watch.
+    pub async fn next(&mut self) -> Result<WatchResponse> {
+        loop {
+            let response = self.poll().await?;
+            if !response.events.is_empty() {
+                return Ok(response);
+            }
+        }
+    }
+
+    /// One poll: the events the serving member has from `next_revision` (possibly none).
+    pub async fn poll(&mut self) -> Result<WatchResponse> {
+        let mut request = self.request.clone();
+        request.start_revision = self.next_revision;
+        match self.client.call(ClientRequest::Watch(request)).await? {
+            ClientResponse::Watch(response) => {
+                if response.progress_revision >= self.next_revision {
+                    self.next_revision = response.progress_revision + 1;
+                }
+                Ok(response)
+            }
+            other => unexpected("watch", other),
+        }
+    }
+
+    /// The revision the next event will have at least.
+    pub fn next_revision(&self) -> Revision {
+        self.next_revision
+    }
+}
