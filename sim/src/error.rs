@@ -24,6 +24,12 @@ pub enum Error {
     TooManyOps,
     #[error("etcdserver: key is not provided")]
     EmptyKey,
+    /// A put with `ignore_value` that also carries a value.
+    #[error("etcdserver: value is provided")]
+    ValueProvided,
+    /// A put with `ignore_lease` that also carries a lease.
+    #[error("etcdserver: lease is provided")]
+    LeaseProvided,
     #[error("etcdserver: not leader")]
     NotLeader { leader: Option<u64> },
     #[error("etcdserver: no leader")]
@@ -53,17 +59,23 @@ impl Error {
             | Error::DuplicateKey
             | Error::TooManyOps
             | Error::EmptyKey
+            | Error::ValueProvided
+            | Error::LeaseProvided
             | Error::InvalidArgument(_) => "InvalidArgument",
-            Error::NotLeader { .. } | Error::NoLeader | Error::LeaderChanged | Error::Unavailable => {
-                "Unavailable"
-            }
+            Error::NotLeader { .. }
+            | Error::NoLeader
+            | Error::LeaderChanged
+            | Error::Unavailable => "Unavailable",
             Error::Timeout | Error::Indeterminate => "DeadlineExceeded",
         }
     }
 
     /// True when the request certainly did not take effect, so a retry cannot duplicate it.
     pub fn is_definite(&self) -> bool {
-        !matches!(self, Error::Timeout | Error::Indeterminate | Error::LeaderChanged)
+        !matches!(
+            self,
+            Error::Timeout | Error::Indeterminate | Error::LeaderChanged
+        )
     }
 }
 
