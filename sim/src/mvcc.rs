@@ -12,6 +12,8 @@ mod key_range;
 mod validate;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::cmp::Ordering;
