@@ -1216,7 +1216,7 @@ fn delete_detaches_lease_and_delete_nothing_keeps_revision() {
     assert_eq!(s.delete_range(&del_req("")), Err(Error::EmptyKey));
 }
 
-/// Not measured (etcd's `--max-txn-ops` default 128, from `checkTxnRequest`).
+/// Measured on etcd 3.4.23 (default `--max-txn-ops` 128).
 #[test]
 fn too_many_ops() {
     let mut s = Mvcc::new();
@@ -1230,6 +1230,8 @@ fn too_many_ops() {
     // A nested txn gets what its parent's widest list leaves.
     let nested = txn_req(vec![op_txn(ops(128), vec![])]);
     assert_eq!(txn(&mut s, &nested), Err(Error::TooManyOps));
+    let nested = txn_req(vec![op_txn(ops(127), vec![])]);
+    assert_eq!(txn(&mut s, &nested).unwrap().header.revision, 3);
 }
 
 #[test]
