@@ -7,12 +7,25 @@
 //! # Layout
 //! * `request`: typed etcd v3 requests and responses (etcdserverpb's shapes).
 //! * `error`: the one error type, with etcd's messages.
-//! * `mvcc`: `Mvcc`, the multi-version key-value store (revisions, range, txn, compaction).
+//! * `mvcc`: `Mvcc`, the revisioned key-value store: range, txn, compaction, watch events.
+//! * `lease`: `Lessor`, lease TTLs and expiry, run by the leader.
+//! * `state_machine`: what a committed entry does to the store and the lessor.
+//! * `storage`: `MemberStorage`, a member's durable Raft disk (survives crashes).
+//! * `transport`: datagrams between hosts and their encoding.
+//! * `watch`: `WatchHub`, watch polls held until events arrive.
+//! * `member`: `Member`, one etcd server: the Ready loop.
+//! * `cluster`: `Cluster`, members on a turmoil `Sim`, with crash/restart/partition.
+//! * `client`: `Client`, the clientv3-like API, recording every call.
+//! * `history`: `History`, the run's operations and events; its digest is the determinism check.
+//! * `driver`: `Driver`, a synchronous handle for `locksim ctl` and tests.
 
 mod client;
 mod cluster;
 mod driver;
 mod error;
+mod history;
+mod lease;
+mod member;
 mod mvcc;
 mod request;
 mod state_machine;
@@ -24,6 +37,12 @@ pub use client::{Client, ClientConfig, Watcher};
 pub use cluster::{member_name, Cluster, ClusterConfig, SimError};
 pub use driver::{Driver, CTL_HOST};
 pub use error::{Error, Result};
+pub use history::{sim_now, ClusterEvent, History, OpHandle, Operation, Outcome, Record};
+pub use lease::{
+    min_lease_ttl, LeaseIdGenerator, Lessor, EXPIRED_LEASE_RETRY_INTERVAL, LEASE_REVOKE_RATE,
+    MAX_LEASE_TTL,
+};
+pub use member::{MemberConfig, MemberStatus, ReadMode, Role, StatusBoard, CLUSTER_ID};
 pub use mvcc::Mvcc;
 pub use request::*;
 pub use storage::{Disk, MemberStorage};
