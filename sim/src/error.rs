@@ -54,16 +54,20 @@ impl Error {
             | Error::TooManyOps
             | Error::EmptyKey
             | Error::InvalidArgument(_) => "InvalidArgument",
-            Error::NotLeader { .. } | Error::NoLeader | Error::LeaderChanged | Error::Unavailable => {
-                "Unavailable"
-            }
+            Error::NotLeader { .. }
+            | Error::NoLeader
+            | Error::LeaderChanged
+            | Error::Unavailable => "Unavailable",
             Error::Timeout | Error::Indeterminate => "DeadlineExceeded",
         }
     }
 
     /// True when the request certainly did not take effect, so a retry cannot duplicate it.
     pub fn is_definite(&self) -> bool {
-        !matches!(self, Error::Timeout | Error::Indeterminate | Error::LeaderChanged)
+        !matches!(
+            self,
+            Error::Timeout | Error::Indeterminate | Error::LeaderChanged
+        )
     }
 }
 
