@@ -1,0 +1,8 @@
+//! locksim: distributed locks on a simulated etcd, and the tools to poke at it.
+//!
+//! # Layout
+//! * `ctl`: the `locksim ctl` shell — an etcdctl-like line parser ([`ctl::Command`]), a renderer
+//!   that prints each result in `etcdctl -w json`'s shape, and [`ctl::run_shell`], which drives an
+//!   [`ctl::Executor`] (the simulated cluster implements it).
+
+pub mod ctl;
