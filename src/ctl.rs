@@ -6,6 +6,7 @@
 //! ([`parse_line`]) and renders ([`render()`]) without knowing how commands run.
 
 mod command;
+mod executor;
 mod render;
 
 use std::io::{self, BufRead, Write};
@@ -15,6 +16,7 @@ pub use command::{
     member_name, parse_lease_id, parse_line, parse_member, split_words, Command, ParseError,
     TxnText, WatchRequest,
 };
+pub use executor::SimExecutor;
 pub use render::{render, render_error, render_parse_error};
 
 use sim::{
@@ -94,17 +96,6 @@ pub fn run_shell(
     run_lines(input, output, |cmd| render(cmd, &exec.execute(cmd)))
 }
 
-/// [`run_shell`] for a binary without a cluster: every command that parses is answered with
-/// `{"error":"simulated cluster not wired yet","code":"Unavailable"}`.
-///
-/// Why not an [`Executor`]: its errors are [`sim::Error`]s, and none of them says "not wired".
-/// Delete this once `locksim ctl` runs a cluster.
-pub fn run_unwired(input: impl BufRead, output: impl Write) -> io::Result<()> {
-    run_lines(input, output, |_| {
-        render_error("simulated cluster not wired yet", "Unavailable")
-    })
-}
-
 fn run_lines(
     input: impl BufRead,
     mut output: impl Write,
@@ -161,21 +152,6 @@ mod tests {
         assert_eq!(
             lines[2],
             r#"{"code":"Unavailable","error":"etcdserver: no leader"}"#
-        );
-    }
-
-    #[test]
-    fn unwired_shell_answers_every_command_with_unavailable() {
-        let mut out = Vec::new();
-        run_unwired("put a 1\nsleep x\nleader\n".as_bytes(), &mut out).unwrap();
-        let lines: Vec<&str> = std::str::from_utf8(&out).unwrap().lines().collect();
-        assert_eq!(
-            lines,
-            [
-                r#"{"code":"Unavailable","error":"simulated cluster not wired yet"}"#,
-                r#"{"code":"InvalidArgument","error":"bad duration \"x\"; write an integer and a unit: 500ms, 2s, 1m, 1h"}"#,
-                r#"{"code":"Unavailable","error":"simulated cluster not wired yet"}"#,
-            ]
         );
     }
 }

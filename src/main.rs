@@ -30,9 +30,15 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Ctl { members, seed } => {
-            eprintln!("locksim ctl: members={members} seed={seed}");
-            // The cluster work replaces this with `run_shell(…, &mut <its Executor>)`.
-            locksim::ctl::run_unwired(io::stdin().lock(), io::stdout().lock())
+            if !(1..=7).contains(&members) {
+                eprintln!(
+                    "locksim ctl: --members {members} is out of range; a cluster has 1 to 7 members (etcd runs 3 or 5)"
+                );
+                std::process::exit(2);
+            }
+            let mut executor = locksim::ctl::SimExecutor::new(members as usize, seed)
+                .with_context(|| format!("locksim ctl: starting the cluster (seed {seed})"))?;
+            locksim::ctl::run_shell(io::stdin().lock(), io::stdout().lock(), &mut executor)
                 .context("locksim ctl: reading stdin or writing stdout")
         }
     }
