@@ -9,6 +9,7 @@
 //! as etcd's gRPC layer does for the outer response only.
 
 mod key_range;
+mod snapshot;
 mod validate;
 
 #[cfg(test)]
@@ -19,7 +20,7 @@ mod tests;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, Error, Event,
@@ -221,15 +222,16 @@ impl Mvcc {
         self.compacted = rev;
         let log = &mut self.log;
         self.index.retain(|_, revs| {
-            // Positions `< keep` go; `keep` is the latest position `<= rev`.
+            // Keep the latest position `<= rev` (index `n - 1`) unless it is a deletion (etcd's
+            // `keyIndex.compact`); drop everything before it.
             let n = revs.partition_point(|r| r.main <= rev);
             if n == 0 {
                 return true;
             }
-            let mut drop = n - 1;
-            if log[&revs[n - 1]].kind == EventType::Delete {
-                drop = n;
-            }
+            let drop = match log[&revs[n - 1]].kind {
+                EventType::Delete => n,
+                EventType::Put => n - 1,
+            };
             for r in revs.drain(..drop) {
                 log.remove(&r);
             }
@@ -807,64 +809,5 @@ fn sort(kvs: &mut [KeyValue], order: SortOrder, target: SortTarget) {
     match order {
         SortOrder::Descend => kvs.sort_by(|a, b| by(b, a)),
         _ => kvs.sort_by(by),
-    }
-}
-
-/// What a snapshot holds: counters and the change log.
-#[derive(Serialize)]
-struct SnapshotRef<'a> {
-    revision: Revision,
-    compact_revision: Revision,
-    changes: Vec<(Rev, &'a Change)>,
-}
-
-#[derive(Deserialize)]
-struct Snapshot {
-    revision: Revision,
-    compact_revision: Revision,
-    changes: Vec<(Rev, Change)>,
-}
-
-impl Serialize for Mvcc {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        SnapshotRef {
-            revision: self.current,
-            compact_revision: self.compacted,
-            changes: self
-                .log
-                .iter()
-                .map(|(rev, change)| (*rev, change))
-                .collect(),
-        }
-        .serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for Mvcc {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let snap = Snapshot::deserialize(d)?;
-        let mut store = Mvcc {
-            log: BTreeMap::new(),
-            index: BTreeMap::new(),
-            leases: BTreeMap::new(),
-            current: snap.revision,
-            compacted: snap.compact_revision,
-        };
-        for (rev, change) in snap.changes {
-            store
-                .index
-                .entry(change.kv.key.clone())
-                .or_default()
-                .push(rev);
-            store.log.insert(rev, change);
-        }
-        for revs in store.index.values_mut() {
-            revs.sort();
-        }
-        let keys: Vec<Vec<u8>> = store.index.keys().cloned().collect();
-        for key in keys {
-            store.attach(&key, store.current);
-        }
-        Ok(store)
     }
 }
