@@ -23,13 +23,20 @@ enum Cmd {
         /// Seed of the simulation.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Write the run's history (JSON lines, with simulated timings) to this file at the end.
+        #[arg(long)]
+        history: Option<std::path::PathBuf>,
     },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Ctl { members, seed } => {
+        Cmd::Ctl {
+            members,
+            seed,
+            history,
+        } => {
             if !(1..=7).contains(&members) {
                 eprintln!(
                     "locksim ctl: --members {members} is out of range; a cluster has 1 to 7 members (etcd runs 3 or 5)"
@@ -39,7 +46,13 @@ fn main() -> anyhow::Result<()> {
             let mut executor = locksim::ctl::SimExecutor::new(members as usize, seed)
                 .with_context(|| format!("locksim ctl: starting the cluster (seed {seed})"))?;
             locksim::ctl::run_shell(io::stdin().lock(), io::stdout().lock(), &mut executor)
-                .context("locksim ctl: reading stdin or writing stdout")
+                .context("locksim ctl: reading stdin or writing stdout")?;
+            if let Some(path) = history {
+                std::fs::write(&path, executor.history_jsonl()).with_context(|| {
+                    format!("locksim ctl: writing the history to {}", path.display())
+                })?;
+            }
+            Ok(())
         }
     }
 }

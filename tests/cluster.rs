@@ -11,6 +11,9 @@ use sim::{
     MemberConfig, Outcome, PutRequest, RangeRequest, Record, WatchRequest,
 };
 
+/// A key and the revision that wrote it.
+type KeyRevision = (Vec<u8>, i64);
+
 fn config(seed: u64) -> ClusterConfig {
     ClusterConfig {
         seed,
@@ -216,7 +219,7 @@ mod watch {
             let mut driver = Driver::new(config(seed)).unwrap();
             let client_config = driver.cluster().client_config();
             let history = driver.cluster().history().clone();
-            let events: Rc<RefCell<Vec<(Vec<u8>, i64)>>> = Rc::default();
+            let events: Rc<RefCell<Vec<KeyRevision>>> = Rc::default();
             let (cc, h, out) = (client_config.clone(), history.clone(), events.clone());
             driver.cluster().add_client("watcher", async move {
                 let client = Client::connect("watcher", 2, cc, h).await?;
@@ -269,7 +272,7 @@ mod watch {
             let ClientResponse::Range(range) = response else {
                 panic!()
             };
-            let stored: Vec<(Vec<u8>, i64)> = range
+            let stored: Vec<KeyRevision> = range
                 .kvs
                 .into_iter()
                 .map(|kv| (kv.key, kv.mod_revision))
@@ -331,5 +334,125 @@ mod determinism {
         let ops = driver.cluster().history().operations();
         assert_eq!(ops.last().unwrap().outcome, Outcome::Indeterminate);
         assert_eq!(ops.last().unwrap().return_ms, None);
+    }
+}
+
+mod lease {
+    use super::*;
+    use sim::{LeaseGrantRequest, ResponseHeader};
+
+    fn grant(driver: &mut Driver, ttl: i64) -> (i64, i64) {
+        let response = driver
+            .call(ClientRequest::LeaseGrant(LeaseGrantRequest { ttl, id: 0 }))
+            .unwrap()
+            .unwrap();
+        let ClientResponse::LeaseGrant(g) = response else {
+            panic!("{response:?}")
+        };
+        (g.id, g.ttl)
+    }
+
+    fn put_with_lease(driver: &mut Driver, key: &str, lease: i64) -> ResponseHeader {
+        let request = ClientRequest::Put(PutRequest {
+            key: key.into(),
+            value: b"held".to_vec(),
+            lease,
+            ..Default::default()
+        });
+        *driver.call(request).unwrap().unwrap().header()
+    }
+
+    fn expiry_time(history: &History, lease: i64) -> Option<Duration> {
+        history.records().into_iter().find_map(|r| match r {
+            Record::Event {
+                at_ms,
+                event: ClusterEvent::LeaseExpired { lease: l, .. },
+            } if l == lease => Some(Duration::from_millis(at_ms)),
+            _ => None,
+        })
+    }
+
+    /// No keepalives: the leader expires the lease at its TTL (its expiry check runs every
+    /// 500 ms, as etcd's) and both attached keys go in one revision.
+    #[test]
+    fn expires_at_ttl_and_deletes_its_keys_in_one_revision() {
+        for seed in 0..5 {
+            let mut driver = Driver::new(config(seed)).unwrap();
+            let (id, ttl) = grant(&mut driver, 1);
+            assert_eq!(ttl, 2, "TTL 1 is raised to the minimum, ceil(1.5 × 1 s)");
+            let granted_at = driver.cluster().elapsed();
+            put_with_lease(&mut driver, "l/a", id);
+            let header = put_with_lease(&mut driver, "l/b", id);
+            let history = driver.cluster().history().clone();
+            let expired = driver
+                .cluster()
+                .run_until(Duration::from_secs(10), |_| {
+                    expiry_time(&history, id).is_some()
+                })
+                .unwrap();
+            assert!(expired, "seed {seed}: lease never expired");
+            let at = expiry_time(&history, id).unwrap() - granted_at;
+            assert!(
+                at >= Duration::from_secs(2) && at <= Duration::from_millis(2600),
+                "seed {seed}: expired {at:?} after grant"
+            );
+            let response = driver
+                .call(ClientRequest::Range(prefix("l/")))
+                .unwrap()
+                .unwrap();
+            let ClientResponse::Range(range) = response else {
+                panic!()
+            };
+            assert_eq!(range.count, 0, "seed {seed}");
+            assert_eq!(
+                range.header.revision,
+                header.revision + 1,
+                "seed {seed}: one revision"
+            );
+        }
+    }
+
+    /// A leader change promotes leases to now + election timeout + full TTL: the key outlives
+    /// its TTL counted from the last keepalive (etcd 3.4 without checkpointing).
+    #[test]
+    fn leader_change_extends_the_hold_past_its_ttl() {
+        for seed in 0..3 {
+            let mut driver = Driver::new(config(seed)).unwrap();
+            let (id, ttl) = grant(&mut driver, 3);
+            let granted_at = driver.cluster().elapsed();
+            put_with_lease(&mut driver, "p/a", id);
+            driver.sleep(Duration::from_secs(2)).unwrap();
+            let (leader, _) = driver.cluster().leader().unwrap();
+            driver.cluster().crash(&sim::member_name(leader));
+            let history = driver.cluster().history().clone();
+            driver
+                .cluster()
+                .run_until(Duration::from_secs(15), |_| {
+                    expiry_time(&history, id).is_some()
+                })
+                .unwrap();
+            let promoted_at = history
+                .records()
+                .into_iter()
+                .filter_map(|r| match r {
+                    Record::Event {
+                        at_ms,
+                        event: ClusterEvent::BecameLeader { .. },
+                    } => Some(Duration::from_millis(at_ms)),
+                    _ => None,
+                })
+                .last()
+                .unwrap();
+            let expired_at = expiry_time(&history, id).expect("expires under the new leader");
+            let ttl = Duration::from_secs(ttl as u64);
+            assert!(
+                expired_at > granted_at + ttl + Duration::from_secs(1),
+                "seed {seed}: expired at {expired_at:?}, granted at {granted_at:?}"
+            );
+            assert!(
+                expired_at >= promoted_at + Duration::from_secs(1) + ttl,
+                "seed {seed}: expired at {expired_at:?}, promoted at {promoted_at:?}"
+            );
+        }
     }
 }

@@ -394,7 +394,7 @@ fn scripts_hold_on_real_etcd() {
 
 /// The point of it all: `locksim ctl` answers every script line as etcd 3.4 does.
 #[test]
-#[ignore = "needs locksim ctl (wired by the cluster work)"]
+
 fn locksim_ctl_matches_real_etcd() {
     if !etcd::available_or_skip("locksim_ctl_matches_real_etcd") {
         return;
@@ -403,6 +403,14 @@ fn locksim_ctl_matches_real_etcd() {
     for script in &scripts() {
         let want = run_script(script, &mut Etcd::start(), "etcd");
         let got = run_script(script, &mut LocksimCtl::start(), "locksim");
+        if want.len() != got.len() {
+            failures.push(format!(
+                "{}: etcd answered {} lines, locksim {}",
+                script.path.display(),
+                want.len(),
+                got.len()
+            ));
+        }
         for (w, g) in want.iter().zip(&got) {
             let same = contains(&g.projection, &w.projection, "")
                 .and_then(|()| contains(&w.projection, &g.projection, ""));

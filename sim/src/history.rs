@@ -84,6 +84,8 @@ pub enum ClusterEvent {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
+// Operations dominate a history, so boxing them would add an allocation per record for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Record {
     Op(Operation),
     Event { at_ms: u64, event: ClusterEvent },

@@ -1,6 +1,5 @@
 //! `SimExecutor`: runs shell commands against a simulated cluster through a [`sim::Driver`].
 
-
 use sim::{ClientRequest, ClientResponse, ClusterConfig, Driver, Error, MemberId, SimError};
 
 use super::command::Command;
@@ -24,6 +23,14 @@ impl SimExecutor {
             driver: Driver::new(config)?,
             members,
         })
+    }
+
+    /// The run's history so far as JSON lines (see the README), pending operations shown as
+    /// indeterminate.
+    pub fn history_jsonl(&mut self) -> String {
+        let history = self.driver.cluster().history().clone();
+        history.close();
+        history.to_jsonl()
     }
 
     fn member(&self, id: MemberId) -> Result<String, Error> {
@@ -100,10 +107,7 @@ impl Executor for SimExecutor {
                     start_revision: w.start_revision,
                     prev_kv: w.prev_kv,
                 };
-                let response = self
-                    .driver
-                    .watch_until_now(request)
-                    .map_err(simulation)??;
+                let response = self.driver.watch_until_now(request).map_err(simulation)??;
                 Output::Watch(WatchOutput {
                     header: response.header,
                     events: response.events,
@@ -163,4 +167,3 @@ impl Executor for SimExecutor {
 fn unreachable_response(response: ClientResponse) -> ! {
     panic!("the cluster answered with a response of another kind: {response:?}")
 }
-
