@@ -441,7 +441,7 @@ mod lease {
                     } => Some(Duration::from_millis(at_ms)),
                     _ => None,
                 })
-                .last()
+                .next_back()
                 .unwrap();
             let expired_at = expiry_time(&history, id).expect("expires under the new leader");
             let ttl = Duration::from_secs(ttl as u64);
