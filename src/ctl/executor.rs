@@ -54,52 +54,20 @@ fn simulation(e: SimError) -> Error {
 
 impl Executor for SimExecutor {
     fn execute(&mut self, cmd: &Command) -> Result<Output, Error> {
-        use ClientResponse as R;
         Ok(match cmd {
-            Command::Put(r) => match self.call(ClientRequest::Put(r.clone()))? {
-                R::Put(r) => Output::Put(r),
-                other => unreachable_response(other),
-            },
-            Command::Get(r) => match self.call(ClientRequest::Range(r.clone()))? {
-                R::Range(r) => Output::Range(r),
-                other => unreachable_response(other),
-            },
-            Command::Del(r) => match self.call(ClientRequest::DeleteRange(r.clone()))? {
-                R::DeleteRange(r) => Output::DeleteRange(r),
-                other => unreachable_response(other),
-            },
-            Command::Txn(r) => match self.call(ClientRequest::Txn(r.clone()))? {
-                R::Txn(r) => Output::Txn(r),
-                other => unreachable_response(other),
-            },
-            Command::LeaseGrant(r) => match self.call(ClientRequest::LeaseGrant(r.clone()))? {
-                R::LeaseGrant(r) => Output::LeaseGrant(r),
-                other => unreachable_response(other),
-            },
-            Command::LeaseRevoke(r) => match self.call(ClientRequest::LeaseRevoke(r.clone()))? {
-                R::LeaseRevoke(r) => Output::LeaseRevoke(r),
-                other => unreachable_response(other),
-            },
-            Command::LeaseKeepAlive(r) => {
-                match self.call(ClientRequest::LeaseKeepAlive(r.clone()))? {
-                    R::LeaseKeepAlive(r) => Output::LeaseKeepAlive(r),
-                    other => unreachable_response(other),
-                }
+            Command::Put(_)
+            | Command::Get(_)
+            | Command::Del(_)
+            | Command::Txn(_)
+            | Command::LeaseGrant(_)
+            | Command::LeaseRevoke(_)
+            | Command::LeaseKeepAlive(_)
+            | Command::LeaseTimeToLive(_)
+            | Command::LeaseList
+            | Command::Compaction(_) => {
+                let request = etcd_request(cmd).expect("every etcd command sends a request");
+                output(self.call(request)?)
             }
-            Command::LeaseTimeToLive(r) => {
-                match self.call(ClientRequest::LeaseTimeToLive(r.clone()))? {
-                    R::LeaseTimeToLive(r) => Output::LeaseTimeToLive(r),
-                    other => unreachable_response(other),
-                }
-            }
-            Command::LeaseList => match self.call(ClientRequest::LeaseLeases)? {
-                R::LeaseLeases(r) => Output::LeaseLeases(r),
-                other => unreachable_response(other),
-            },
-            Command::Compaction(r) => match self.call(ClientRequest::Compact(r.clone()))? {
-                R::Compact(r) => Output::Compaction(r),
-                other => unreachable_response(other),
-            },
             Command::Watch(w) => {
                 let request = sim::WatchRequest {
                     key: w.key.clone(),
@@ -164,6 +132,39 @@ impl Executor for SimExecutor {
     }
 }
 
-fn unreachable_response(response: ClientResponse) -> ! {
-    panic!("the cluster answered with a response of another kind: {response:?}")
+/// The request an etcd command sends, or `None` for commands the executor runs itself
+/// (watch, endpoint status, simulation commands).
+fn etcd_request(cmd: &Command) -> Option<ClientRequest> {
+    Some(match cmd {
+        Command::Put(r) => ClientRequest::Put(r.clone()),
+        Command::Get(r) => ClientRequest::Range(r.clone()),
+        Command::Del(r) => ClientRequest::DeleteRange(r.clone()),
+        Command::Txn(r) => ClientRequest::Txn(r.clone()),
+        Command::LeaseGrant(r) => ClientRequest::LeaseGrant(r.clone()),
+        Command::LeaseRevoke(r) => ClientRequest::LeaseRevoke(r.clone()),
+        Command::LeaseKeepAlive(r) => ClientRequest::LeaseKeepAlive(r.clone()),
+        Command::LeaseTimeToLive(r) => ClientRequest::LeaseTimeToLive(r.clone()),
+        Command::LeaseList => ClientRequest::LeaseLeases,
+        Command::Compaction(r) => ClientRequest::Compact(r.clone()),
+        _ => return None,
+    })
+}
+
+fn output(response: ClientResponse) -> Output {
+    match response {
+        ClientResponse::Range(r) => Output::Range(r),
+        ClientResponse::Put(r) => Output::Put(r),
+        ClientResponse::DeleteRange(r) => Output::DeleteRange(r),
+        ClientResponse::Txn(r) => Output::Txn(r),
+        ClientResponse::LeaseGrant(r) => Output::LeaseGrant(r),
+        ClientResponse::LeaseRevoke(r) => Output::LeaseRevoke(r),
+        ClientResponse::LeaseKeepAlive(r) => Output::LeaseKeepAlive(r),
+        ClientResponse::LeaseTimeToLive(r) => Output::LeaseTimeToLive(r),
+        ClientResponse::LeaseLeases(r) => Output::LeaseLeases(r),
+        ClientResponse::Compact(r) => Output::Compaction(r),
+        // Only sent by the executor's own watch and status paths, never by `etcd_request`.
+        other @ (ClientResponse::Watch(_) | ClientResponse::Status(_)) => {
+            panic!("an etcd command was answered with {other:?}")
+        }
+    }
 }
