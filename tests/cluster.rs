@@ -87,13 +87,12 @@ mod leader_crash {
         for seed in 0..4 {
             let mut driver = Driver::new(config(seed)).unwrap();
             let acked: Rc<RefCell<Vec<(String, String)>>> = Rc::default();
-            let client_config = driver.cluster().client_config();
             let history = driver.cluster().history().clone();
             for c in 0..3u32 {
                 let acked = acked.clone();
-                let client_config = client_config.clone();
-                let history = history.clone();
                 let name = format!("c{}", c + 2);
+                let client_config = driver.cluster().client_config(&name);
+                let history = history.clone();
                 driver.cluster().add_client(&name.clone(), async move {
                     let client = Client::connect(&name, c + 2, client_config, history).await?;
                     let mut i = 0;
@@ -189,7 +188,7 @@ mod catch_up {
         assert!(installed, "the follower caught up without a snapshot");
 
         // Read from the restarted member alone (serializable: its own store).
-        let mut client_config = driver.cluster().client_config();
+        let mut client_config = driver.cluster().client_config("reader");
         client_config.endpoints = vec![follower_name.clone()];
         let history = driver.cluster().history().clone();
         let seen: Rc<RefCell<Option<i64>>> = Rc::default();
@@ -217,10 +216,10 @@ mod watch {
     fn survives_member_crash_without_gap_or_duplicate() {
         for seed in 0..3 {
             let mut driver = Driver::new(config(seed)).unwrap();
-            let client_config = driver.cluster().client_config();
             let history = driver.cluster().history().clone();
             let events: Rc<RefCell<Vec<KeyRevision>>> = Rc::default();
-            let (cc, h, out) = (client_config.clone(), history.clone(), events.clone());
+            let cc = driver.cluster().client_config("watcher");
+            let (h, out) = (history.clone(), events.clone());
             driver.cluster().add_client("watcher", async move {
                 let client = Client::connect("watcher", 2, cc, h).await?;
                 let mut watcher = client.watch(WatchRequest {
@@ -241,7 +240,7 @@ mod watch {
                 }
                 Ok(())
             });
-            let (cc, h) = (client_config.clone(), history.clone());
+            let (cc, h) = (driver.cluster().client_config("writer"), history.clone());
             driver.cluster().add_client("writer", async move {
                 let client = Client::connect("writer", 3, cc, h).await?;
                 for i in 0..150 {

@@ -17,8 +17,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use turmoil::net::UdpSocket;
 
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::history::{sim_now, History, Outcome};
+use crate::link_faults::LinkFaults;
 use crate::request::*;
 use crate::transport::{
     decode, encode, ClientMessage, ClientRequest, ClientResponse, Reply, WatchRequest,
@@ -40,6 +42,11 @@ pub struct ClientConfig {
     pub watch_poll: Duration,
     /// Local UDP port.
     pub port: u16,
+    /// The client host's clock: deadlines and backoffs run on it, and a paused host sends and
+    /// learns nothing. Take it from the cluster (`Cluster::client_config`) so faults reach it.
+    pub clock: Clock,
+    /// Loss and duplication of this client's datagrams (shared with the cluster).
+    pub links: LinkFaults,
 }
 
 impl Default for ClientConfig {
@@ -51,6 +58,8 @@ impl Default for ClientConfig {
             retry_backoff: Duration::from_millis(100),
             watch_poll: Duration::from_millis(1000),
             port: 3000,
+            clock: Clock::new(),
+            links: LinkFaults::new(0),
         }
     }
 }
@@ -228,6 +237,7 @@ impl Client {
     /// rerouted, so a crashed member shows as an error.
     pub async fn status(&self, endpoint: &str) -> Result<StatusResponse> {
         let request = ClientRequest::Status;
+        self.inner.config.clock.running().await;
         let handle = self
             .inner
             .history
@@ -276,10 +286,11 @@ impl Client {
 
     async fn execute(&self, request: &ClientRequest) -> Result<ClientResponse> {
         let config = &self.inner.config;
-        let deadline = sim_now() + config.request_timeout;
+        let clock = &config.clock;
+        let deadline = clock.now() + config.request_timeout;
         let mutation = request.is_mutation();
         loop {
-            let now = sim_now();
+            let now = clock.now();
             if now >= deadline {
                 return Err(Error::Timeout);
             }
@@ -305,7 +316,7 @@ impl Client {
                 }
                 Err(Error::NotLeader { .. } | Error::NoLeader | Error::Unavailable) => {
                     self.rotate();
-                    tokio::time::sleep(config.retry_backoff).await;
+                    clock.sleep(config.retry_backoff).await;
                 }
                 Err(e) => return Err(e),
             }

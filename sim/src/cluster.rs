@@ -14,7 +14,9 @@ use std::time::{Duration, SystemTime};
 use turmoil::{Builder, Sim};
 
 use crate::client::ClientConfig;
+use crate::clock::Clock;
 use crate::history::{ClusterEvent, History};
+use crate::link_faults::{LinkFaults, LinkRule};
 use crate::member::{self, MemberConfig, MemberContext, MemberStatus, Role, StatusBoard};
 use crate::request::MemberId;
 use crate::storage::MemberStorage;
@@ -65,7 +67,12 @@ pub struct Cluster<'a> {
     hosts: Vec<String>,
     /// Pairs currently cut by `partition`, so `heal` repairs exactly those.
     cut: BTreeSet<(String, String)>,
+    /// Directed links cut by `partition_oneway` (from, to).
+    cut_oneway: BTreeSet<(String, String)>,
     crashed: BTreeSet<String>,
+    /// Each host's clock, kept here so pause and skew outlive a restart of the host.
+    clocks: BTreeMap<String, Clock>,
+    links: LinkFaults,
 }
 
 impl<'a> Cluster<'a> {
@@ -92,7 +99,10 @@ impl<'a> Cluster<'a> {
             history: History::new(),
             hosts: Vec::new(),
             cut: BTreeSet::new(),
+            cut_oneway: BTreeSet::new(),
             crashed: BTreeSet::new(),
+            clocks: BTreeMap::new(),
+            links: LinkFaults::new(config.seed),
             config,
         };
         let peers: Vec<MemberId> = (1..=cluster.config.members as u64).collect();
@@ -108,6 +118,8 @@ impl<'a> Cluster<'a> {
                 incarnation: Rc::new(Cell::new(0)),
                 history: cluster.history.clone(),
                 board: cluster.board.clone(),
+                clock: cluster.clock(&member_name(id)),
+                links: cluster.links.clone(),
             };
             let name = member_name(id);
             cluster.hosts.push(name.clone());
@@ -130,13 +142,23 @@ impl<'a> Cluster<'a> {
         &self.hosts
     }
 
-    /// A client configuration pointing at every member, with timing matched to the members'.
-    pub fn client_config(&self) -> ClientConfig {
+    /// A client configuration for a client running on `host`: every member as endpoint,
+    /// timing matched to the members', and the host's clock and link faults, so faults aimed
+    /// at `host` reach it.
+    pub fn client_config(&mut self, host: &str) -> ClientConfig {
         ClientConfig {
             endpoints: self.member_names(),
             watch_poll: self.config.member.watch_poll,
+            clock: self.clock(host),
+            links: self.links.clone(),
             ..ClientConfig::default()
         }
+    }
+
+    /// The clock of `host` (created on first use). Host software must read time and sleep
+    /// through it for pause and skew to reach it.
+    pub fn clock(&mut self, host: &str) -> Clock {
+        self.clocks.entry(host.to_string()).or_default().clone()
     }
 
     pub fn history(&self) -> &History {
@@ -292,14 +314,145 @@ impl<'a> Cluster<'a> {
         );
     }
 
-    /// Repair every link cut by `partition`. Returns how many links were repaired.
+    /// Cut the link from `from` to `to` only: `to` hears nothing from `from`, while `from`
+    /// still hears `to` (a broken NIC transmit queue, an asymmetric firewall rule).
+    pub fn partition_oneway(&mut self, from: &str, to: &str) {
+        self.sim.partition_oneway(from, to);
+        self.cut_oneway.insert((from.to_string(), to.to_string()));
+        self.history.event(
+            ClusterEvent::PartitionOneway {
+                from: from.to_string(),
+                to: to.to_string(),
+            },
+            self.elapsed(),
+        );
+    }
+
+    /// Cut `host` off from every other host.
+    pub fn isolate(&mut self, host: &str) {
+        let others: Vec<String> = self.hosts.iter().filter(|h| *h != host).cloned().collect();
+        self.partition(&[vec![host.to_string()], others]);
+    }
+
+    /// Whether any link is cut by `partition`, `partition_oneway` or `isolate`.
+    pub fn is_partitioned(&self) -> bool {
+        !self.cut.is_empty() || !self.cut_oneway.is_empty()
+    }
+
+    /// Repair every link cut by `partition`, `partition_oneway` or `isolate`. Returns how
+    /// many links were repaired.
     pub fn heal(&mut self) -> usize {
         let cut = std::mem::take(&mut self.cut);
         for (a, b) in &cut {
             self.sim.repair(a.as_str(), b.as_str());
         }
+        let oneway = std::mem::take(&mut self.cut_oneway);
+        for (from, to) in &oneway {
+            self.sim.repair_oneway(from.as_str(), to.as_str());
+        }
         self.history.event(ClusterEvent::Heal, self.elapsed());
-        cut.len()
+        cut.len() + oneway.len()
+    }
+
+    /// Stop `host`'s process: it runs nothing until [`Cluster::resume`], while every other
+    /// clock runs on and datagrams queue for it.
+    pub fn pause(&mut self, host: &str) {
+        self.clock(host).pause();
+        self.history.event(
+            ClusterEvent::Pause {
+                host: host.to_string(),
+            },
+            self.elapsed(),
+        );
+    }
+
+    pub fn resume(&mut self, host: &str) {
+        self.clock(host).resume();
+        self.history.event(
+            ClusterEvent::Resume {
+                host: host.to_string(),
+            },
+            self.elapsed(),
+        );
+    }
+
+    pub fn is_paused(&mut self, host: &str) -> bool {
+        self.clock(host).is_paused()
+    }
+
+    /// Skew `host`'s clock: from now on it runs at `rate` × real time (if given), after
+    /// jumping forward by `offset` (if given).
+    pub fn skew(&mut self, host: &str, rate: Option<f64>, offset: Option<Duration>) {
+        let now = self.elapsed();
+        let clock = self.clock(host);
+        if let Some(offset) = offset {
+            clock.jump(offset, now);
+        }
+        if let Some(rate) = rate {
+            clock.set_rate(rate, now);
+        }
+        self.history.event(
+            ClusterEvent::Skew {
+                host: host.to_string(),
+                rate: clock.rate(),
+                offset_ms: offset.map(|o| o.as_millis() as u64).unwrap_or(0),
+            },
+            now,
+        );
+    }
+
+    /// Loss and duplication on one link, or everywhere with `link = None`. Probabilities
+    /// 0 clear the fault.
+    pub fn set_link_rule(&mut self, link: Option<(&str, &str)>, rule: LinkRule) {
+        match link {
+            Some((a, b)) => self.links.set_link(a, b, rule),
+            None => self.links.set_global(rule),
+        }
+        self.history.event(
+            ClusterEvent::LinkRule {
+                link: link.map(|(a, b)| vec![a.to_string(), b.to_string()]),
+                loss: rule.loss_probability,
+                duplicate: rule.duplicate_probability,
+            },
+            self.elapsed(),
+        );
+    }
+
+    /// Message latency on one link, or everywhere with `link = None`; `None` restores the
+    /// cluster's configured latency.
+    pub fn set_latency(
+        &mut self,
+        link: Option<(&str, &str)>,
+        latency: Option<(Duration, Duration)>,
+    ) {
+        let (min, max) = latency.unwrap_or((self.config.latency_min, self.config.latency_max));
+        // Never below one tick: a message must not arrive before the step it was sent in ends.
+        let min = min.max(self.config.tick);
+        let max = max.max(min);
+        match link {
+            Some((a, b)) => {
+                self.sim.set_link_latency(a, b, min);
+                self.sim.set_link_max_message_latency(a, b, max);
+            }
+            None => {
+                self.sim.set_max_message_latency(max);
+                for a in &self.hosts {
+                    for b in &self.hosts {
+                        if a < b {
+                            self.sim.set_link_latency(a.as_str(), b.as_str(), min);
+                        }
+                    }
+                }
+            }
+        }
+        self.history.event(
+            ClusterEvent::Latency {
+                link: link.map(|(a, b)| vec![a.to_string(), b.to_string()]),
+                min_ms: min.as_millis() as u64,
+                max_ms: max.as_millis() as u64,
+            },
+            self.elapsed(),
+        );
     }
 
     /// Direct access for what this type does not wrap (used sparingly by the fault layer).

@@ -40,7 +40,7 @@ impl<'a> Driver<'a> {
         let mut cluster = Cluster::new(config);
         let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
         let slot: Slot = Rc::default();
-        let client_config = cluster.client_config();
+        let client_config = cluster.client_config(CTL_HOST);
         let history = cluster.history().clone();
         let out = slot.clone();
         cluster.add_client(CTL_HOST, async move {

@@ -45,7 +45,7 @@ pub struct Operation {
 }
 
 /// Cluster events worth seeing next to the operations: who led when, what crashed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ClusterEvent {
     BecameLeader {
@@ -69,7 +69,34 @@ pub enum ClusterEvent {
     Partition {
         groups: Vec<Vec<String>>,
     },
+    PartitionOneway {
+        from: String,
+        to: String,
+    },
     Heal,
+    Pause {
+        host: String,
+    },
+    Resume {
+        host: String,
+    },
+    /// The host's clock now runs at `rate`, after jumping forward `offset_ms`.
+    Skew {
+        host: String,
+        rate: f64,
+        offset_ms: u64,
+    },
+    /// Per-datagram loss/duplication on a link (`None`: everywhere).
+    LinkRule {
+        link: Option<Vec<String>>,
+        loss: f64,
+        duplicate: f64,
+    },
+    Latency {
+        link: Option<Vec<String>>,
+        min_ms: u64,
+        max_ms: u64,
+    },
     /// Raft log compacted behind a snapshot on a member.
     Snapshot {
         member: MemberId,
@@ -82,7 +109,7 @@ pub enum ClusterEvent {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 // Operations dominate a history, so boxing them would add an allocation per record for nothing.
 #[allow(clippy::large_enum_variant)]

@@ -13,6 +13,8 @@
 //! * `storage`: `MemberStorage`, a member's durable Raft disk (survives crashes).
 //! * `transport`: datagrams between hosts and their encoding.
 //! * `watch`: `WatchHub`, watch polls held until events arrive.
+//! * `clock`: `Clock`, a host's own time: process pause and clock skew act on it.
+//! * `link_faults`: `LinkFaults`, per-datagram loss and duplication.
 //! * `member`: `Member`, one etcd server: the Ready loop.
 //! * `cluster`: `Cluster`, members on a turmoil `Sim`, with crash/restart/partition.
 //! * `client`: `Client`, the clientv3-like API, recording every call.
@@ -20,11 +22,13 @@
 //! * `driver`: `Driver`, a synchronous handle for `locksim ctl` and tests.
 
 mod client;
+mod clock;
 mod cluster;
 mod driver;
 mod error;
 mod history;
 mod lease;
+mod link_faults;
 mod member;
 mod mvcc;
 mod request;
@@ -34,6 +38,7 @@ mod transport;
 mod watch;
 
 pub use client::{Client, ClientConfig, Watcher};
+pub use clock::Clock;
 pub use cluster::{member_name, Cluster, ClusterConfig, SimError};
 pub use driver::{Driver, CTL_HOST};
 pub use error::{Error, Result};
@@ -42,6 +47,7 @@ pub use lease::{
     min_lease_ttl, LeaseIdGenerator, Lessor, EXPIRED_LEASE_RETRY_INTERVAL, LEASE_REVOKE_RATE,
     MAX_LEASE_TTL,
 };
+pub use link_faults::{LinkFaults, LinkRule};
 pub use member::{MemberConfig, MemberStatus, ReadMode, Role, StatusBoard, CLUSTER_ID};
 pub use mvcc::Mvcc;
 pub use request::*;

@@ -18,12 +18,13 @@ use raft::{RawNode, ReadOnlyOption, StateRole};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::mpsc;
-use tokio::time::MissedTickBehavior;
 use turmoil::net::UdpSocket;
 
+use crate::clock::Clock;
 use crate::error::Error;
 use crate::history::{sim_now, ClusterEvent, History};
 use crate::lease::{LeaseIdGenerator, EXPIRED_LEASE_RETRY_INTERVAL, LEASE_REVOKE_RATE};
+use crate::link_faults::LinkFaults;
 use crate::request::*;
 use crate::state_machine::StateMachine;
 use crate::storage::MemberStorage;
@@ -142,6 +143,9 @@ pub(crate) struct MemberContext {
     pub(crate) incarnation: Rc<Cell<u64>>,
     pub(crate) history: History,
     pub(crate) board: StatusBoard,
+    /// The host's clock: pause and skew act through it. Kept by the cluster across restarts.
+    pub(crate) clock: Clock,
+    pub(crate) links: LinkFaults,
 }
 
 enum Inbound {
@@ -173,15 +177,31 @@ pub(crate) async fn run(ctx: MemberContext) -> turmoil::Result {
     tokio::task::spawn_local(receive_raft(peer_socket, tx.clone()));
     tokio::task::spawn_local(receive_clients(client_socket, tx));
 
-    let mut raft_ticker = tokio::time::interval(member.ctx.config.heartbeat_interval);
-    raft_ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut lease_ticker = tokio::time::interval(member.ctx.config.lease_revoke_interval);
-    lease_ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // Timers run on the host's own clock, so a skewed clock ticks Raft and expires leases at
+    // its own pace. After a pause they fire once and carry on (no burst of missed ticks).
+    let clock = member.ctx.clock.clone();
+    let tick = member.ctx.config.heartbeat_interval;
+    let lease_pass = member.ctx.config.lease_revoke_interval;
+    let mut next_tick = clock.now() + tick;
+    let mut next_lease_pass = clock.now() + lease_pass;
     loop {
-        tokio::select! {
-            _ = raft_ticker.tick() => member.tick(),
-            _ = lease_ticker.tick() => member.revoke_expired_leases(),
-            Some(inbound) = rx.recv() => {
+        let event = tokio::select! {
+            _ = clock.sleep_until(next_tick) => Wake::Tick,
+            _ = clock.sleep_until(next_lease_pass) => Wake::LeasePass,
+            Some(inbound) = rx.recv() => Wake::Inbound(inbound),
+        };
+        // A paused process acts on nothing, not even what already arrived.
+        clock.running().await;
+        match event {
+            Wake::Tick => {
+                next_tick = next_deadline(next_tick, tick, clock.now());
+                member.tick();
+            }
+            Wake::LeasePass => {
+                next_lease_pass = next_deadline(next_lease_pass, lease_pass, clock.now());
+                member.revoke_expired_leases();
+            }
+            Wake::Inbound(inbound) => {
                 member.handle(inbound);
                 while let Ok(inbound) = rx.try_recv() {
                     member.handle(inbound);
@@ -189,6 +209,23 @@ pub(crate) async fn run(ctx: MemberContext) -> turmoil::Result {
             }
         }
         member.on_ready();
+    }
+}
+
+enum Wake {
+    Tick,
+    LeasePass,
+    Inbound(Inbound),
+}
+
+/// The next firing of a periodic timer: one period on, or one period from now if the timer
+/// fell behind (a pause), like tokio's `MissedTickBehavior::Delay`.
+fn next_deadline(last: Duration, period: Duration, now: Duration) -> Duration {
+    let next = last + period;
+    if next <= now {
+        now + period
+    } else {
+        next
     }
 }
 
@@ -216,6 +253,8 @@ async fn receive_clients(socket: Rc<UdpSocket>, tx: mpsc::UnboundedSender<Inboun
 
 struct Member {
     ctx: MemberContext,
+    /// Host name, `n{id}`.
+    name: String,
     raw: RawNode<MemberStorage>,
     sm: StateMachine,
     applied: u64,
@@ -241,7 +280,7 @@ impl Member {
     ) -> raft::Result<Self> {
         let incarnation = ctx.incarnation.get();
         ctx.incarnation.set(incarnation + 1);
-        let now = sim_now();
+        let now = ctx.clock.now();
 
         // Volatile state is rebuilt from the disk: the state machine from the last snapshot,
         // then Raft replays committed entries after it through the first Readys.
@@ -296,6 +335,7 @@ impl Member {
             watches: WatchHub::default(),
             revoking: BTreeMap::new(),
             internal_seq: 0,
+            name: crate::cluster::member_name(ctx.id),
             ctx,
         };
         member.reseed_election_timeout();
@@ -317,7 +357,7 @@ impl Member {
     fn tick(&mut self) {
         self.raw.tick();
         self.reseed_election_timeout();
-        let now = sim_now();
+        let now = self.ctx.clock.now();
         self.answer_watches(now);
         // Forget requests whose clients gave up long ago.
         self.waiters.retain(|_, w| w.deadline > now);
@@ -345,7 +385,7 @@ impl Member {
 
     fn handle_client(&mut self, from: SocketAddr, msg: ClientMessage) {
         let ClientMessage { id, request } = msg;
-        let now = sim_now();
+        let now = self.ctx.clock.now();
         let deadline = now + self.ctx.config.request_timeout;
         match request {
             ClientRequest::Range(req) if req.serializable => {
@@ -471,7 +511,7 @@ impl Member {
             self.revoking.clear();
             return;
         }
-        let now = sim_now();
+        let now = self.ctx.clock.now();
         for lease in self.sm.lessor.expired(now, LEASE_REVOKE_RATE / 2) {
             if let Some(at) = self.revoking.get(&lease) {
                 if now < *at + EXPIRED_LEASE_RETRY_INTERVAL {
@@ -543,7 +583,7 @@ impl Member {
         self.raw.advance_apply();
 
         self.reseed_election_timeout();
-        let now = sim_now();
+        let now = self.ctx.clock.now();
         self.serve_reads();
         self.answer_watches(now);
         self.maybe_snapshot();
@@ -570,9 +610,10 @@ impl Member {
         let index = snapshot.get_metadata().index;
         self.sm = StateMachine::from_bytes(&snapshot.data);
         if self.is_leader() {
+            let now = self.ctx.clock.now();
             self.sm
                 .lessor
-                .promote(sim_now(), self.ctx.config.election_timeout());
+                .promote(now, self.ctx.config.election_timeout());
         } else {
             self.sm.lessor.demote();
         }
@@ -591,7 +632,9 @@ impl Member {
     }
 
     fn apply(&mut self, entries: Vec<Entry>) {
-        let now = sim_now();
+        // The lessor runs on this member's clock; the history on simulated time.
+        let now = self.ctx.clock.now();
+        let at = sim_now();
         for entry in entries {
             self.applied = entry.index;
             if entry.get_entry_type() != EntryType::EntryNormal || entry.data.is_empty() {
@@ -610,7 +653,7 @@ impl Member {
                             member: self.ctx.id,
                             lease: req.id,
                         },
-                        now,
+                        at,
                     );
                 }
             }
@@ -683,7 +726,8 @@ impl Member {
     fn on_role_change(&mut self, role: Role) {
         let was = self.role;
         self.role = role;
-        let now = sim_now();
+        let now = self.ctx.clock.now();
+        let at = sim_now();
         let term = self.raw.raft.term;
         if role == Role::Leader && was != Role::Leader {
             // etcd's Promote: every lease gets a full TTL plus an election timeout from now.
@@ -695,7 +739,7 @@ impl Member {
                     member: self.ctx.id,
                     term,
                 },
-                now,
+                at,
             );
         } else if was == Role::Leader && role != Role::Leader {
             self.sm.lessor.demote();
@@ -705,7 +749,7 @@ impl Member {
                     member: self.ctx.id,
                     term,
                 },
-                now,
+                at,
             );
         }
     }
@@ -732,7 +776,11 @@ impl Member {
             leader: self.leader(),
             result,
         };
-        let _ = self.client_socket.try_send_to(&encode(&reply), to);
+        let to_host = turmoil::reverse_lookup(to.ip()).unwrap_or_default();
+        let bytes = encode(&reply);
+        for _ in 0..self.ctx.links.copies(&self.name, &to_host) {
+            let _ = self.client_socket.try_send_to(&bytes, to);
+        }
     }
 
     fn status_response(&self) -> StatusResponse {
