@@ -115,7 +115,17 @@ pub enum ClusterEvent {
 #[allow(clippy::large_enum_variant)]
 pub enum Record {
     Op(Operation),
-    Event { at_ms: u64, event: ClusterEvent },
+    Event {
+        at_ms: u64,
+        event: ClusterEvent,
+    },
+    /// An event of a layer above the cluster (a lock acquired, a resource write), recorded in
+    /// the same log so one digest covers the whole run. `sim` does not interpret it.
+    App {
+        at_ms: u64,
+        process: String,
+        event: serde_json::Value,
+    },
 }
 
 /// Handle to an operation that has been invoked and not yet completed.
@@ -176,6 +186,15 @@ impl History {
         });
     }
 
+    /// Record an event of a layer above the cluster (see [`Record::App`]).
+    pub fn app(&self, process: &str, event: serde_json::Value, at: Duration) {
+        self.records.borrow_mut().push(Record::App {
+            at_ms: at.as_millis() as u64,
+            process: process.to_string(),
+            event,
+        });
+    }
+
     /// Operations still pending become indeterminate: the run ended before they returned.
     pub fn close(&self) {
         for record in self.records.borrow_mut().iter_mut() {
@@ -197,7 +216,7 @@ impl History {
             .iter()
             .filter_map(|r| match r {
                 Record::Op(op) => Some(op.clone()),
-                Record::Event { .. } => None,
+                Record::Event { .. } | Record::App { .. } => None,
             })
             .collect()
     }
