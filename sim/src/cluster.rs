@@ -70,6 +70,8 @@ pub struct Cluster<'a> {
     /// Directed links cut by `partition_oneway` (from, to).
     cut_oneway: BTreeSet<(String, String)>,
     crashed: BTreeSet<String>,
+    /// Hosts registered with `add_client`: one-shot futures turmoil cannot restart or crash.
+    one_shot: BTreeSet<String>,
     /// Each host's clock, kept here so pause and skew outlive a restart of the host.
     clocks: BTreeMap<String, Clock>,
     links: LinkFaults,
@@ -101,6 +103,7 @@ impl<'a> Cluster<'a> {
             cut: BTreeSet::new(),
             cut_oneway: BTreeSet::new(),
             crashed: BTreeSet::new(),
+            one_shot: BTreeSet::new(),
             clocks: BTreeMap::new(),
             links: LinkFaults::new(config.seed),
             config,
@@ -171,6 +174,7 @@ impl<'a> Cluster<'a> {
         F: Future<Output = turmoil::Result> + 'static,
     {
         self.hosts.push(name.to_string());
+        self.one_shot.insert(name.to_string());
         self.sim.client(name, future);
     }
 
@@ -244,6 +248,12 @@ impl<'a> Cluster<'a> {
 
     pub fn is_host(&self, host: &str) -> bool {
         self.hosts.iter().any(|h| h == host)
+    }
+
+    /// Whether `host` can be crashed and restarted: members and hosts added with
+    /// [`Cluster::add_host`] can; one-shot clients from [`Cluster::add_client`] cannot.
+    pub fn is_restartable(&self, host: &str) -> bool {
+        self.is_host(host) && !self.one_shot.contains(host)
     }
 
     pub fn is_crashed(&self, host: &str) -> bool {
@@ -321,6 +331,48 @@ impl<'a> Cluster<'a> {
         self.cut_oneway.insert((from.to_string(), to.to_string()));
         self.history.event(
             ClusterEvent::PartitionOneway {
+                from: from.to_string(),
+                to: to.to_string(),
+            },
+            self.elapsed(),
+        );
+    }
+
+    /// Repair the links between hosts of different `groups` (the inverse of one `partition`).
+    /// A link cut by an overlapping partition too is repaired as well: turmoil keeps one state
+    /// per link, not a count of cuts.
+    pub fn unpartition(&mut self, groups: &[Vec<String>]) {
+        for (i, a_group) in groups.iter().enumerate() {
+            for b_group in &groups[i + 1..] {
+                for a in a_group {
+                    for b in b_group {
+                        let pair = if a < b {
+                            (a.clone(), b.clone())
+                        } else {
+                            (b.clone(), a.clone())
+                        };
+                        if self.cut.remove(&pair) {
+                            self.sim.repair(a.as_str(), b.as_str());
+                        }
+                    }
+                }
+            }
+        }
+        self.history.event(
+            ClusterEvent::Unpartition {
+                groups: groups.to_vec(),
+            },
+            self.elapsed(),
+        );
+    }
+
+    /// Repair the one-way cut `from` → `to`.
+    pub fn repair_oneway(&mut self, from: &str, to: &str) {
+        if self.cut_oneway.remove(&(from.to_string(), to.to_string())) {
+            self.sim.repair_oneway(from, to);
+        }
+        self.history.event(
+            ClusterEvent::RepairOneway {
                 from: from.to_string(),
                 to: to.to_string(),
             },

@@ -73,6 +73,14 @@ pub enum ClusterEvent {
         from: String,
         to: String,
     },
+    /// The links of one earlier partition repaired (its `for` ran out).
+    Unpartition {
+        groups: Vec<Vec<String>>,
+    },
+    RepairOneway {
+        from: String,
+        to: String,
+    },
     Heal,
     Pause {
         host: String,

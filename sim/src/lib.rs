@@ -15,6 +15,7 @@
 //! * `watch`: `WatchHub`, watch polls held until events arrive.
 //! * `clock`: `Clock`, a host's own time: process pause and clock skew act on it.
 //! * `link_faults`: `LinkFaults`, per-datagram loss and duplication.
+//! * `fault`: `FaultPlan` (faults in time, aimed at hosts or roles) and `FaultInjector`.
 //! * `member`: `Member`, one etcd server: the Ready loop.
 //! * `cluster`: `Cluster`, members on a turmoil `Sim`, with crash/restart/partition.
 //! * `client`: `Client`, the clientv3-like API, recording every call.
@@ -26,6 +27,7 @@ mod clock;
 mod cluster;
 mod driver;
 mod error;
+mod fault;
 mod history;
 mod lease;
 mod link_faults;
@@ -42,6 +44,9 @@ pub use clock::Clock;
 pub use cluster::{member_name, Cluster, ClusterConfig, SimError};
 pub use driver::{Driver, CTL_HOST};
 pub use error::{Error, Result};
+pub use fault::{
+    Fault, FaultError, FaultInjector, FaultPlan, NoRoles, RoleResolver, ScheduledFault, Target,
+};
 pub use history::{sim_now, ClusterEvent, History, OpHandle, Operation, Outcome, Record};
 pub use lease::{
     min_lease_ttl, LeaseIdGenerator, Lessor, EXPIRED_LEASE_RETRY_INTERVAL, LEASE_REVOKE_RATE,
