@@ -50,6 +50,8 @@ pub enum Output {
     Slept(Duration),
     /// For `crash`, `restart`, `partition` and `heal`: the fault is in place.
     Done,
+    /// For a fault command: the hosts it hit (none when its role named nobody).
+    Faulted(Vec<String>),
     /// For `leader`.
     Leader {
         /// `None` while no member is leader (e.g. during an election).

@@ -16,6 +16,20 @@ sleep 1s
 partition n1 | n2,n3
 put b 1
 heal
+pause leader
+sleep 2s
+put c 1
+resume n1
+resume n2
+resume n3
+skew follower --rate=2.0 --offset=1s
+loss 0.2
+duplicate 0.1 n1 n2
+latency 5ms..40ms
+isolate follower
+put d 1
+heal
+loss 0
 sleep 1s
 endpoint status
 watch a --rev=1

@@ -131,12 +131,27 @@ impl<'a> Driver<'a> {
         if self.cluster.is_crashed(CTL_HOST) {
             return Ok(Err(Error::Unavailable));
         }
+        if self.cluster.is_paused(CTL_HOST) {
+            // Its client would wait for the resume that only this caller can give.
+            return Ok(Err(Error::InvalidArgument(
+                "the ctl host is paused: `resume ctl` first".into(),
+            )));
+        }
         self.jobs
             .send(job)
             .expect("the ctl host lives as long as the driver");
+        // Every request has a deadline (watch polls included), so an answer always comes well
+        // within this; reaching it means the harness itself is stuck.
+        let limit = self.cluster.elapsed() + Duration::from_secs(600);
         loop {
             if let Some(result) = self.slot.borrow_mut().take() {
                 return Ok(result);
+            }
+            if self.cluster.elapsed() > limit {
+                return Err(SimError {
+                    elapsed: self.cluster.elapsed(),
+                    message: "the ctl client got no answer within 600 s of simulated time".into(),
+                });
             }
             self.cluster.step()?;
         }

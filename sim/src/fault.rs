@@ -504,6 +504,28 @@ impl FaultInjector {
         }
     }
 
+    /// Apply one fault now (an imperative call: `locksim ctl`, tests). Returns the hosts it hit;
+    /// none when its role resolved to nobody.
+    pub fn apply_now(
+        &mut self,
+        cluster: &mut Cluster,
+        roles: &dyn RoleResolver,
+        fault: &Fault,
+    ) -> Result<Vec<String>, String> {
+        match self.resolve(cluster, roles, fault)? {
+            Some((action, _)) => {
+                apply(cluster, &action);
+                let mut hosts = action.hosts();
+                if matches!(fault, Fault::Isolate { .. }) {
+                    // The partition's first group is the isolated host; the rest is everyone.
+                    hosts.truncate(1);
+                }
+                Ok(hosts)
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Resolve targets to hosts. `Ok(None)`: a role resolved to nobody.
     fn resolve(
         &mut self,
@@ -656,6 +678,27 @@ impl FaultInjector {
 }
 
 impl Action {
+    /// The hosts the action touches, in order, without repeats.
+    fn hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = match self {
+            Action::Partition(g) | Action::Unpartition(g) => g.iter().flatten().cloned().collect(),
+            Action::PartitionOneway(a, b) | Action::RepairOneway(a, b) => {
+                vec![a.clone(), b.clone()]
+            }
+            Action::Heal => Vec::new(),
+            Action::Crash(h) | Action::Restart(h) | Action::Pause(h) | Action::Resume(h) => {
+                h.clone()
+            }
+            Action::Skew(h, ..) => h.clone(),
+            Action::Link(l, _) | Action::Latency(l, _) => {
+                l.iter().flat_map(|(a, b)| [a.clone(), b.clone()]).collect()
+            }
+        };
+        let mut seen = BTreeSet::new();
+        hosts.retain(|h| seen.insert(h.clone()));
+        hosts
+    }
+
     /// A host-targeted action whose targets resolved to no host.
     fn hits_nobody(&self) -> bool {
         match self {

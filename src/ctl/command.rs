@@ -20,7 +20,7 @@ use sim::{
 
 /// One parsed line. etcd commands carry the typed sim request the executor forwards; the
 /// simulation commands (not in etcdctl) carry what the fault injector needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     /// `put K V [--lease=HEXID] [--prev-kv] [--ignore-value] [--ignore-lease]`
     Put(PutRequest),
@@ -59,6 +59,11 @@ pub enum Command {
     Heal,
     /// `leader`: which member leads, and in which term.
     Leader,
+    /// A fault aimed at a host or a role (`leader`, `follower`, `minority`, `majority`):
+    /// `pause T`, `resume T`, `isolate T`, `crash ROLE`, `restart ROLE`,
+    /// `skew T [--rate=2.0] [--offset=3s]`, `loss RATE [A B]`, `duplicate RATE [A B]`,
+    /// `latency MIN..MAX [A B]`, `partition-oneway A B`.
+    Fault(sim::Fault),
 }
 
 impl Command {
@@ -117,7 +122,8 @@ impl std::error::Error for ParseError {}
 type Result<T> = std::result::Result<T, ParseError>;
 
 const COMMANDS: &str = "put, get, del, txn, lease (grant|revoke|keep-alive|timetolive|list), \
-    compaction, watch, endpoint status, sleep, crash, restart, partition, heal, leader";
+    compaction, watch, endpoint status, sleep, crash, restart, partition, partition-oneway, heal, \
+    isolate, pause, resume, skew, loss, duplicate, latency, leader";
 
 /// Parses one line. Blank lines and `#` comments are `Ok(None)`: they produce no output.
 pub fn parse_line(line: &str) -> Result<Option<Command>> {
@@ -174,12 +180,104 @@ fn parse_words(name: &str, args: Vec<Word>) -> Result<Command> {
         "crash" | "restart" => {
             let f = Flags::parse(name, args, &[])?;
             let [m] = f.positional(name, ["MEMBER"])?;
-            let m = parse_member(&lossy(&m))?;
-            if name == "crash" {
-                Command::Crash(m)
-            } else {
-                Command::Restart(m)
+            let text = lossy(&m);
+            match parse_role(&text) {
+                Some(target) if name == "crash" => Command::Fault(sim::Fault::Crash {
+                    target,
+                    lose_unsynced: false,
+                }),
+                Some(target) => Command::Fault(sim::Fault::Restart { target }),
+                None if name == "crash" => Command::Crash(parse_member(&text)?),
+                None => Command::Restart(parse_member(&text)?),
             }
+        }
+        "pause" | "resume" | "isolate" => {
+            let f = Flags::parse(name, args, &[])?;
+            let [t] = f.positional(name, ["TARGET"])?;
+            let target = parse_target(&lossy(&t))?;
+            Command::Fault(match name {
+                "pause" => sim::Fault::Pause { target },
+                "resume" => sim::Fault::Resume { target },
+                _ => sim::Fault::Isolate { target },
+            })
+        }
+        "skew" => {
+            let f = Flags::parse(
+                name,
+                args,
+                &[valued("rate", "RATE"), valued("offset", "DURATION")],
+            )?;
+            let rate = match f.str("rate") {
+                Some(r) => Some(parse_rate("clock rate", r, false)?),
+                None => None,
+            };
+            let offset = match f.str("offset") {
+                Some(d) => Some(parse_duration(d)?),
+                None => None,
+            };
+            if rate.is_none() && offset.is_none() {
+                return Err(ParseError::new(
+                    "skew needs --rate=R (clock speed, 2.0 = twice as fast) and/or --offset=DURATION (a jump forward)",
+                ));
+            }
+            let [t] = f.positional(name, ["TARGET"])?;
+            Command::Fault(sim::Fault::Skew {
+                target: parse_target(&lossy(&t))?,
+                rate,
+                offset,
+            })
+        }
+        "loss" | "duplicate" | "latency" => {
+            let f = Flags::parse(name, args, &[])?;
+            let (first, link) = match f.positional.as_slice() {
+                [first] => (lossy(first), None),
+                [first, a, b] => (
+                    lossy(first),
+                    Some((parse_target(&lossy(a))?, parse_target(&lossy(b))?)),
+                ),
+                _ => {
+                    let what = if name == "latency" {
+                        "MIN..MAX"
+                    } else {
+                        "RATE"
+                    };
+                    return Err(ParseError::new(format!(
+                        "{name} takes {what} and optionally two hosts: `{name} {what} [A B]`"
+                    )));
+                }
+            };
+            Command::Fault(match name {
+                "loss" => sim::Fault::Loss {
+                    rate: parse_rate("loss rate", &first, true)?,
+                    link,
+                },
+                "duplicate" => sim::Fault::Duplicate {
+                    rate: parse_rate("duplicate rate", &first, true)?,
+                    link,
+                },
+                _ => {
+                    let (min, max) = first.split_once("..").ok_or_else(|| {
+                        ParseError::new(format!(
+                            "latency {first:?} is not a range; write MIN..MAX, e.g. 50ms..200ms"
+                        ))
+                    })?;
+                    let (min, max) = (parse_duration(min)?, parse_duration(max)?);
+                    if min > max {
+                        return Err(ParseError::new(format!(
+                            "latency {first:?}: MIN is above MAX"
+                        )));
+                    }
+                    sim::Fault::Latency { min, max, link }
+                }
+            })
+        }
+        "partition-oneway" => {
+            let f = Flags::parse(name, args, &[])?;
+            let [from, to] = f.positional(name, ["FROM", "TO"])?;
+            Command::Fault(sim::Fault::PartitionOneway {
+                from: parse_target(&lossy(&from))?,
+                to: parse_target(&lossy(&to))?,
+            })
         }
         "heal" | "leader" => {
             let f = Flags::parse(name, args, &[])?;
@@ -995,6 +1093,50 @@ pub fn parse_member(text: &str) -> std::result::Result<MemberId, ParseError> {
         .and_then(|n| n.parse::<MemberId>().ok())
         .filter(|&id| id >= 1 && text[1..].chars().all(|c| c.is_ascii_digit()))
         .ok_or_else(|| ParseError::new(format!("bad member {text:?}; members are n1, n2, …")))
+}
+
+/// A role name, if `text` is one.
+fn parse_role(text: &str) -> Option<sim::Target> {
+    match sim::Target::parse(text) {
+        sim::Target::Host(_) => None,
+        role => Some(role),
+    }
+}
+
+/// A member name (`n1`) or a role. Roles a shell has no use for (holder, primary) are refused.
+fn parse_target(text: &str) -> Result<sim::Target> {
+    match parse_role(text) {
+        Some(sim::Target::Holder | sim::Target::Primary) => Err(ParseError::new(format!(
+            "{text:?} has no meaning in `locksim ctl` (no lock, no AP store); use n1, n2, …, leader, follower, minority or majority"
+        ))),
+        Some(role) => Ok(role),
+        None if text == "ctl" => Ok(sim::Target::Host(text.to_string())),
+        None => parse_member(text)
+            .map(|m| sim::Target::Host(member_name(m)))
+            .map_err(|_| {
+                ParseError::new(format!(
+                    "bad target {text:?}; use a member (n1, n2, …), ctl, or a role: leader, follower, minority, majority"
+                ))
+            }),
+    }
+}
+
+/// A probability (`loss 0.2`) or a positive clock rate (`--rate=2.0`).
+fn parse_rate(what: &str, text: &str, probability: bool) -> Result<f64> {
+    let rate: f64 = text
+        .parse()
+        .map_err(|_| ParseError::new(format!("{what} {text:?} is not a number")))?;
+    if probability && !(0.0..=1.0).contains(&rate) {
+        return Err(ParseError::new(format!(
+            "{what} {rate} is not a probability; use 0.0 to 1.0 (0 clears it)"
+        )));
+    }
+    if !probability && !(rate.is_finite() && rate > 0.0) {
+        return Err(ParseError::new(format!(
+            "{what} {rate} must be > 0 (1.0 = real time, 2.0 = twice as fast)"
+        )));
+    }
+    Ok(rate)
 }
 
 /// The name [`parse_member`] reads.

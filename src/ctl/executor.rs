@@ -1,6 +1,9 @@
 //! `SimExecutor`: runs shell commands against a simulated cluster through a [`sim::Driver`].
 
-use sim::{ClientRequest, ClientResponse, ClusterConfig, Driver, Error, MemberId, SimError};
+use sim::{
+    ClientRequest, ClientResponse, ClusterConfig, Driver, Error, FaultInjector, FaultPlan,
+    MemberId, NoRoles, SimError,
+};
 
 use super::command::Command;
 use super::{EndpointStatus, Executor, Output, WatchOutput};
@@ -9,6 +12,8 @@ use super::{EndpointStatus, Executor, Output, WatchOutput};
 pub struct SimExecutor {
     driver: Driver<'static>,
     members: usize,
+    /// Applies fault commands; its seeded RNG picks among equal candidates (which follower).
+    faults: FaultInjector,
 }
 
 impl SimExecutor {
@@ -22,6 +27,7 @@ impl SimExecutor {
         Ok(Self {
             driver: Driver::new(config)?,
             members,
+            faults: FaultInjector::new(&FaultPlan::default(), seed),
         })
     }
 
@@ -120,6 +126,13 @@ impl Executor for SimExecutor {
             Command::Heal => {
                 self.driver.cluster().heal();
                 Output::Done
+            }
+            Command::Fault(fault) => {
+                let hosts = self
+                    .faults
+                    .apply_now(self.driver.cluster(), &NoRoles, fault)
+                    .map_err(Error::InvalidArgument)?;
+                Output::Faulted(hosts)
             }
             Command::Leader => {
                 let leader = self.driver.cluster().leader();

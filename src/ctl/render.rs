@@ -113,6 +113,10 @@ pub fn render(cmd: &Command, result: &Result<Output, sim::Error>) -> Value {
             }
             _ => json!({ "ok": true }),
         },
+        Output::Faulted(hosts) => match cmd {
+            Command::Fault(fault) => json!({ "ok": true, "fault": fault.name(), "hosts": hosts }),
+            _ => json!({ "ok": true, "hosts": hosts }),
+        },
         Output::Leader { leader, term } => {
             json!({ "leader": leader.map(member_name), "term": term })
         }
