@@ -1126,12 +1126,17 @@ fn parse_rate(what: &str, text: &str, probability: bool) -> Result<f64> {
     let rate: f64 = text
         .parse()
         .map_err(|_| ParseError::new(format!("{what} {text:?} is not a number")))?;
-    if probability && !(0.0..=1.0).contains(&rate) {
+    let valid = if probability {
+        (0.0..=1.0).contains(&rate)
+    } else {
+        rate.is_finite() && rate > 0.0
+    };
+    if !valid && probability {
         return Err(ParseError::new(format!(
             "{what} {rate} is not a probability; use 0.0 to 1.0 (0 clears it)"
         )));
     }
-    if !probability && !(rate.is_finite() && rate > 0.0) {
+    if !valid {
         return Err(ParseError::new(format!(
             "{what} {rate} must be > 0 (1.0 = real time, 2.0 = twice as fast)"
         )));
