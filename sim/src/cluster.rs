@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::history::{ClusterEvent, History};
 use crate::link_faults::{LinkFaults, LinkRule};
 use crate::member::{self, MemberConfig, MemberContext, MemberStatus, Role, StatusBoard};
+use crate::page_cache::PageCache;
 use crate::request::MemberId;
 use crate::storage::MemberStorage;
 
@@ -61,6 +62,7 @@ pub struct Cluster<'a> {
     sim: Sim<'a>,
     config: ClusterConfig,
     storages: Vec<MemberStorage>,
+    page_caches: Vec<PageCache>,
     board: StatusBoard,
     history: History,
     /// Every host registered, members first, in registration order.
@@ -97,6 +99,7 @@ impl<'a> Cluster<'a> {
         let mut cluster = Cluster {
             sim,
             storages: Vec::new(),
+            page_caches: Vec::new(),
             board: StatusBoard::default(),
             history: History::new(),
             hosts: Vec::new(),
@@ -112,6 +115,8 @@ impl<'a> Cluster<'a> {
         for &id in &peers {
             let storage = MemberStorage::new_with_conf_state(peers.clone());
             cluster.storages.push(storage.clone());
+            let page_cache = PageCache::default();
+            cluster.page_caches.push(page_cache.clone());
             let ctx = MemberContext {
                 id,
                 peers: peers.clone(),
@@ -123,6 +128,7 @@ impl<'a> Cluster<'a> {
                 board: cluster.board.clone(),
                 clock: cluster.clock(&member_name(id)),
                 links: cluster.links.clone(),
+                page_cache,
             };
             let name = member_name(id);
             cluster.hosts.push(name.clone());
@@ -276,6 +282,20 @@ impl<'a> Cluster<'a> {
             },
             self.elapsed(),
         );
+    }
+
+    /// Crash a host as a power loss: besides the process, a member loses every Raft write it
+    /// had not fsynced yet (see `MemberConfig::fsync_latency`).
+    pub fn crash_losing_unsynced(&mut self, host: &str) {
+        self.crash(host);
+        if let Some(i) = self.member_names().iter().position(|m| m == host) {
+            let lost = self.page_caches[i].discard();
+            self.history.app(
+                host,
+                serde_json::json!({ "power_loss": { "unsynced_writes_lost": lost } }),
+                self.elapsed(),
+            );
+        }
     }
 
     /// Restart a crashed host from its disk.

@@ -89,8 +89,8 @@ pub enum Fault {
     Isolate {
         target: Target,
     },
-    /// Kill the process; its disk survives. `lose_unsynced` is accepted for plans that ask for
-    /// it: members fsync before they acknowledge, so there is nothing unsynced to lose.
+    /// Kill the process; its disk survives. With `lose_unsynced`, a power loss: a member also
+    /// loses the Raft writes it had not fsynced (see `MemberConfig::fsync_latency`).
     Crash {
         target: Target,
         #[serde(default)]
@@ -391,7 +391,7 @@ enum Action {
     PartitionOneway(String, String),
     RepairOneway(String, String),
     Heal,
-    Crash(Vec<String>),
+    Crash(Vec<String>, bool),
     Restart(Vec<String>),
     Pause(Vec<String>),
     Resume(Vec<String>),
@@ -584,14 +584,20 @@ impl FaultInjector {
                 )
             }
             Fault::Heal => (Action::Heal, None),
-            Fault::Crash { target, .. } => {
+            Fault::Crash {
+                target,
+                lose_unsynced,
+            } => {
                 let hosts = ctx.hosts(target)?;
                 if let Some(h) = hosts.iter().find(|h| !cluster.is_restartable(h)) {
                     return Err(format!(
                         "{h} cannot be crashed: it runs as a one-shot client that could never restart"
                     ));
                 }
-                (Action::Crash(hosts.clone()), Some(Action::Restart(hosts)))
+                (
+                    Action::Crash(hosts.clone(), *lose_unsynced),
+                    Some(Action::Restart(hosts)),
+                )
             }
             Fault::Restart { target } => {
                 let hosts = ctx
@@ -686,7 +692,7 @@ impl Action {
                 vec![a.clone(), b.clone()]
             }
             Action::Heal => Vec::new(),
-            Action::Crash(h) | Action::Restart(h) | Action::Pause(h) | Action::Resume(h) => {
+            Action::Crash(h, _) | Action::Restart(h) | Action::Pause(h) | Action::Resume(h) => {
                 h.clone()
             }
             Action::Skew(h, ..) => h.clone(),
@@ -702,7 +708,7 @@ impl Action {
     /// A host-targeted action whose targets resolved to no host.
     fn hits_nobody(&self) -> bool {
         match self {
-            Action::Crash(h) | Action::Restart(h) | Action::Pause(h) | Action::Resume(h) => {
+            Action::Crash(h, _) | Action::Restart(h) | Action::Pause(h) | Action::Resume(h) => {
                 h.is_empty()
             }
             Action::Skew(h, ..) => h.is_empty(),
@@ -778,7 +784,8 @@ fn apply(cluster: &mut Cluster, action: &Action) {
         Action::Heal => {
             cluster.heal();
         }
-        Action::Crash(hosts) => hosts.iter().for_each(|h| cluster.crash(h)),
+        Action::Crash(hosts, false) => hosts.iter().for_each(|h| cluster.crash(h)),
+        Action::Crash(hosts, true) => hosts.iter().for_each(|h| cluster.crash_losing_unsynced(h)),
         Action::Restart(hosts) => hosts.iter().for_each(|h| cluster.restart(h)),
         Action::Pause(hosts) => hosts.iter().for_each(|h| cluster.pause(h)),
         Action::Resume(hosts) => hosts.iter().for_each(|h| cluster.resume(h)),

@@ -16,6 +16,7 @@
 //! * `clock`: `Clock`, a host's own time: process pause and clock skew act on it.
 //! * `link_faults`: `LinkFaults`, per-datagram loss and duplication.
 //! * `fault`: `FaultPlan` (faults in time, aimed at hosts or roles) and `FaultInjector`.
+//! * `page_cache`: written-but-not-fsynced Raft writes (lost on power loss).
 //! * `member`: `Member`, one etcd server: the Ready loop.
 //! * `cluster`: `Cluster`, members on a turmoil `Sim`, with crash/restart/partition.
 //! * `client`: `Client`, the clientv3-like API, recording every call.
@@ -33,6 +34,7 @@ mod lease;
 mod link_faults;
 mod member;
 mod mvcc;
+mod page_cache;
 mod request;
 mod state_machine;
 mod storage;

@@ -25,6 +25,7 @@ use crate::error::Error;
 use crate::history::{sim_now, ClusterEvent, History};
 use crate::lease::{LeaseIdGenerator, EXPIRED_LEASE_RETRY_INTERVAL, LEASE_REVOKE_RATE};
 use crate::link_faults::LinkFaults;
+use crate::page_cache::PageCache;
 use crate::request::*;
 use crate::state_machine::StateMachine;
 use crate::storage::MemberStorage;
@@ -66,6 +67,12 @@ pub struct MemberConfig {
     /// Pending proposals and reads are forgotten after this (the client gave up long before).
     pub request_timeout: Duration,
     pub read_mode: ReadMode,
+    /// Time an fsync of the Raft log takes (on the member's clock). 0: writes are durable at
+    /// once. Above 0, a crash with `lose_unsynced` in that window loses them.
+    pub fsync_latency: Duration,
+    /// DELIBERATELY UNSAFE: send votes and append acks before the fsync that makes them true.
+    /// Exists to show, with `crash --lose-unsynced`, the bug the normal order prevents.
+    pub send_before_fsync: bool,
 }
 
 impl Default for MemberConfig {
@@ -79,6 +86,8 @@ impl Default for MemberConfig {
             watch_poll: Duration::from_millis(1000),
             request_timeout: Duration::from_secs(10),
             read_mode: ReadMode::Safe,
+            fsync_latency: Duration::ZERO,
+            send_before_fsync: false,
         }
     }
 }
@@ -146,6 +155,8 @@ pub(crate) struct MemberContext {
     /// The host's clock: pause and skew act through it. Kept by the cluster across restarts.
     pub(crate) clock: Clock,
     pub(crate) links: LinkFaults,
+    /// Written but not yet fsynced Raft state; survives a process crash, not a power loss.
+    pub(crate) page_cache: PageCache,
 }
 
 enum Inbound {
@@ -208,7 +219,7 @@ pub(crate) async fn run(ctx: MemberContext) -> turmoil::Result {
                 }
             }
         }
-        member.on_ready();
+        member.on_ready().await;
     }
 }
 
@@ -280,6 +291,8 @@ impl Member {
     ) -> raft::Result<Self> {
         let incarnation = ctx.incarnation.get();
         ctx.incarnation.set(incarnation + 1);
+        // After a process crash the kernel writes back what it still held.
+        ctx.page_cache.fsync(&ctx.storage);
         let now = ctx.clock.now();
 
         // Volatile state is rebuilt from the disk: the state machine from the last snapshot,
@@ -533,7 +546,7 @@ impl Member {
     }
 
     /// The Ready loop, in raft-rs's documented order.
-    fn on_ready(&mut self) {
+    async fn on_ready(&mut self) {
         if !self.raw.has_ready() {
             return;
         }
@@ -552,13 +565,21 @@ impl Member {
         let committed = ready.take_committed_entries();
         self.apply(committed);
 
-        // 4. Persist new entries and the HardState...
-        if !ready.entries().is_empty() {
-            self.ctx.storage.append(ready.entries());
-        }
+        // 4. Persist new entries and the HardState: write, then fsync...
+        self.ctx.page_cache.write_entries(ready.entries());
         if let Some(hs) = ready.hs() {
-            self.ctx.storage.set_hard_state(hs.clone());
+            self.ctx.page_cache.write_hard_state(hs.clone());
         }
+        if self.ctx.config.send_before_fsync {
+            // The bug this option exists to show: promises sent before they are durable.
+            self.send(ready.take_persisted_messages());
+        }
+        let fsync = self.ctx.config.fsync_latency;
+        if fsync > Duration::ZERO && (!ready.entries().is_empty() || ready.hs().is_some()) {
+            // Nothing else runs meanwhile: the loop waits here as a real fsync blocks.
+            self.ctx.clock.sleep(fsync).await;
+        }
+        self.ctx.page_cache.fsync(&self.ctx.storage);
         if let Some(ss) = ready.ss() {
             self.on_role_change(ss.raft_state.into());
         }

@@ -178,15 +178,26 @@ fn parse_words(name: &str, args: Vec<Word>) -> Result<Command> {
             Command::Sleep(parse_duration(&lossy(&d))?)
         }
         "crash" | "restart" => {
-            let f = Flags::parse(name, args, &[])?;
+            let spec: &[FlagSpec] = if name == "crash" {
+                &[flag("lose-unsynced")]
+            } else {
+                &[]
+            };
+            let f = Flags::parse(name, args, spec)?;
+            let lose_unsynced = f.bool("lose-unsynced");
             let [m] = f.positional(name, ["MEMBER"])?;
             let text = lossy(&m);
             match parse_role(&text) {
                 Some(target) if name == "crash" => Command::Fault(sim::Fault::Crash {
                     target,
-                    lose_unsynced: false,
+                    lose_unsynced,
                 }),
                 Some(target) => Command::Fault(sim::Fault::Restart { target }),
+                // A power loss goes through the fault layer, which knows about page caches.
+                None if lose_unsynced => Command::Fault(sim::Fault::Crash {
+                    target: sim::Target::Host(member_name(parse_member(&text)?)),
+                    lose_unsynced,
+                }),
                 None if name == "crash" => Command::Crash(parse_member(&text)?),
                 None => Command::Restart(parse_member(&text)?),
             }
