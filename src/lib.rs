@@ -4,5 +4,7 @@
 //! * `ctl`: the `locksim ctl` shell — an etcdctl-like line parser ([`ctl::Command`]), a renderer
 //!   that prints each result in `etcdctl -w json`'s shape, and [`ctl::run_shell`], which drives an
 //!   [`ctl::Executor`] (the simulated cluster implements it).
+//! * `scenario`: scenario files (TOML) — read, validated, with errors naming file, line, field.
 
 pub mod ctl;
+pub mod scenario;

@@ -1,0 +1,154 @@
+//! Malformed scenarios: each bad input is refused with a message naming the file, the line and
+//! the field, and saying what is allowed. Never a panic, never a silently ignored field.
+
+use locksim::scenario::{parse, Expect};
+
+const GOOD: &str = r#"
+name = "pause-no-fencing"
+description = "A paused holder outlives its lease."
+duration = "60s"
+[cluster]
+backend = "etcd"
+members = 3
+election_timeout = "1s"
+[network]
+latency = "1ms..10ms"
+[lock]
+kind = "etcd-mutex"
+ttl = "5s"
+fencing = false
+[workload]
+clients = 3
+hold = "100ms..2s"
+think = "0ms..500ms"
+[[fault]]
+at = "10s"
+kind = "pause"
+target = "holder"
+for = "15s"
+[expect]
+mutual_exclusion = "violated"
+resource = "corrupted"
+"#;
+
+/// `GOOD` with `from` replaced by `to` (which must occur once).
+fn with(from: &str, to: &str) -> String {
+    assert_eq!(GOOD.matches(from).count(), 1, "{from:?} must occur once");
+    GOOD.replace(from, to)
+}
+
+fn error(text: &str) -> String {
+    parse("scenarios/x.toml", text).unwrap_err().to_string()
+}
+
+#[test]
+fn good_scenario_parses_with_every_field() {
+    let s = parse("scenarios/x.toml", GOOD).unwrap();
+    assert_eq!(s.name, "pause-no-fencing");
+    assert_eq!(s.faults.faults.len(), 1);
+    assert_eq!(s.expect_mutual_exclusion, Expect::Violated);
+    assert_eq!(s.lock.ttl, std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn unknown_field() {
+    assert_eq!(
+        error(&with("fencing = false", "fencin = false")),
+        "scenarios/x.toml:14: field `fencin`: unknown field `fencin`, expected one of `kind`, `ttl`, `fencing`"
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let e = error(&with("members = 3", "members = \"three\""));
+    assert!(e.starts_with("scenarios/x.toml:7:"), "{e}");
+    assert!(
+        e.contains("invalid type: string \"three\", expected i64"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_lock_kind() {
+    assert_eq!(
+        error(&with("kind = \"etcd-mutex\"", "kind = \"zookeeper\"")),
+        "scenarios/x.toml:12: field `lock.kind`: unknown lock kind \"zookeeper\"; allowed: lease-txn, put, etcd-mutex, redis-setnx, redlock"
+    );
+}
+
+#[test]
+fn fault_naming_a_host_that_does_not_exist() {
+    assert_eq!(
+        error(&with("target = \"holder\"", "target = \"n7\"")),
+        "scenarios/x.toml:22: field `fault[0].target`: no host \"n7\" in this scenario; hosts are n1, n2, n3, c1, c2, c3, resource, or use a role: leader, follower, minority, majority, holder, primary"
+    );
+}
+
+#[test]
+fn negative_or_zero_duration() {
+    assert_eq!(
+        error(&with("for = \"15s\"", "for = \"-15s\"")),
+        "scenarios/x.toml:23: field `fault[0].for`: \"-15s\" is negative; durations are 0 or more: 500ms, 5s, 2m"
+    );
+    assert_eq!(
+        error(&with("duration = \"60s\"", "duration = \"0s\"")),
+        "scenarios/x.toml:4: field `duration`: \"0s\" must be longer than 0"
+    );
+    assert_eq!(
+        error(&with("ttl = \"5s\"", "ttl = \"5 seconds\"")),
+        "scenarios/x.toml:13: field `lock.ttl`: bad duration \"5 seconds\"; write a whole number and a unit: 500ms, 5s, 2m"
+    );
+}
+
+#[test]
+fn ttl_below_the_minimum_lease_ttl() {
+    assert_eq!(
+        error(&with("ttl = \"5s\"", "ttl = \"1s\"")),
+        "scenarios/x.toml:13: field `lock.ttl`: 1s is not a whole number of seconds of at least the minimum lease TTL 2s (ceil(1.5 × election_timeout)); etcd leases have whole-second TTLs and etcd would silently raise a smaller one"
+    );
+}
+
+#[test]
+fn for_on_a_fault_without_an_inverse() {
+    let text = with(
+        "kind = \"pause\"\ntarget = \"holder\"\nfor = \"15s\"",
+        "kind = \"resume\"\ntarget = \"c1\"\nfor = \"15s\"",
+    );
+    assert_eq!(
+        error(&text),
+        "scenarios/x.toml:23: field `fault[0].for`: `for` is not allowed on resume: it has no inverse (it is itself an inverse)"
+    );
+}
+
+#[test]
+fn field_that_does_not_apply_to_the_fault_kind() {
+    assert_eq!(
+        error(&with("for = \"15s\"", "for = \"15s\"\nrate = 0.5")),
+        "scenarios/x.toml:24: field `fault[0].rate`: `rate` does not apply to a pause fault; it takes at, kind, for and target"
+    );
+}
+
+#[test]
+fn missing_required_field_and_bad_expectation() {
+    let e = error(&with("kind = \"etcd-mutex\"\n", ""));
+    assert!(e.contains("missing field `kind`"), "{e}");
+    assert_eq!(
+        error(&with("resource = \"corrupted\"", "resource = \"broken\"")),
+        "scenarios/x.toml:26: field `expect.resource`: \"broken\" is not an expectation; allowed: intact, corrupted, any"
+    );
+}
+
+#[test]
+fn lock_on_the_wrong_backend() {
+    let e = error(&with("backend = \"etcd\"", "backend = \"redis\""));
+    assert!(e.contains("does not run on the redis backend"), "{e}");
+}
+
+#[test]
+fn arbitrary_text_never_panics() {
+    use proptest::prelude::*;
+    proptest!(|(junk in ".{0,200}")| {
+        let _ = parse("fuzz.toml", &junk);
+        let _ = parse("fuzz.toml", &format!("{GOOD}\n{junk}"));
+    });
+}
