@@ -791,3 +791,55 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => Err(bad()),
     }
 }
+
+/// The scenarios shipped in `scenarios/`, compiled in so `locksim run NAME` works anywhere.
+pub const BUNDLED: &[(&str, &str)] = &[
+    (
+        "put-lock-race",
+        include_str!("../scenarios/put-lock-race.toml"),
+    ),
+    (
+        "lease-txn-partition-safe",
+        include_str!("../scenarios/lease-txn-partition-safe.toml"),
+    ),
+    (
+        "etcd-mutex-leader-crash-safe",
+        include_str!("../scenarios/etcd-mutex-leader-crash-safe.toml"),
+    ),
+    (
+        "pause-no-fencing",
+        include_str!("../scenarios/pause-no-fencing.toml"),
+    ),
+    (
+        "pause-with-fencing",
+        include_str!("../scenarios/pause-with-fencing.toml"),
+    ),
+    (
+        "lease-promotion-failover",
+        include_str!("../scenarios/lease-promotion-failover.toml"),
+    ),
+];
+
+/// A scenario by path, or by the name of a bundled one (`put-lock-race`).
+pub fn resolve(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+    let path = Path::new(name_or_path);
+    if path.exists() {
+        return load(path);
+    }
+    match BUNDLED.iter().find(|(name, _)| *name == name_or_path) {
+        Some((name, text)) => parse(&format!("scenarios/{name}.toml"), text),
+        None => Err(ScenarioError {
+            file: name_or_path.to_string(),
+            line: 0,
+            field: String::new(),
+            message: format!(
+                "no such file, and no bundled scenario of that name; bundled: {}",
+                BUNDLED
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+    }
+}
