@@ -14,6 +14,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// The bundled scenarios, with their one-line descriptions.
+    List {
+        /// One JSON object per scenario instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// An etcdctl-like shell into a simulated cluster: one command per stdin line, one
     /// `etcdctl -w json`-shaped line per command on stdout.
     Ctl {
@@ -32,6 +38,11 @@ enum Cmd {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Cmd::List { json } => match list(json, io::stdout().lock()) {
+            // `locksim list | head` closing the pipe early is not an error.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+            other => other.context("locksim list: writing stdout"),
+        },
         Cmd::Ctl {
             members,
             seed,
@@ -55,4 +66,28 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn list(json: bool, mut out: impl io::Write) -> io::Result<()> {
+    use locksim::scenario::{parse, BUNDLED};
+    for (name, text) in BUNDLED {
+        let scenario = parse(name, text).expect("bundled scenarios parse (tested)");
+        // The first sentence is the one-line description.
+        let summary: String = scenario.description.split_whitespace().collect::<Vec<_>>().join(" ");
+        let summary = summary.split(". ").next().unwrap_or("").trim_end_matches('.');
+        if json {
+            let line = serde_json::json!({
+                "name": name,
+                "summary": summary,
+                "description": scenario.description,
+                "backend": format!("{:?}", scenario.cluster.backend).to_lowercase(),
+                "lock": scenario.lock.kind,
+                "faults": scenario.faults.faults.len(),
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(out, "{name:<30} {summary}.")?;
+        }
+    }
+    Ok(())
 }
