@@ -158,13 +158,18 @@ impl Run {
 
     /// Start, run the safety phase, heal everything, run the healed phase, check.
     pub fn run(self) -> Result<Report, SimError> {
+        Ok(self.run_to_end()?.finish())
+    }
+
+    /// As `run`, but hand back the world before checking (to look at its history).
+    pub fn run_to_end(self) -> Result<RunHandle, SimError> {
         let duration = self.duration;
         let heal_period = self.heal_period;
         let mut handle = self.start();
         handle.run_for(duration)?;
         handle.heal_all();
         handle.run_for(heal_period)?;
-        Ok(handle.finish())
+        Ok(handle)
     }
 }
 
