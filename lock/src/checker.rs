@@ -1,0 +1,448 @@
+//! Checkers: `trait Checker` over a [`Timeline`] parsed from the run's history, each returning
+//! structured [`Violation`]s.
+//!
+//! * `mutual_exclusion`: belief intervals of different clients never overlap.
+//! * `fencing`: accepted writes at the resource carry strictly increasing tokens.
+//! * `lost_update`: every accepted write increments the counter it overwrote by exactly one, so
+//!   the final counter equals the number of accepted writes.
+//! * `liveness`: once every fault is healed, some client acquires within a bound (reported, not
+//!   a failure by default).
+
+mod fencing;
+mod liveness;
+mod lost_update;
+mod mutual_exclusion;
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use sim::{ClusterEvent, Record};
+
+use crate::event::LockEvent;
+
+pub use fencing::Fencing;
+pub use liveness::Liveness;
+pub use lost_update::LostUpdate;
+pub use mutual_exclusion::MutualExclusion;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViolationKind {
+    MutualExclusion,
+    Fencing,
+    LostUpdate,
+    Liveness,
+}
+
+impl ViolationKind {
+    /// Whether a violation of this kind fails a run by default (liveness is only reported).
+    pub fn is_safety(self) -> bool {
+        self != ViolationKind::Liveness
+    }
+
+    /// A violation a user of the protected resource would see (not only a belief).
+    pub fn is_resource(self) -> bool {
+        matches!(self, ViolationKind::Fencing | ViolationKind::LostUpdate)
+    }
+}
+
+/// One violation with its evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    pub kind: ViolationKind,
+    /// The clients involved, in the order the detail names them.
+    pub clients: Vec<String>,
+    /// Their fencing tokens, in the same order.
+    pub tokens: Vec<i64>,
+    /// Simulated milliseconds: when the violation starts and ends (the same for an instant).
+    pub from_ms: u64,
+    pub to_ms: u64,
+    /// Faults active during `from_ms..=to_ms`, as `crash n1`, `pause c2`, `partition …`.
+    pub faults: Vec<String>,
+    pub detail: String,
+}
+
+/// A property checked over a whole run.
+pub trait Checker {
+    fn name(&self) -> &'static str;
+    fn check(&self, timeline: &Timeline) -> Vec<Violation>;
+}
+
+/// One client's belief that it holds the lock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interval {
+    pub client: String,
+    pub token: i64,
+    pub lease: i64,
+    pub start_ms: u64,
+    /// `None`: still believed when the run ended.
+    pub end_ms: Option<u64>,
+    /// `release`, `lost` (the session noticed), `crash`, or `end` (of the run).
+    pub end_reason: String,
+}
+
+/// An access to the resource, in the order the resource served them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Access {
+    pub at_ms: u64,
+    pub client: String,
+    pub token: i64,
+    pub write: bool,
+    /// Read: the value read. Write: the value written.
+    pub value: u64,
+    /// Write: the counter it overwrote.
+    pub previous: u64,
+    pub accepted: bool,
+}
+
+/// The lock-level view of a history: what the checkers read.
+#[derive(Clone, Debug, Default)]
+pub struct Timeline {
+    pub lock_events: Vec<(u64, String, LockEvent)>,
+    pub cluster_events: Vec<(u64, ClusterEvent)>,
+    /// Simulated time the run ended (the last record's time if not given).
+    pub end_ms: u64,
+    /// The resource's counter at the end (the last accepted write's value if not given).
+    pub final_value: Option<u64>,
+}
+
+impl Timeline {
+    pub fn from_records(records: &[Record]) -> Self {
+        let mut t = Timeline::default();
+        for record in records {
+            match record {
+                Record::Event { at_ms, event } => {
+                    t.cluster_events.push((*at_ms, event.clone()));
+                    t.end_ms = t.end_ms.max(*at_ms);
+                }
+                Record::App { .. } => {
+                    if let Some((at, process, event)) = LockEvent::from_record(record) {
+                        t.end_ms = t.end_ms.max(at);
+                        t.lock_events.push((at, process, event));
+                    }
+                }
+                Record::Op(op) => {
+                    t.end_ms = t.end_ms.max(op.return_ms.unwrap_or(op.invoke_ms));
+                }
+            }
+        }
+        t
+    }
+
+    pub fn with_end(mut self, end_ms: u64) -> Self {
+        self.end_ms = self.end_ms.max(end_ms);
+        self
+    }
+
+    pub fn with_final_value(mut self, value: u64) -> Self {
+        self.final_value = Some(value);
+        self
+    }
+
+    /// Belief intervals: from `Acquired` to the client's next `ReleaseInvoked`, its session's
+    /// `BelievedLost` (same lease), its crash, or the end of the run.
+    pub fn intervals(&self) -> Vec<Interval> {
+        let mut out = Vec::new();
+        for (i, (at, client, event)) in self.lock_events.iter().enumerate() {
+            let LockEvent::Acquired { token, lease, .. } = event else {
+                continue;
+            };
+            let mut end = None;
+            let mut reason = "end".to_string();
+            for (at2, c2, e2) in &self.lock_events[i + 1..] {
+                if c2 != client {
+                    continue;
+                }
+                let ends = match e2 {
+                    LockEvent::ReleaseInvoked { .. } => Some("release"),
+                    LockEvent::BelievedLost { lease: l, .. } if l == lease => Some("lost"),
+                    LockEvent::AcquireInvoked { .. } | LockEvent::Acquired { .. } => {
+                        Some("release")
+                    }
+                    _ => None,
+                };
+                if let Some(r) = ends {
+                    end = Some(*at2);
+                    reason = r.to_string();
+                    break;
+                }
+            }
+            let crash = self.cluster_events.iter().find_map(|(t, e)| match e {
+                ClusterEvent::Crash { host } if host == client && *t >= *at => Some(*t),
+                _ => None,
+            });
+            if let Some(c) = crash {
+                if end.is_none_or(|e| c < e) {
+                    end = Some(c);
+                    reason = "crash".into();
+                }
+            }
+            out.push(Interval {
+                client: client.clone(),
+                token: *token,
+                lease: *lease,
+                start_ms: *at,
+                end_ms: end,
+                end_reason: reason,
+            });
+        }
+        out
+    }
+
+    /// Resource accesses in the order served.
+    pub fn accesses(&self) -> Vec<Access> {
+        self.lock_events
+            .iter()
+            .filter_map(|(at, _, e)| match e {
+                LockEvent::ResourceRead {
+                    client,
+                    token,
+                    value,
+                    accepted,
+                    ..
+                } => Some(Access {
+                    at_ms: *at,
+                    client: client.clone(),
+                    token: *token,
+                    write: false,
+                    value: *value,
+                    previous: *value,
+                    accepted: *accepted,
+                }),
+                LockEvent::ResourceWrite {
+                    client,
+                    token,
+                    value,
+                    previous,
+                    accepted,
+                    ..
+                } => Some(Access {
+                    at_ms: *at,
+                    client: client.clone(),
+                    token: *token,
+                    write: true,
+                    value: *value,
+                    previous: *previous,
+                    accepted: *accepted,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Active fault set after each cluster event: `(at_ms, faults)`.
+    fn fault_steps(&self) -> Vec<(u64, BTreeSet<String>)> {
+        let mut active: BTreeSet<String> = BTreeSet::new();
+        let mut steps = Vec::new();
+        for (at, event) in &self.cluster_events {
+            let before = active.clone();
+            match event {
+                ClusterEvent::Crash { host } => {
+                    active.insert(format!("crash {host}"));
+                }
+                ClusterEvent::Restart { host } => {
+                    active.remove(&format!("crash {host}"));
+                }
+                ClusterEvent::Pause { host } => {
+                    active.insert(format!("pause {host}"));
+                }
+                ClusterEvent::Resume { host } => {
+                    active.remove(&format!("pause {host}"));
+                }
+                ClusterEvent::Partition { groups } => {
+                    let groups: Vec<String> = groups.iter().map(|g| g.join(",")).collect();
+                    active.insert(format!("partition {}", groups.join(" | ")));
+                }
+                ClusterEvent::PartitionOneway { from, to } => {
+                    active.insert(format!("partition {from} -> {to}"));
+                }
+                ClusterEvent::Heal => active.retain(|f| !f.starts_with("partition")),
+                ClusterEvent::Skew {
+                    host,
+                    rate,
+                    offset_ms,
+                } => {
+                    active.retain(|f| !f.starts_with(&format!("skew {host} ")));
+                    if *rate != 1.0 || *offset_ms != 0 {
+                        active.insert(format!("skew {host} rate {rate} offset {offset_ms}ms"));
+                    }
+                }
+                ClusterEvent::LinkRule {
+                    link,
+                    loss,
+                    duplicate,
+                } => {
+                    let name = match link {
+                        Some(l) => format!("link {}", l.join("-")),
+                        None => "link *".to_string(),
+                    };
+                    active.retain(|f| !f.starts_with(&format!("{name} ")));
+                    if *loss > 0.0 || *duplicate > 0.0 {
+                        active.insert(format!("{name} loss {loss} duplicate {duplicate}"));
+                    }
+                }
+                _ => {}
+            }
+            if active != before {
+                steps.push((*at, active.clone()));
+            }
+        }
+        steps
+    }
+
+    /// Every fault active at some moment in `from..=to` (simulated ms).
+    pub fn faults_during(&self, from: u64, to: u64) -> Vec<String> {
+        let mut out = BTreeSet::new();
+        let mut current = BTreeSet::new();
+        for (at, set) in self.fault_steps() {
+            if at <= from {
+                current = set;
+            } else if at <= to {
+                out.extend(set);
+            }
+        }
+        out.extend(current);
+        out.into_iter().collect()
+    }
+
+    /// Since when no fault has been active (`Some(0)` if none ever was); `None` if one still is
+    /// at the end.
+    pub fn healed_since(&self) -> Option<u64> {
+        match self.fault_steps().last() {
+            None => Some(0),
+            Some((at, set)) if set.is_empty() => Some(*at),
+            Some(_) => None,
+        }
+    }
+}
+
+/// The checkers a run applies, with their default settings.
+pub fn all(liveness_bound_ms: u64) -> Vec<Box<dyn Checker>> {
+    vec![
+        Box::new(MutualExclusion),
+        Box::new(Fencing),
+        Box::new(LostUpdate),
+        Box::new(Liveness {
+            bound_ms: liveness_bound_ms,
+        }),
+    ]
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn acquired(at: u64, c: &str, token: i64) -> Record {
+        LockEvent::Acquired {
+            algorithm: "test".into(),
+            key: "lock".into(),
+            lease: token * 100,
+            token,
+        }
+        .at(at, c)
+    }
+
+    pub fn release(at: u64, c: &str, token: i64) -> Record {
+        LockEvent::ReleaseInvoked { token }.at(at, c)
+    }
+
+    pub fn lost(at: u64, c: &str, token: i64) -> Record {
+        LockEvent::BelievedLost {
+            lease: token * 100,
+            reason: "deadline".into(),
+        }
+        .at(at, c)
+    }
+
+    pub fn read(at: u64, c: &str, token: i64, value: u64) -> Record {
+        LockEvent::ResourceRead {
+            client: c.into(),
+            token,
+            value,
+            accepted: true,
+            highest: 0,
+        }
+        .at(at, "resource")
+    }
+
+    pub fn write(
+        at: u64,
+        c: &str,
+        token: i64,
+        previous: u64,
+        value: u64,
+        accepted: bool,
+    ) -> Record {
+        LockEvent::ResourceWrite {
+            client: c.into(),
+            token,
+            value,
+            previous,
+            accepted,
+            highest: 0,
+        }
+        .at(at, "resource")
+    }
+
+    pub fn event(at_ms: u64, event: ClusterEvent) -> Record {
+        Record::Event { at_ms, event }
+    }
+
+    /// A correct run: a then b then a, each read → write → release.
+    pub fn sequential() -> Vec<Record> {
+        vec![
+            acquired(100, "c1", 5),
+            read(105, "c1", 5, 0),
+            write(200, "c1", 5, 0, 1, true),
+            release(205, "c1", 5),
+            acquired(300, "c2", 8),
+            read(305, "c2", 8, 1),
+            write(400, "c2", 8, 1, 2, true),
+            release(405, "c2", 8),
+            acquired(500, "c1", 11),
+            read(505, "c1", 11, 2),
+            write(600, "c1", 11, 2, 3, true),
+            release(605, "c1", 11),
+        ]
+    }
+
+    /// Kleppmann's story: c1 acquires and reads, is paused past its TTL, c2 acquires, reads,
+    /// writes; c1 resumes, writes its stale value with its old token, then notices the loss.
+    pub fn paused_holder() -> Vec<Record> {
+        vec![
+            acquired(100, "c1", 5),
+            read(105, "c1", 5, 0),
+            event(110, ClusterEvent::Pause { host: "c1".into() }),
+            acquired(3000, "c2", 9),
+            read(3005, "c2", 9, 0),
+            write(3100, "c2", 9, 0, 1, true),
+            release(3105, "c2", 9),
+            event(6000, ClusterEvent::Resume { host: "c1".into() }),
+            write(6010, "c1", 5, 1, 1, true),
+            lost(6020, "c1", 5),
+        ]
+    }
+
+    #[test]
+    fn intervals_end_at_release_loss_or_crash() {
+        let mut records = paused_holder();
+        records.push(acquired(7000, "c3", 12));
+        records.push(event(7100, ClusterEvent::Crash { host: "c3".into() }));
+        let t = Timeline::from_records(&records);
+        let iv: Vec<_> = t
+            .intervals()
+            .into_iter()
+            .map(|i| (i.client, i.start_ms, i.end_ms, i.end_reason))
+            .collect();
+        assert_eq!(
+            iv,
+            vec![
+                ("c1".into(), 100, Some(6020), "lost".into()),
+                ("c2".into(), 3000, Some(3105), "release".into()),
+                ("c3".into(), 7000, Some(7100), "crash".into()),
+            ]
+        );
+        assert_eq!(t.faults_during(3000, 3100), vec!["pause c1".to_string()]);
+        assert_eq!(t.healed_since(), None);
+    }
+}

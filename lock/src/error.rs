@@ -1,0 +1,29 @@
+//! The lock crate's one error type.
+
+use thiserror::Error;
+
+/// What a lock client handles. A safety violation is never an `Error`: it is a
+/// [`crate::Violation`] in the [`crate::Report`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Error {
+    /// The cluster answered with an error (or never answered: `sim::Error::Indeterminate`).
+    #[error("etcd: {0}")]
+    Etcd(#[from] sim::Error),
+    /// etcd's `concurrency.ErrSessionExpired`: the session's lease is gone, so is its key.
+    #[error("mutex: session is expired")]
+    SessionExpired,
+    /// etcd's `concurrency.ErrLocked`, from `TryLock`.
+    #[error("mutex: Locked by another session")]
+    Locked,
+    /// The acquire deadline (`LockOptions::give_up`) passed.
+    #[error("lock: gave up after {waited_ms} ms")]
+    GaveUp { waited_ms: u64 },
+    /// The protected resource did not answer in time.
+    #[error("resource: no answer within {timeout_ms} ms")]
+    ResourceTimeout { timeout_ms: u64 },
+    /// The protected resource refused an access whose token is below the highest it accepted.
+    #[error("resource: token {token} rejected, highest accepted {highest}")]
+    Fenced { token: i64, highest: i64 },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,434 @@
+//! `Run`: configure a lock run (cluster, algorithm, workload, fencing, seed, duration, faults);
+//! `RunHandle`: step it, apply faults, ask who holds the lock; `Report`: what the checkers found.
+//!
+//! A run has two phases (TigerBeetle's VOPR): a safety phase of `duration` with the schedule's
+//! faults, then everything is healed (links repaired, hosts restarted and resumed) and the run
+//! goes on for `heal_period`, in which the liveness checker expects an acquisition.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sim::{member_name, Cluster, ClusterConfig, History, SimError};
+
+use crate::algorithm::AlgorithmKind;
+use crate::checker::{self, Timeline, Violation, ViolationKind};
+use crate::event::LockEvent;
+use crate::resource::{Fencing, Resource, RESOURCE_HOST};
+use crate::schedule::{Fault, Schedule, Target};
+use crate::workload::{self, client_name, ClientSpec, Holders, WorkloadConfig};
+
+/// A lock run's configuration (builder). Options are bare nouns; `start` or `run` it.
+#[derive(Clone, Debug)]
+pub struct Run {
+    cluster: ClusterConfig,
+    algorithm: AlgorithmKind,
+    workload: WorkloadConfig,
+    fencing: Fencing,
+    duration: Duration,
+    heal_period: Duration,
+    liveness_bound: Duration,
+    schedule: Schedule,
+}
+
+impl Run {
+    pub fn new(algorithm: AlgorithmKind) -> Self {
+        Self {
+            cluster: ClusterConfig::default(),
+            algorithm,
+            workload: WorkloadConfig::default(),
+            fencing: Fencing::Off,
+            duration: Duration::from_secs(20),
+            heal_period: Duration::from_secs(10),
+            liveness_bound: Duration::from_secs(10),
+            schedule: Schedule::new(),
+        }
+    }
+
+    /// Seeds the cluster (turmoil, elections) and the workload's clients.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.cluster.seed = seed;
+        self
+    }
+
+    pub fn members(mut self, members: usize) -> Self {
+        self.cluster.members = members;
+        self
+    }
+
+    /// The whole cluster configuration (its seed is kept unless set here).
+    pub fn cluster(mut self, cluster: ClusterConfig) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    pub fn workload(mut self, workload: WorkloadConfig) -> Self {
+        self.workload = workload;
+        self
+    }
+
+    /// `true`: the resource rejects accesses with a token below the highest accepted.
+    pub fn fencing(mut self, on: bool) -> Self {
+        self.fencing = Fencing::from_flag(on);
+        self
+    }
+
+    pub fn fencing_mode(mut self, fencing: Fencing) -> Self {
+        self.fencing = fencing;
+        self
+    }
+
+    /// Length of the safety phase (faults apply in it).
+    pub fn duration(mut self, duration: Duration) -> Self {
+        self.duration = duration;
+        self
+    }
+
+    /// Length of the healed phase after it.
+    pub fn heal_period(mut self, heal_period: Duration) -> Self {
+        self.heal_period = heal_period;
+        self
+    }
+
+    pub fn liveness_bound(mut self, bound: Duration) -> Self {
+        self.liveness_bound = bound;
+        self
+    }
+
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    pub fn seed_value(&self) -> u64 {
+        self.cluster.seed
+    }
+
+    /// Every host of the run, in registration order: members, the resource, the clients.
+    pub fn hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = (1..=self.cluster.members as u64).map(member_name).collect();
+        hosts.push(RESOURCE_HOST.to_string());
+        hosts.extend((0..self.workload.clients).map(client_name));
+        hosts
+    }
+
+    /// Build the world: cluster, resource host, client hosts. Nothing has run yet.
+    pub fn start(self) -> RunHandle {
+        let mut cluster = Cluster::new(self.cluster.clone());
+        let history = cluster.history().clone();
+        let resource = Resource::new(self.fencing);
+        let holders = Holders::default();
+        {
+            let resource = resource.clone();
+            let clock = cluster.clock(RESOURCE_HOST);
+            let links = cluster.client_config(RESOURCE_HOST).links;
+            let history = history.clone();
+            cluster.add_host(RESOURCE_HOST, move || {
+                resource
+                    .clone()
+                    .serve(clock.clone(), history.clone(), links.clone())
+            });
+        }
+        for index in 0..self.workload.clients {
+            let name = client_name(index);
+            let spec = ClientSpec {
+                index,
+                kind: self.algorithm,
+                config: self.workload.clone(),
+                seed: self.cluster.seed,
+                client_config: cluster.client_config(&name),
+                history: history.clone(),
+                holders: holders.clone(),
+                incarnation: Rc::new(Cell::new(0)),
+            };
+            cluster.add_host(&name, move || workload::run_client(spec.clone()));
+        }
+        let mut pending = self.schedule.entries.clone();
+        pending.sort_by_key(|(at, _)| *at);
+        RunHandle {
+            cluster,
+            history,
+            resource,
+            holders,
+            pending,
+            run: self,
+        }
+    }
+
+    /// Start, run the safety phase, heal everything, run the healed phase, check.
+    pub fn run(self) -> Result<Report, SimError> {
+        Ok(self.run_to_end()?.finish())
+    }
+
+    /// As `run`, but hand back the world before checking (to look at its history).
+    pub fn run_to_end(self) -> Result<RunHandle, SimError> {
+        let duration = self.duration;
+        let heal_period = self.heal_period;
+        let mut handle = self.start();
+        handle.run_for(duration)?;
+        handle.heal_all();
+        handle.run_for(heal_period)?;
+        Ok(handle)
+    }
+}
+
+/// A running lock world.
+pub struct RunHandle {
+    cluster: Cluster<'static>,
+    history: History,
+    resource: Resource,
+    holders: Holders,
+    /// Faults not applied yet, by time (stable for equal times).
+    pending: Vec<(Duration, Fault)>,
+    run: Run,
+}
+
+impl RunHandle {
+    pub fn cluster(&mut self) -> &mut Cluster<'static> {
+        &mut self.cluster
+    }
+
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    pub fn resource(&self) -> &Resource {
+        &self.resource
+    }
+
+    pub fn holders(&self) -> Holders {
+        self.holders.clone()
+    }
+
+    /// The client host currently believing it holds the lock (not crashed; earliest acquirer if
+    /// several believe). The fault layer's `holder` target.
+    pub fn current_holder(&self) -> Option<String> {
+        self.holders
+            .all()
+            .into_iter()
+            .map(|(c, _)| c)
+            .find(|c| !self.cluster.is_crashed(c))
+    }
+
+    /// Queue a fault at simulated time `at` (now or later).
+    pub fn schedule(&mut self, at: Duration, fault: Fault) {
+        let i = self.pending.partition_point(|(t, _)| *t <= at);
+        self.pending.insert(i, (at, fault));
+    }
+
+    fn resolve(&self, target: &Target) -> Option<String> {
+        match target {
+            Target::Host(h) => Some(h.clone()),
+            Target::Leader => self.cluster.leader().map(|(id, _)| member_name(id)),
+            Target::Holder => self.current_holder(),
+            Target::Resource => Some(RESOURCE_HOST.to_string()),
+        }
+    }
+
+    /// Apply a fault now. Returns false (and does nothing) when its target does not resolve.
+    pub fn apply(&mut self, fault: &Fault) -> bool {
+        let now = self.cluster.elapsed();
+        match fault {
+            Fault::Crash {
+                target,
+                restart_after,
+            } => {
+                let Some(host) = self.resolve(target) else {
+                    return false;
+                };
+                self.cluster.crash(&host);
+                if let Some(d) = restart_after {
+                    self.schedule(now + *d, Fault::Restart(Target::Host(host)));
+                }
+            }
+            Fault::Restart(target) => {
+                let Some(host) = self.resolve(target) else {
+                    return false;
+                };
+                self.cluster.restart(&host);
+            }
+            Fault::Pause {
+                target,
+                resume_after,
+            } => {
+                let Some(host) = self.resolve(target) else {
+                    return false;
+                };
+                self.cluster.pause(&host);
+                if let Some(d) = resume_after {
+                    self.schedule(now + *d, Fault::Resume(Target::Host(host)));
+                }
+            }
+            Fault::Resume(target) => {
+                let Some(host) = self.resolve(target) else {
+                    return false;
+                };
+                self.cluster.resume(&host);
+            }
+            Fault::Partition(groups) => self.cluster.partition(groups),
+            Fault::Isolate { target, heal_after } => {
+                let Some(host) = self.resolve(target) else {
+                    return false;
+                };
+                self.cluster.isolate(&host);
+                if let Some(d) = heal_after {
+                    self.schedule(now + *d, Fault::Heal);
+                }
+            }
+            Fault::Heal => {
+                self.cluster.heal();
+            }
+            Fault::Custom(f) => f(&mut self.cluster, &self.holders),
+        }
+        true
+    }
+
+    fn apply_due(&mut self) {
+        let now = self.cluster.elapsed();
+        let mut i = 0;
+        while i < self.pending.len() && self.pending[i].0 <= now {
+            let fault = self.pending[i].1.clone();
+            if self.apply(&fault) {
+                self.pending.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Apply the faults that are due, then advance one tick.
+    pub fn step(&mut self) -> Result<(), SimError> {
+        self.apply_due();
+        self.cluster.step().map(|_| ())
+    }
+
+    pub fn run_for(&mut self, duration: Duration) -> Result<(), SimError> {
+        let until = self.cluster.elapsed() + duration;
+        while self.cluster.elapsed() < until {
+            self.step()?;
+        }
+        Ok(())
+    }
+
+    /// Step until `done` holds or `limit` passed; returns whether it held.
+    pub fn run_until(
+        &mut self,
+        limit: Duration,
+        mut done: impl FnMut(&Self) -> bool,
+    ) -> Result<bool, SimError> {
+        let until = self.cluster.elapsed() + limit;
+        while self.cluster.elapsed() < until {
+            if done(self) {
+                return Ok(true);
+            }
+            self.step()?;
+        }
+        Ok(done(self))
+    }
+
+    /// End every fault: drop pending ones, repair links, restart crashed and resume paused hosts.
+    pub fn heal_all(&mut self) {
+        self.pending.clear();
+        if self.cluster.is_partitioned() {
+            self.cluster.heal();
+        }
+        for host in self.cluster.hosts().to_vec() {
+            if self.cluster.is_crashed(&host) {
+                self.cluster.restart(&host);
+            }
+            if self.cluster.is_paused(&host) {
+                self.cluster.resume(&host);
+            }
+        }
+    }
+
+    /// Close the history and run every checker.
+    pub fn finish(self) -> Report {
+        self.history.close();
+        let end_ms = self.cluster.elapsed().as_millis() as u64;
+        let timeline = Timeline::from_records(&self.history.records())
+            .with_end(end_ms)
+            .with_final_value(self.resource.value());
+        let mut violations = Vec::new();
+        for checker in checker::all(self.run.liveness_bound.as_millis() as u64) {
+            violations.extend(checker.check(&timeline));
+        }
+        let acquisitions = timeline
+            .lock_events
+            .iter()
+            .filter(|(_, _, e)| matches!(e, LockEvent::Acquired { .. }))
+            .count() as u64;
+        Report {
+            seed: self.run.cluster.seed,
+            algorithm: self.run.algorithm,
+            fencing: self.resource.fencing(),
+            violations,
+            acquisitions,
+            accepted_writes: self.resource.accepted_writes(),
+            rejected_writes: self.resource.rejected_writes(),
+            final_counter: self.resource.value(),
+            elapsed_ms: end_ms,
+            digest: self.history.digest(),
+        }
+    }
+}
+
+/// What a run found. Same seed and configuration ⇒ equal reports (digest included).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub seed: u64,
+    pub algorithm: AlgorithmKind,
+    pub fencing: Fencing,
+    pub violations: Vec<Violation>,
+    /// Times a client's `acquire` returned a guard.
+    pub acquisitions: u64,
+    pub accepted_writes: u64,
+    pub rejected_writes: u64,
+    pub final_counter: u64,
+    pub elapsed_ms: u64,
+    /// SHA-256 of the history (JSON lines).
+    pub digest: String,
+}
+
+impl Report {
+    pub fn count(&self, kind: ViolationKind) -> usize {
+        self.violations.iter().filter(|v| v.kind == kind).count()
+    }
+
+    pub fn has(&self, kind: ViolationKind) -> bool {
+        self.count(kind) > 0
+    }
+
+    /// Violations that fail the run by default (all but liveness).
+    pub fn safety_violations(&self) -> impl Iterator<Item = &Violation> {
+        self.violations.iter().filter(|v| v.kind.is_safety())
+    }
+
+    /// Violations the resource's user sees: fencing and lost updates.
+    pub fn resource_violations(&self) -> impl Iterator<Item = &Violation> {
+        self.violations.iter().filter(|v| v.kind.is_resource())
+    }
+
+    pub fn is_safe(&self) -> bool {
+        self.safety_violations().next().is_none()
+    }
+
+    /// One line: seed, algorithm, counts.
+    pub fn summary(&self) -> String {
+        format!(
+            "seed {} {} fencing {:?}: {} acquisitions, {} writes accepted, {} rejected, counter {}; violations: mutual_exclusion {}, fencing {}, lost_update {}, liveness {}",
+            self.seed,
+            self.algorithm,
+            self.fencing,
+            self.acquisitions,
+            self.accepted_writes,
+            self.rejected_writes,
+            self.final_counter,
+            self.count(ViolationKind::MutualExclusion),
+            self.count(ViolationKind::Fencing),
+            self.count(ViolationKind::LostUpdate),
+            self.count(ViolationKind::Liveness),
+        )
+    }
+}
