@@ -14,6 +14,39 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Run a scenario for one seed: verdict, violations, a timeline around the first one.
+    /// Exit 0 when the verdict matches the scenario's [expect], 1 when not, 2 on bad input.
+    Run {
+        /// A scenario file, or the name of a bundled one (`locksim list`).
+        scenario: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a scenario over many seeds in parallel and summarise.
+    Sweep {
+        scenario: String,
+        /// Seeds A..B (B excluded).
+        #[arg(long, default_value = "0..100")]
+        seeds: String,
+        /// Threads (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only every N-th seed starting at the I-th (0-based): split a sweep across machines.
+        #[arg(long)]
+        shard: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one seed and print its full event log (elections, faults, lock holds, resource
+    /// writes); identical on every replay.
+    Replay {
+        scenario: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// The bundled scenarios, with their one-line descriptions.
     List {
         /// One JSON object per scenario instead of a table.
@@ -36,13 +69,30 @@ enum Cmd {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Die quietly when the reader of stdout goes away (`locksim replay … | head`), as command
+    // line tools do, instead of panicking on the write.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match cli.command {
-        Cmd::List { json } => match list(json, io::stdout().lock()) {
-            // `locksim list | head` closing the pipe early is not an error.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-            other => other.context("locksim list: writing stdout"),
-        },
+        Cmd::Run {
+            scenario,
+            seed,
+            json,
+        } => run(&scenario, seed, json),
+        Cmd::Sweep {
+            scenario,
+            seeds,
+            jobs,
+            shard,
+            json,
+        } => sweep(&scenario, &seeds, jobs, shard.as_deref(), json),
+        Cmd::Replay { scenario, seed } => replay(&scenario, seed),
+        Cmd::List { json } => {
+            list(json, io::stdout().lock()).context("locksim list: writing stdout")
+        }
         Cmd::Ctl {
             members,
             seed,
@@ -73,8 +123,16 @@ fn list(json: bool, mut out: impl io::Write) -> io::Result<()> {
     for (name, text) in BUNDLED {
         let scenario = parse(name, text).expect("bundled scenarios parse (tested)");
         // The first sentence is the one-line description.
-        let summary: String = scenario.description.split_whitespace().collect::<Vec<_>>().join(" ");
-        let summary = summary.split(". ").next().unwrap_or("").trim_end_matches('.');
+        let summary: String = scenario
+            .description
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let summary = summary
+            .split(". ")
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('.');
         if json {
             let line = serde_json::json!({
                 "name": name,
@@ -89,5 +147,187 @@ fn list(json: bool, mut out: impl io::Write) -> io::Result<()> {
             writeln!(out, "{name:<30} {summary}.")?;
         }
     }
+    Ok(())
+}
+
+/// Bad input: say what is wrong and exit 2 (the CLI contract).
+fn bad_input(message: impl std::fmt::Display) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(2);
+}
+
+fn load(scenario: &str) -> locksim::scenario::Scenario {
+    locksim::scenario::resolve(scenario).unwrap_or_else(|e| bad_input(e))
+}
+
+fn run_one(scenario: &locksim::scenario::Scenario, seed: u64) -> locksim::runner::RunArtifacts {
+    use locksim::runner::RunError;
+    match locksim::runner::run(scenario, seed) {
+        Ok(artifacts) => artifacts,
+        Err(e @ RunError::Unsupported(_)) => bad_input(e),
+        Err(e) => {
+            eprintln!(
+                "BUG: {e}\nreplay it with: locksim replay {} --seed {seed}",
+                scenario.name
+            );
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run(scenario: &str, seed: u64, json: bool) -> anyhow::Result<()> {
+    let scenario = load(scenario);
+    if !json {
+        println!("scenario {}  seed {seed}", scenario.name);
+    }
+    let artifacts = run_one(&scenario, seed);
+    let o = &artifacts.outcome;
+    if json {
+        println!("{}", serde_json::to_string(o)?);
+    } else {
+        println!(
+            "verdict: mutual exclusion {}, resource {} (expected {}, {}) -> {}",
+            o.verdict,
+            o.resource,
+            o.expected.mutual_exclusion,
+            o.expected.resource,
+            if o.matches {
+                "as expected"
+            } else {
+                "NOT AS EXPECTED"
+            }
+        );
+        if o.violations.is_empty() {
+            println!("violations: none");
+        } else {
+            println!("violations:");
+        }
+        const SHOWN: usize = 10;
+        if o.violations.len() > SHOWN {
+            println!(
+                "  (the first {SHOWN} of {}; --json lists them all)",
+                o.violations.len()
+            );
+        }
+        for v in o.violations.iter().take(SHOWN) {
+            let faults = if v.faults.is_empty() {
+                "no fault active".to_string()
+            } else {
+                format!("during {}", v.faults.join(", "))
+            };
+            println!(
+                "  {:?} {} tokens {:?} at {:.3}s..{:.3}s, {faults}: {}",
+                v.kind,
+                v.clients.join(","),
+                v.tokens,
+                v.from_ms as f64 / 1000.0,
+                v.to_ms as f64 / 1000.0,
+                v.detail
+            );
+        }
+        if let Some(first) = o.violations.iter().find(|v| v.kind.is_safety()) {
+            println!("timeline around the first violation:");
+            print!(
+                "{}",
+                locksim::runner::text_timeline(&artifacts.records, first.from_ms, first.to_ms)
+            );
+        }
+        println!(
+            "acquisitions {}, resource writes {} accepted / {} rejected, counter {}, ops {}",
+            o.acquisitions, o.accepted_writes, o.rejected_writes, o.final_counter, o.ops
+        );
+        println!(
+            "simulated {:.3}s in {:.3}s wall; history digest {}",
+            o.sim_ms as f64 / 1000.0,
+            o.wall_ms as f64 / 1000.0,
+            o.history_digest
+        );
+        println!(
+            "seed {seed}: replay with `locksim replay {} --seed {seed}`",
+            scenario.name
+        );
+    }
+    std::process::exit(if o.matches { 0 } else { 1 });
+}
+
+fn sweep(
+    scenario: &str,
+    seeds: &str,
+    jobs: Option<usize>,
+    shard: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let scenario = load(scenario);
+    let seeds = locksim::sweep::seeds(seeds, shard).unwrap_or_else(|e| bad_input(e));
+    let jobs = jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let bar = if !json && std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(seeds.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}",
+            )
+            .expect("a valid template"),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let summary = locksim::sweep::sweep(&scenario, &seeds, jobs, &|done| {
+        if let Some(bar) = &bar {
+            bar.set_position(done as u64);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "{}: {} seeds, {} violating mutual exclusion, {} not as expected, {:.1} seeds/s ({} jobs)",
+            summary.scenario,
+            summary.seeds_run,
+            summary.violating,
+            summary.mismatching,
+            summary.seeds_per_sec,
+            jobs
+        );
+        if let Some(seed) = summary.first_violating_seed {
+            println!(
+                "first violating seed: {seed} (locksim run {} --seed {seed})",
+                summary.scenario
+            );
+        }
+        if let Some(seed) = summary.first_mismatching_seed {
+            println!("first seed not as expected: {seed}");
+        }
+        for e in &summary.errors {
+            println!("BUG: {e}");
+        }
+    }
+    std::process::exit(if summary.mismatching == 0 { 0 } else { 1 });
+}
+
+fn replay(scenario: &str, seed: u64) -> anyhow::Result<()> {
+    let scenario = load(scenario);
+    let artifacts = run_one(&scenario, seed);
+    let o = &artifacts.outcome;
+    println!("scenario {}  seed {seed}", scenario.name);
+    print!(
+        "{}",
+        locksim::runner::text_timeline(&artifacts.records, 0, u64::MAX / 2)
+    );
+    println!(
+        "verdict: mutual exclusion {}, resource {}; {} violations; history digest {}",
+        o.verdict,
+        o.resource,
+        o.violations.len(),
+        o.history_digest
+    );
     Ok(())
 }

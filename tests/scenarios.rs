@@ -31,3 +31,84 @@ fn unknown_name_lists_the_bundled_ones() {
     let e = resolve("no-such-story").unwrap_err().to_string();
     assert!(e.contains("bundled: put-lock-race"), "{e}");
 }
+
+/// Every bundled scenario, run over several seeds, shows the verdict its `[expect]` pins.
+#[test]
+fn every_bundled_scenario_matches_its_expectation() {
+    for (name, _) in BUNDLED {
+        let scenario = resolve(name).unwrap();
+        for seed in 0..3 {
+            let outcome = locksim::runner::run(&scenario, seed)
+                .unwrap_or_else(|e| panic!("{name} seed {seed}: {e}"))
+                .outcome;
+            assert!(
+                outcome.matches,
+                "{name} seed {seed}: mutual exclusion {} / resource {}, expected {} / {}",
+                outcome.verdict,
+                outcome.resource,
+                outcome.expected.mutual_exclusion,
+                outcome.expected.resource
+            );
+        }
+    }
+}
+
+/// `locksim run --seed N --json` twice: identical digest and violations (only wall_ms differs).
+#[test]
+fn run_json_replays_identically() {
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_locksim"))
+            .args(["run", "pause-no-fencing", "--seed", "4", "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_object_mut().unwrap().remove("wall_ms");
+        v
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a, b);
+    assert_eq!(a["verdict"], "violated");
+    for field in [
+        "scenario",
+        "seed",
+        "verdict",
+        "resource",
+        "expected",
+        "matches",
+        "violations",
+        "history_digest",
+        "sim_ms",
+        "acquisitions",
+        "ops",
+    ] {
+        assert!(a.get(field).is_some(), "missing {field}");
+    }
+}
+
+/// Bad input exits 2 with a message naming the problem.
+#[test]
+fn bad_scenario_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "name = \"x\"\nduration = \"10s\"\n[lock]\nkind = \"zookeeper\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_locksim"))
+        .args(["run", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml:4: field `lock.kind`: unknown lock kind \"zookeeper\""),
+        "{err}"
+    );
+}

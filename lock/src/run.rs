@@ -10,7 +10,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sim::{member_name, Cluster, ClusterConfig, History, SimError};
+use sim::{
+    member_name, Cluster, ClusterConfig, FaultInjector, FaultPlan, History, RoleResolver, SimError,
+};
 
 use crate::algorithm::AlgorithmKind;
 use crate::checker::{self, Timeline, Violation, ViolationKind};
@@ -30,6 +32,8 @@ pub struct Run {
     heal_period: Duration,
     liveness_bound: Duration,
     schedule: Schedule,
+    /// Faults from a scenario or the explorer (`sim::FaultPlan`), applied besides `schedule`.
+    fault_plan: FaultPlan,
 }
 
 impl Run {
@@ -43,6 +47,7 @@ impl Run {
             heal_period: Duration::from_secs(10),
             liveness_bound: Duration::from_secs(10),
             schedule: Schedule::new(),
+            fault_plan: FaultPlan::default(),
         }
     }
 
@@ -101,6 +106,13 @@ impl Run {
         self
     }
 
+    /// Faults to inject, aimed at hosts or roles (`holder` is the client believing it holds
+    /// the lock). Validate the plan against [`Run::hosts`] first.
+    pub fn fault_plan(mut self, plan: FaultPlan) -> Self {
+        self.fault_plan = plan;
+        self
+    }
+
     pub fn seed_value(&self) -> u64 {
         self.cluster.seed
     }
@@ -146,12 +158,14 @@ impl Run {
         }
         let mut pending = self.schedule.entries.clone();
         pending.sort_by_key(|(at, _)| *at);
+        let injector = FaultInjector::new(&self.fault_plan, self.cluster.seed);
         RunHandle {
             cluster,
             history,
             resource,
             holders,
             pending,
+            injector,
             run: self,
         }
     }
@@ -181,7 +195,19 @@ pub struct RunHandle {
     holders: Holders,
     /// Faults not applied yet, by time (stable for equal times).
     pending: Vec<(Duration, Fault)>,
+    injector: FaultInjector,
     run: Run,
+}
+
+/// `holder` for the fault plan: resolved before each step from the holders' beliefs.
+struct LockRoles {
+    holder: Option<String>,
+}
+
+impl RoleResolver for LockRoles {
+    fn holder(&self) -> Option<String> {
+        self.holder.clone()
+    }
 }
 
 impl RunHandle {
@@ -300,6 +326,15 @@ impl RunHandle {
     /// Apply the faults that are due, then advance one tick.
     pub fn step(&mut self) -> Result<(), SimError> {
         self.apply_due();
+        let roles = LockRoles {
+            holder: self.current_holder(),
+        };
+        if let Err(e) = self.injector.apply_due(&mut self.cluster, &roles) {
+            return Err(SimError {
+                elapsed: self.cluster.elapsed(),
+                message: format!("fault plan: {e}"),
+            });
+        }
         self.cluster.step().map(|_| ())
     }
 
@@ -330,6 +365,9 @@ impl RunHandle {
     /// End every fault: drop pending ones, repair links, restart crashed and resume paused hosts.
     pub fn heal_all(&mut self) {
         self.pending.clear();
+        self.injector = FaultInjector::new(&FaultPlan::default(), self.run.cluster.seed);
+        self.cluster.set_link_rule(None, sim::LinkRule::default());
+        self.cluster.set_latency(None, None);
         if self.cluster.is_partitioned() {
             self.cluster.heal();
         }
@@ -339,6 +377,9 @@ impl RunHandle {
             }
             if self.cluster.is_paused(&host) {
                 self.cluster.resume(&host);
+            }
+            if self.cluster.clock(&host).rate() != 1.0 {
+                self.cluster.skew(&host, Some(1.0), None);
             }
         }
     }

@@ -419,6 +419,8 @@ impl RoleResolver for NoRoles {}
 pub struct FaultInjector {
     plan: Vec<(usize, ScheduledFault)>,
     next: usize,
+    /// Due faults whose role resolved to nobody yet, retried every call, in plan order.
+    deferred: Vec<(usize, ScheduledFault)>,
     /// Inverses due, in (time, plan index) order.
     undo: Vec<(Duration, usize, Action)>,
     rng: ChaCha8Rng,
@@ -433,6 +435,7 @@ impl FaultInjector {
         Self {
             plan: faults,
             next: 0,
+            deferred: Vec::new(),
             undo: Vec::new(),
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6661_756c_7473),
         }
@@ -440,18 +443,24 @@ impl FaultInjector {
 
     /// Whether every fault and every inverse has been applied.
     pub fn is_done(&self) -> bool {
-        self.next == self.plan.len() && self.undo.is_empty()
+        self.next == self.plan.len() && self.undo.is_empty() && self.deferred.is_empty()
     }
 
-    /// Apply every fault and inverse due at the cluster's current time. A role that resolves
-    /// to nobody (no leader during an election, nobody holding the lock) skips the fault and
-    /// records that in the history.
+    /// Apply every fault and inverse due at the cluster's current time.
+    ///
+    /// A fault aimed at a role that names nobody right now (no leader during an election,
+    /// nobody holding the lock) waits for the first step at which it does: "pause the holder at
+    /// 10 s" means the first moment from 10 s on that someone holds. Its `for` then counts from
+    /// that moment.
     pub fn apply_due(
         &mut self,
         cluster: &mut Cluster,
         roles: &dyn RoleResolver,
     ) -> Result<(), FaultError> {
         let now = cluster.elapsed();
+        for (index, fault) in std::mem::take(&mut self.deferred) {
+            self.try_apply(cluster, roles, index, fault, now)?;
+        }
         loop {
             let undo_due = self
                 .undo
@@ -469,39 +478,49 @@ impl FaultInjector {
             } else if fault_due {
                 let (index, fault) = self.plan[self.next].clone();
                 self.next += 1;
-                match self.resolve(cluster, roles, &fault.fault) {
-                    Ok(Some((action, inverse))) => {
-                        apply(cluster, &action);
-                        if let (Some(d), Some(inverse)) = (fault.duration, inverse) {
-                            let at = fault.at + d;
-                            let pos = self
-                                .undo
-                                .partition_point(|(t, i, _)| (*t, *i) <= (at, index));
-                            self.undo.insert(pos, (at, index, inverse));
-                        }
-                    }
-                    Ok(None) => cluster.history().app(
-                        "faults",
-                        serde_json::json!({
-                            "skipped": fault.fault.name(),
-                            "index": index,
-                            "reason": "its target resolved to no host at that time",
-                        }),
-                        now,
-                    ),
-                    Err(message) => {
-                        return Err(FaultError {
-                            index,
-                            kind: fault.fault.name(),
-                            at: fault.at,
-                            message,
-                        })
-                    }
-                }
+                self.try_apply(cluster, roles, index, fault, now)?;
             } else {
                 return Ok(());
             }
         }
+    }
+
+    fn try_apply(
+        &mut self,
+        cluster: &mut Cluster,
+        roles: &dyn RoleResolver,
+        index: usize,
+        fault: ScheduledFault,
+        now: Duration,
+    ) -> Result<(), FaultError> {
+        match self.resolve(cluster, roles, &fault.fault) {
+            Ok(Some((action, inverse))) => {
+                apply(cluster, &action);
+                if let (Some(d), Some(inverse)) = (fault.duration, inverse) {
+                    let at = now.max(fault.at) + d;
+                    let pos = self
+                        .undo
+                        .partition_point(|(t, i, _)| (*t, *i) <= (at, index));
+                    self.undo.insert(pos, (at, index, inverse));
+                }
+                Ok(())
+            }
+            Ok(None) => {
+                self.deferred.push((index, fault));
+                Ok(())
+            }
+            Err(message) => Err(FaultError {
+                index,
+                kind: fault.fault.name(),
+                at: fault.at,
+                message,
+            }),
+        }
+    }
+
+    /// Faults still waiting for their role to name someone (see [`FaultInjector::apply_due`]).
+    pub fn deferred(&self) -> usize {
+        self.deferred.len()
     }
 
     /// Apply one fault now (an imperative call: `locksim ctl`, tests). Returns the hosts it hit;

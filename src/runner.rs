@@ -1,0 +1,239 @@
+//! Runs a [`Scenario`] for one seed: builds the lock world from it, injects its fault plan,
+//! checks the run, and says whether the verdict matches what the scenario expects.
+
+use std::time::Duration;
+
+use lock::{AlgorithmKind, LockOptions, Run, Violation, ViolationKind, WorkloadConfig};
+use serde::Serialize;
+use sim::{ClusterConfig, Fault, FaultPlan, MemberConfig, Record, ScheduledFault};
+
+use crate::scenario::{Backend, Expect, Scenario};
+
+/// The outcome of one run, as `locksim run --json` prints it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub scenario: String,
+    pub seed: u64,
+    /// `holds` or `violated`: mutual exclusion.
+    pub verdict: &'static str,
+    /// `intact` or `corrupted`: the protected resource (fencing, lost updates).
+    pub resource: &'static str,
+    pub expected: Expected,
+    /// Whether verdict and resource match `[expect]`.
+    pub matches: bool,
+    pub violations: Vec<Violation>,
+    pub history_digest: String,
+    pub sim_ms: u64,
+    /// Wall-clock time of the run; the only field that differs between replays.
+    pub wall_ms: u64,
+    pub acquisitions: u64,
+    pub accepted_writes: u64,
+    pub rejected_writes: u64,
+    pub final_counter: u64,
+    /// Client operations recorded in the history.
+    pub ops: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Expected {
+    pub mutual_exclusion: &'static str,
+    pub resource: &'static str,
+}
+
+/// A scenario the runner cannot run (as opposed to one whose verdict is unexpected).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("seed {seed}: the simulation failed: {message}")]
+    Simulation { seed: u64, message: String },
+}
+
+/// Everything one run produced: the outcome and the history it was judged on.
+pub struct RunArtifacts {
+    pub outcome: Outcome,
+    pub records: Vec<Record>,
+}
+
+/// Runs `scenario` under `seed`. A panic inside the simulation is caught and reported with
+/// its seed, never lost.
+pub fn run(scenario: &Scenario, seed: u64) -> Result<RunArtifacts, RunError> {
+    let algorithm: AlgorithmKind = match scenario.cluster.backend {
+        Backend::Etcd => scenario.lock.kind.parse().map_err(RunError::Unsupported)?,
+        other => {
+            return Err(RunError::Unsupported(format!(
+                "the {other:?} backend (lock {}) is not available in this build yet",
+                scenario.lock.kind
+            )))
+        }
+    };
+    let started = std::time::Instant::now();
+    let lock_run = build(scenario, algorithm, seed);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let handle = lock_run.run_to_end()?;
+        let records = handle.history().records();
+        Ok::<_, sim::SimError>((handle.finish(), records))
+    }));
+    let (report, records) = match result {
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) => {
+            return Err(RunError::Simulation {
+                seed,
+                message: e.to_string(),
+            })
+        }
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic with no message".into());
+            return Err(RunError::Simulation {
+                seed,
+                message: format!("panicked: {message}"),
+            });
+        }
+    };
+    let wall_ms = started.elapsed().as_millis() as u64;
+    let violated = report.has(ViolationKind::MutualExclusion);
+    let corrupted = report.violations.iter().any(|v| v.kind.is_resource());
+    let matches = expect_matches(scenario.expect_mutual_exclusion, violated)
+        && expect_matches(scenario.expect_resource, corrupted);
+    let ops = records
+        .iter()
+        .filter(|r| matches!(r, Record::Op(_)))
+        .count();
+    Ok(RunArtifacts {
+        outcome: Outcome {
+            scenario: scenario.name.clone(),
+            seed,
+            verdict: if violated { "violated" } else { "holds" },
+            resource: if corrupted { "corrupted" } else { "intact" },
+            expected: Expected {
+                mutual_exclusion: expect_name(
+                    scenario.expect_mutual_exclusion,
+                    "holds",
+                    "violated",
+                ),
+                resource: expect_name(scenario.expect_resource, "intact", "corrupted"),
+            },
+            matches,
+            violations: report.violations,
+            history_digest: report.digest,
+            sim_ms: report.elapsed_ms,
+            wall_ms,
+            acquisitions: report.acquisitions,
+            accepted_writes: report.accepted_writes,
+            rejected_writes: report.rejected_writes,
+            final_counter: report.final_counter,
+            ops,
+        },
+        records,
+    })
+}
+
+fn expect_matches(expect: Expect, bad: bool) -> bool {
+    match expect {
+        Expect::Holds => !bad,
+        Expect::Violated => bad,
+        Expect::Any => true,
+    }
+}
+
+fn expect_name(expect: Expect, good: &'static str, bad: &'static str) -> &'static str {
+    match expect {
+        Expect::Holds => good,
+        Expect::Violated => bad,
+        Expect::Any => "any",
+    }
+}
+
+/// The lock world a scenario describes.
+fn build(scenario: &Scenario, algorithm: AlgorithmKind, seed: u64) -> Run {
+    let election = scenario.cluster.election_timeout;
+    let cluster = ClusterConfig {
+        members: scenario.cluster.members,
+        seed,
+        member: MemberConfig {
+            heartbeat_interval: election / 10,
+            election_ticks: 10,
+            read_mode: scenario.cluster.read_mode,
+            ..MemberConfig::default()
+        },
+        latency_min: scenario.latency.min,
+        latency_max: scenario.latency.max,
+        ..ClusterConfig::default()
+    };
+    let workload = WorkloadConfig {
+        clients: scenario.workload.clients,
+        hold_min: scenario.workload.hold.min,
+        hold_max: scenario.workload.hold.max,
+        think_min: scenario.workload.think.min,
+        think_max: scenario.workload.think.max,
+        lock: LockOptions {
+            ttl_secs: scenario.lock.ttl.as_secs() as i64,
+            ..LockOptions::default()
+        },
+        ..WorkloadConfig::default()
+    };
+    let mut plan = scenario.faults.clone();
+    if scenario.loss > 0.0 {
+        // Network loss for the whole run is a fault at time 0 that is never undone.
+        plan.faults.insert(
+            0,
+            ScheduledFault {
+                at: Duration::ZERO,
+                fault: Fault::Loss {
+                    rate: scenario.loss,
+                    link: None,
+                },
+                duration: None,
+            },
+        );
+    }
+    Run::new(algorithm)
+        .cluster(cluster)
+        .workload(workload)
+        .fencing(scenario.lock.fencing)
+        .duration(scenario.duration)
+        .fault_plan(FaultPlan {
+            faults: plan.faults,
+        })
+}
+
+/// A text timeline of the history around `[from_ms, to_ms]`: lock events, resource writes,
+/// faults and elections, one per line. Cluster events (faults, elections) are shown from 15 s
+/// before, so the fault that led to a violation is on screen; lock events from 2 s before.
+pub fn text_timeline(records: &[Record], from_ms: u64, to_ms: u64) -> String {
+    let mut out = String::new();
+    for record in records {
+        let (at, who, what) = match record {
+            Record::App {
+                at_ms,
+                process,
+                event,
+            } => (*at_ms, process.clone(), compact(event)),
+            Record::Event { at_ms, event } => {
+                let json = serde_json::to_value(event).unwrap_or_default();
+                (*at_ms, "cluster".to_string(), compact(&json))
+            }
+            Record::Op(_) => continue,
+        };
+        let lead = if who == "cluster" { 15_000 } else { 2_000 };
+        if at + lead < from_ms || at > to_ms.saturating_add(2_000) {
+            continue;
+        }
+        out.push_str(&format!("{:>9.3}s  {who:<9} {what}\n", at as f64 / 1000.0));
+    }
+    out
+}
+
+fn compact(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Object(map) if map.len() == 1 => {
+            let (k, v) = map.iter().next().expect("one entry");
+            format!("{k} {}", compact(v))
+        }
+        other => other.to_string(),
+    }
+}
