@@ -221,6 +221,7 @@ mod lease {
                 .max()
                 .unwrap();
             let after = expired - last_renewal;
+            println!("seed {seed}: expired {after:?} after the last renewal returned");
             assert!(
                 after >= s(4.98) && after <= s(5.55),
                 "seed {seed}: expired {after:?} after the last renewal returned"
@@ -288,6 +289,7 @@ mod lease {
                     .run_until(s(15.0), |_| expiry_of(&history, g.id).is_some())
                     .unwrap();
                 let lived = expiry_of(&history, g.id).expect("expired") - granted;
+                println!("seed {seed}: at clock rate {rate} a 10 s lease lived {lived:?}");
                 assert!(
                     lived >= s(lo) && lived <= s(hi),
                     "seed {seed}, rate {rate}: a 10 s lease lived {lived:?}"
