@@ -56,7 +56,9 @@ impl Model for KvAppend {
         match (input, output) {
             (AppendInput::Get, Some(AppendOutput::Get(v))) => format!("get -> {v:?}"),
             (AppendInput::Get, _) => "get -> ?".into(),
-            (AppendInput::Put(v), o) => format!("put({v:?}){}", if o.is_none() { " -> ?" } else { "" }),
+            (AppendInput::Put(v), o) => {
+                format!("put({v:?}){}", if o.is_none() { " -> ?" } else { "" })
+            }
             (AppendInput::Append(v), o) => {
                 format!("append({v:?}){}", if o.is_none() { " -> ?" } else { "" })
             }
@@ -73,7 +75,10 @@ fn text(line: usize, v: &Value) -> Result<Arc<str>, ParseError> {
         Value::Nil => Ok(Arc::from("")),
         Value::Str(s) => Ok(Arc::from(s.as_str())),
         Value::Int(i) => Ok(Arc::from(i.to_string())),
-        other => Err(ParseError::new(line, format!("value {other} is not a string"))),
+        other => Err(ParseError::new(
+            line,
+            format!("value {other} is not a string"),
+        )),
     }
 }
 
@@ -92,7 +97,10 @@ pub fn kv_append_partitions(
             continue;
         }
         let Some(key) = &inv.key else {
-            return Err(ParseError::new(inv.line, "missing :key (the kv-append model is keyed)"));
+            return Err(ParseError::new(
+                inv.line,
+                "missing :key (the kv-append model is keyed)",
+            ));
         };
         let input = match inv.f.as_str() {
             "get" | "read" => {
@@ -138,7 +146,9 @@ pub fn kv_append_partitions(
         })
         .collect();
     let notes = if dropped_fail > 0 {
-        vec![format!("{dropped_fail} :fail operations dropped (not applied)")]
+        vec![format!(
+            "{dropped_fail} :fail operations dropped (not applied)"
+        )]
     } else {
         Vec::new()
     };

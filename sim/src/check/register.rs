@@ -65,9 +65,11 @@ impl Model for Register {
                 (*state == Some(*from)).then_some(Some(*to)).into()
             }
             // Indeterminate CAS: swaps if it can, else leaves the register alone.
-            (RegisterInput::Cas { from, to }, None) => {
-                Steps::One(if *state == Some(*from) { Some(*to) } else { *state })
-            }
+            (RegisterInput::Cas { from, to }, None) => Steps::One(if *state == Some(*from) {
+                Some(*to)
+            } else {
+                *state
+            }),
             _ => Steps::None,
         }
     }
@@ -186,7 +188,9 @@ pub fn register_partitions(
         })
         .collect();
     let notes = if dropped_fail > 0 {
-        vec![format!("{dropped_fail} :fail operations dropped (not applied)")]
+        vec![format!(
+            "{dropped_fail} :fail operations dropped (not applied)"
+        )]
     } else {
         Vec::new()
     };

@@ -61,11 +61,19 @@ impl Limits<'_> {
 /// How one partition's search ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    Linearizable { steps: u64 },
+    Linearizable {
+        steps: u64,
+    },
     /// `prefix`: the longest sequence of operations (indices into the partition's ops) the search
     /// managed to place, in linearization order.
-    Illegal { steps: u64, prefix: Vec<usize> },
-    Unknown { steps: u64, stop: Stop },
+    Illegal {
+        steps: u64,
+        prefix: Vec<usize>,
+    },
+    Unknown {
+        steps: u64,
+        stop: Stop,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -235,7 +243,10 @@ pub(crate) fn search<M: Model>(
                 return Outcome::Unknown { steps, stop };
             }
         }
-        debug_assert!(cursor != NIL, "a definite operation's return is still linked");
+        debug_assert!(
+            cursor != NIL,
+            "a definite operation's return is still linked"
+        );
         let e = cursor;
         if entries[e as usize].is_call {
             cursor = if place!(e, 0) {
@@ -247,7 +258,10 @@ pub(crate) fn search<M: Model>(
         }
         // The return of an operation not placed yet: this branch is dead.
         if calls.len() > best.len() {
-            best = calls.iter().map(|f| entries[f.entry as usize].op as usize).collect();
+            best = calls
+                .iter()
+                .map(|f| entries[f.entry as usize].op as usize)
+                .collect();
         }
         let Some(frame) = calls.pop() else {
             return Outcome::Illegal {

@@ -16,12 +16,19 @@ pub fn parse_edn(text: &str) -> Result<Vec<Event>, ParseError> {
     let mut events = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
-        let trimmed = raw.trim().trim_start_matches('[').trim_end_matches(']').trim();
+        let trimmed = raw
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim();
         if trimmed.is_empty() || trimmed.starts_with(';') {
             continue;
         }
         let Value::Map(entries) = parse_edn_value(line, trimmed)? else {
-            return Err(ParseError::new(line, "expected a map {:process …, :type …, :f …}"));
+            return Err(ParseError::new(
+                line,
+                "expected a map {:process …, :type …, :f …}",
+            ));
         };
         let get = |name: &str| {
             entries
@@ -33,7 +40,10 @@ pub fn parse_edn(text: &str) -> Result<Vec<Event>, ParseError> {
             Some(Value::Int(p)) => p.to_string(),
             Some(Value::Keyword(k)) if k == "nemesis" => continue,
             Some(other) => {
-                return Err(ParseError::new(line, format!(":process {other} is not an integer")))
+                return Err(ParseError::new(
+                    line,
+                    format!(":process {other} is not an integer"),
+                ))
             }
             None => return Err(ParseError::new(line, "missing :process")),
         };
@@ -43,7 +53,12 @@ pub fn parse_edn(text: &str) -> Result<Vec<Event>, ParseError> {
         )?;
         let f = match get("f") {
             Some(Value::Keyword(f)) => f.clone(),
-            Some(other) => return Err(ParseError::new(line, format!(":f {other} is not a keyword"))),
+            Some(other) => {
+                return Err(ParseError::new(
+                    line,
+                    format!(":f {other} is not a keyword"),
+                ))
+            }
             None => return Err(ParseError::new(line, "missing :f")),
         };
         events.push(Event {
@@ -84,7 +99,10 @@ struct Reader {
 
 impl Reader {
     fn error(&self, what: &str) -> ParseError {
-        ParseError::new(self.line, format!("EDN: {what} (at column {})", self.pos + 1))
+        ParseError::new(
+            self.line,
+            format!("EDN: {what} (at column {})", self.pos + 1),
+        )
     }
 
     fn peek(&self) -> Option<char> {
@@ -281,12 +299,21 @@ mod tests {
                 Value::Vector(vec![Value::Int(4)]),
             ])
         );
-        assert_eq!(parse_edn_value(1, "#inst \"2020\"").unwrap(), Value::Str("2020".into()));
+        assert_eq!(
+            parse_edn_value(1, "#inst \"2020\"").unwrap(),
+            Value::Str("2020".into())
+        );
     }
 
     #[test]
     fn errors_name_the_line() {
-        for bad in ["{:process 0 :type}", "{:process 0, :type :invoke}", "[1 2", "\"abc", "{:process x, :type :ok, :f :read}"] {
+        for bad in [
+            "{:process 0 :type}",
+            "{:process 0, :type :invoke}",
+            "[1 2",
+            "\"abc",
+            "{:process x, :type :ok, :f :read}",
+        ] {
             let err = parse_edn(&format!("\n{bad}\n")).unwrap_err();
             assert_eq!(err.line, 2, "{bad}: {err}");
         }

@@ -103,7 +103,10 @@ mod tests {
         let events = parse_jepsen_log(text).unwrap();
         assert_eq!(events.len(), 3);
         assert_eq!(events[0].line, 2);
-        assert_eq!(events[0].value, Value::Vector(vec![Value::Int(1), Value::Int(4)]));
+        assert_eq!(
+            events[0].value,
+            Value::Vector(vec![Value::Int(1), Value::Int(4)])
+        );
         assert_eq!(events[1].kind, EventType::Info);
         assert_eq!(events[2].process, "2");
     }
