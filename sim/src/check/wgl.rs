@@ -21,7 +21,7 @@ use super::bitset::{Bitset, FxBuild};
 use super::model::{Model, Op, Steps};
 
 const NIL: u32 = u32::MAX;
-/// How often (in steps) the search looks at the clock and at the cancel flag.
+/// How often (in steps) the search looks at the clock and at the cancel flag. A power of two.
 const POLL_EVERY: u64 = 1024;
 
 /// Why a search stopped early.
@@ -238,7 +238,7 @@ pub(crate) fn search<M: Model>(
             return Outcome::Linearizable { steps };
         }
         steps += 1;
-        if steps % POLL_EVERY == 0 {
+        if steps & (POLL_EVERY - 1) == 0 {
             if let Some(stop) = limits.stop(steps) {
                 return Outcome::Unknown { steps, stop };
             }
@@ -284,5 +284,86 @@ pub(crate) fn search<M: Model>(
         } else {
             links.next[frame.entry as usize]
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::register::{Register, RegisterInput, RegisterOutput};
+    use std::sync::Arc;
+
+    fn op(
+        call: u64,
+        ret: Option<u64>,
+        input: RegisterInput,
+        output: Option<RegisterOutput>,
+    ) -> Op<RegisterInput, RegisterOutput> {
+        Op {
+            id: call,
+            process: "p".into(),
+            call,
+            ret,
+            input,
+            output,
+        }
+    }
+
+    fn run(ops: &[Op<RegisterInput, RegisterOutput>]) -> Outcome {
+        let model = Register {
+            values: Arc::new(Vec::new()),
+        };
+        let none = AtomicUsize::new(usize::MAX);
+        let limits = Limits {
+            max_steps: None,
+            deadline: None,
+            index: 0,
+            first_illegal: &none,
+        };
+        search(&model, ops, &limits)
+    }
+
+    #[test]
+    fn touching_intervals_are_concurrent() {
+        // write(1) returns at 10, the read is invoked at 10 and sees the initial nil: allowed,
+        // the two events share a millisecond.
+        let ops = [
+            op(
+                0,
+                Some(10),
+                RegisterInput::Write(1),
+                Some(RegisterOutput::Write),
+            ),
+            op(
+                10,
+                Some(20),
+                RegisterInput::Read,
+                Some(RegisterOutput::Read(None)),
+            ),
+        ];
+        assert!(matches!(run(&ops), Outcome::Linearizable { .. }));
+        let ops = [
+            op(
+                0,
+                Some(10),
+                RegisterInput::Write(1),
+                Some(RegisterOutput::Write),
+            ),
+            op(
+                11,
+                Some(20),
+                RegisterInput::Read,
+                Some(RegisterOutput::Read(None)),
+            ),
+        ];
+        let Outcome::Illegal { prefix, .. } = run(&ops) else {
+            panic!()
+        };
+        assert_eq!(prefix, vec![0]);
+    }
+
+    #[test]
+    fn empty_history_is_linearizable() {
+        assert!(matches!(run(&[]), Outcome::Linearizable { steps: 0 }));
     }
 }

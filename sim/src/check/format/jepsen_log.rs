@@ -1,4 +1,5 @@
-//! Jepsen's `jepsen.util` log lines: `INFO  jepsen.util - 3	:invoke	:cas	[1 4]`.
+//! Jepsen's `jepsen.util` log lines: `INFO  jepsen.util - 3<TAB>:invoke<TAB>:cas<TAB>[1 4]`
+//! (tabs or spaces).
 
 use super::edn::parse_edn_value;
 use super::{event_type, Event, ParseError, Value};
@@ -6,7 +7,7 @@ use super::{event_type, Event, ParseError, Value};
 /// Parse a Jepsen log into events.
 ///
 /// A line is read when it holds `jepsen.util -` or `jepsen.util:` (older and newer Jepsen), or
-/// when it starts with the fields themselves (`3	:invoke	:read	nil`). Fields after the marker
+/// when it starts with the fields themselves (`3 :invoke :read nil`). Fields after the marker
 /// are separated by tabs or spaces: process, type, `:f`, and the value (the rest of the line, in
 /// EDN). Other lines (other loggers, blank lines) are skipped; so are the nemesis's lines
 /// (process `:nemesis`), which are not operations on the register.
@@ -80,7 +81,7 @@ pub fn parse_jepsen_log(text: &str) -> Result<Vec<Event>, ParseError> {
     Ok(events)
 }
 
-/// `3	:invoke …`: an integer, whitespace, then a keyword.
+/// `3 :invoke …`: an integer, whitespace, then a keyword.
 fn starts_with_fields(raw: &str) -> bool {
     let mut parts = raw.split_whitespace();
     matches!(
