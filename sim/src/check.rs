@@ -33,7 +33,7 @@ pub use format::{
 };
 pub use kv::{kv_partitions, Kv};
 pub use kv_append::{kv_append_partitions, AppendInput, AppendOutput, KvAppend};
-pub use model::{Model, Op, Steps};
+pub use model::{Model, Op, Steps, StepsIter};
 pub use partition::{check_partitions, CheckOptions, Partition};
 pub use register::{register_partitions, Register, RegisterInput, RegisterOutput};
 pub use report::{CheckResult, OpReport, UnknownPartition, Verdict, Violation};

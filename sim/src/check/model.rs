@@ -61,6 +61,36 @@ impl<S> Steps<S> {
     }
 }
 
+/// Iterator over the successors of a [`Steps`], without allocating for the common single one.
+pub enum StepsIter<S> {
+    One(Option<S>),
+    Many(std::vec::IntoIter<S>),
+}
+
+impl<S> Iterator for StepsIter<S> {
+    type Item = S;
+
+    fn next(&mut self) -> Option<S> {
+        match self {
+            StepsIter::One(s) => s.take(),
+            StepsIter::Many(it) => it.next(),
+        }
+    }
+}
+
+impl<S> IntoIterator for Steps<S> {
+    type Item = S;
+    type IntoIter = StepsIter<S>;
+
+    fn into_iter(self) -> StepsIter<S> {
+        match self {
+            Steps::None => StepsIter::One(None),
+            Steps::One(s) => StepsIter::One(Some(s)),
+            Steps::Many(v) => StepsIter::Many(v.into_iter()),
+        }
+    }
+}
+
 impl<S> From<Option<S>> for Steps<S> {
     fn from(s: Option<S>) -> Self {
         match s {

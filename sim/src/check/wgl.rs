@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::bitset::{Bitset, FxBuild};
-use super::model::{Model, Op, Steps};
+use super::model::{Model, Op};
 
 const NIL: u32 = u32::MAX;
 /// How often (in steps) the search looks at the clock and at the cancel flag. A power of two.
@@ -88,8 +88,10 @@ struct Frame<S> {
     entry: u32,
     /// The state before this placement.
     state: S,
-    /// Which successor of `Model::step` was taken.
+    /// Which successor of `Model::step` was taken, and how many there were: on backtracking,
+    /// the next one is tried without stepping the model again when there is none.
     alt: usize,
+    alts: usize,
 }
 
 /// The event list with O(1) unlink/relink. Index `entries.len()` is the head sentinel.
@@ -193,18 +195,13 @@ pub(crate) fn search<M: Model>(
             let n = succ.len();
             let mut placed = false;
             if n > $from {
-                let alts: Vec<M::State> = match succ {
-                    Steps::One(s) => vec![s],
-                    Steps::Many(v) => v,
-                    Steps::None => Vec::new(),
-                };
                 linearized.set(entry.op as usize);
-                for (alt, next_state) in alts.into_iter().enumerate().skip($from) {
+                for (alt, next_state) in succ.into_iter().enumerate().skip($from) {
                     let hash = key_hash(&linearized, &next_state);
                     let bucket = cache.entry(hash).or_default();
                     if bucket
                         .iter()
-                        .any(|(b, s)| *s == next_state && *b == linearized)
+                        .any(|(b, s)| *b == linearized && *s == next_state)
                     {
                         continue;
                     }
@@ -214,6 +211,7 @@ pub(crate) fn search<M: Model>(
                         entry: e,
                         state: before,
                         alt,
+                        alts: n,
                     });
                     links.unlink(e);
                     if entry.ret != NIL {
@@ -279,7 +277,7 @@ pub(crate) fn search<M: Model>(
         if definite(entry.op) {
             remaining += 1;
         }
-        cursor = if place!(frame.entry, frame.alt + 1) {
+        cursor = if frame.alt + 1 < frame.alts && place!(frame.entry, frame.alt + 1) {
             links.next[head as usize]
         } else {
             links.next[frame.entry as usize]
