@@ -1,6 +1,8 @@
 //! locksim: distributed locks on a simulated etcd, and the tools to poke at it.
 //!
 //! # Layout
+//! * `check_cmd`: `locksim check FILE`: read a history in one of three formats, check it, map
+//!   the verdict to the exit code.
 //! * `ctl`: the `locksim ctl` shell — an etcdctl-like line parser ([`ctl::Command`]), a renderer
 //!   that prints each result in `etcdctl -w json`'s shape, and [`ctl::run_shell`], which drives an
 //!   [`ctl::Executor`] (the simulated cluster implements it).
@@ -8,6 +10,7 @@
 //! * `sweep`: many seeds in parallel, one simulation per thread.
 //! * `scenario`: scenario files (TOML) — read, validated, with errors naming file, line, field.
 
+pub mod check_cmd;
 pub mod ctl;
 pub mod runner;
 pub mod scenario;

@@ -1,6 +1,6 @@
 //! The `locksim` binary: parse the command line, run, exit.
 
-use std::io;
+use std::io::{self, Write};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -66,6 +66,43 @@ enum Cmd {
         #[arg(long)]
         history: Option<std::path::PathBuf>,
     },
+    /// Check a history file for linearizability. Exit 0 linearizable, 1 not, 3 unknown
+    /// (budget exhausted), 2 bad input.
+    Check {
+        /// The history file.
+        file: std::path::PathBuf,
+        /// `jsonl` (this project's histories), `jepsen-log` (jepsen.util lines) or `edn`
+        /// (one Jepsen history map per line).
+        #[arg(long, value_enum, default_value_t = FormatArg::Jsonl)]
+        format: FormatArg,
+        /// The model; by default `kv` for jsonl, `register` for jepsen-log, and for edn
+        /// `kv-append` if the history has get/put/append operations, else `register`.
+        #[arg(long, value_enum)]
+        model: Option<ModelArg>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Search steps allowed per partition before answering unknown.
+        #[arg(long, default_value_t = 50_000_000)]
+        max_steps: u64,
+        /// Wall-clock budget in seconds before answering unknown.
+        #[arg(long)]
+        timeout_secs: Option<u64>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    Jsonl,
+    JepsenLog,
+    Edn,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ModelArg {
+    Register,
+    Kv,
+    KvAppend,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -92,6 +129,39 @@ fn main() -> anyhow::Result<()> {
         Cmd::Replay { scenario, seed } => replay(&scenario, seed),
         Cmd::List { json } => {
             list(json, io::stdout().lock()).context("locksim list: writing stdout")
+        }
+        Cmd::Check {
+            file,
+            format,
+            model,
+            json,
+            max_steps,
+            timeout_secs,
+        } => {
+            use sim::check::{Format, ModelKind};
+            let (code, out) = locksim::check_cmd::run_check(&locksim::check_cmd::CheckArgs {
+                file: &file,
+                format: match format {
+                    FormatArg::Jsonl => Format::Jsonl,
+                    FormatArg::JepsenLog => Format::JepsenLog,
+                    FormatArg::Edn => Format::Edn,
+                },
+                model: model.map(|m| match m {
+                    ModelArg::Register => ModelKind::Register,
+                    ModelArg::Kv => ModelKind::Kv,
+                    ModelArg::KvAppend => ModelKind::KvAppend,
+                }),
+                json,
+                max_steps: Some(max_steps),
+                timeout: timeout_secs.map(std::time::Duration::from_secs),
+            });
+            if code == locksim::check_cmd::EXIT_BAD_INPUT {
+                eprintln!("{out}");
+            } else {
+                // A closed pipe (`| head`) is not an error of the check.
+                let _ = writeln!(io::stdout(), "{}", out.trim_end());
+            }
+            std::process::exit(code);
         }
         Cmd::Ctl {
             members,

@@ -343,11 +343,14 @@ impl Client {
             id,
             request: request.clone(),
         });
-        // A send error (e.g. the name is unknown) is treated like a lost datagram.
-        let _ = inner
-            .socket
-            .send_to(&datagram, (endpoint, CLIENT_PORT))
-            .await;
+        // A send error (e.g. the name is unknown) is treated like a lost datagram; loss and
+        // duplication faults decide how many copies leave.
+        for _ in 0..inner.config.links.copies(&inner.name, endpoint) {
+            let _ = inner
+                .socket
+                .send_to(&datagram, (endpoint, CLIENT_PORT))
+                .await;
+        }
         let reply = tokio::time::timeout(timeout, rx)
             .await
             .ok()

@@ -22,7 +22,10 @@
 //! * `client`: `Client`, the clientv3-like API, recording every call.
 //! * `history`: `History`, the run's operations and events; its digest is the determinism check.
 //! * `driver`: `Driver`, a synchronous handle for `locksim ctl` and tests.
+//! * `check`: linearizability checking (WGL search, per-key partitions) of a `History` or of
+//!   histories from elsewhere (Jepsen logs, EDN).
 
+pub mod check;
 mod client;
 mod clock;
 mod cluster;

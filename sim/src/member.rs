@@ -620,10 +620,13 @@ impl Member {
             let bytes = msg
                 .write_to_bytes()
                 .expect("raft message serialization cannot fail");
-            // UDP: a send to a crashed or cut-off peer is simply lost, as on a real network.
-            let _ = self
-                .peer_socket
-                .try_send_to(&bytes, (to.as_str(), PEER_PORT));
+            // UDP: a send to a crashed or cut-off peer is simply lost, as on a real network;
+            // loss and duplication faults decide how many copies leave.
+            for _ in 0..self.ctx.links.copies(&self.name, &to) {
+                let _ = self
+                    .peer_socket
+                    .try_send_to(&bytes, (to.as_str(), PEER_PORT));
+            }
         }
     }
 
