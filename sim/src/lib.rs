@@ -21,7 +21,10 @@
 //! * `client`: `Client`, the clientv3-like API, recording every call.
 //! * `history`: `History`, the run's operations and events; its digest is the determinism check.
 //! * `driver`: `Driver`, a synchronous handle for `locksim ctl` and tests.
+//! * `ap`: the AP contrast — a Redis-like store (primary, async replicas, Sentinel failover)
+//!   on the same `Cluster`: `ApStore`, `ApClient` (a public module: its names are Redis's).
 
+pub mod ap;
 mod client;
 mod clock;
 mod cluster;
