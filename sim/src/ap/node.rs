@@ -423,16 +423,11 @@ impl Node {
         self.reply(from, id, result);
     }
 
-    /// Append executed effects to the replication history, each ready after the lag.
+    /// Append executed effects to the replication history.
     fn propagate(&mut self, effects: Vec<Effect>) {
-        let (lo, hi) = self.ctx.config.replication.lag;
         let now = self.now();
         for effect in effects {
-            let lag = ms(self
-                .rng
-                .gen_range(lo.as_millis() as u64..=hi.as_millis().max(lo.as_millis()) as u64));
-            let ready = (now + lag).max(self.repl.last_ready());
-            self.repl.append(effect, ready);
+            self.repl.append(effect, now);
         }
         if cfg!(debug_assertions) {
             self.repl.check_invariants();
@@ -444,9 +439,12 @@ impl Node {
             return;
         }
         let now = self.now();
+        let (lo, hi) = self.ctx.config.replication.lag;
+        let (lo, hi) = (lo.as_millis() as u64, hi.as_millis() as u64);
+        let lag = ms(self.rng.gen_range(lo..=hi.max(lo)));
         match self
             .replicas
-            .on_sync(&self.repl, sender, replid, offset, now)
+            .on_sync(&self.repl, sender, replid, offset, now, lag)
         {
             SyncDecision::Acked => self.answer_waits(),
             SyncDecision::Continue => {
@@ -564,7 +562,7 @@ impl Node {
         let hosts: Vec<String> = self.replicas.links.keys().cloned().collect();
         for host in hosts {
             let link = self.replicas.links.get_mut(&host).expect("listed above");
-            let entries = self.repl.ready_after(link.sent, now, 256);
+            let entries = self.repl.ready_after(link.sent, now, link.lag, 256);
             if entries.is_empty() && !heartbeat {
                 continue;
             }

@@ -14,10 +14,13 @@
 //! * On promotion a replica takes a new replid and remembers the old one up to its offset
 //!   (PSYNC2), so the other replicas continue without a full resync — unless they are *ahead*
 //!   of it, like the old primary.
-//! * The stream is sent with a delay per entry ([`ReplicationConfig::lag`]): the time Redis
-//!   spends between executing a write and the replica applying it (output buffer, event loop,
-//!   network beyond the simulated link latency). Over UDP a lost datagram is recovered by
-//!   go-back-N: the primary resends from the replica's acknowledged offset when acks stall.
+//! * The stream to each replica is sent with that replica's own delay, drawn from
+//!   [`ReplicationConfig::lag`] when its link is set up: the time Redis spends between
+//!   executing a write and that replica applying it (output buffer, event loop, a congested
+//!   or distant link beyond the simulated latency). Replicas thus differ, as they do in a real
+//!   deployment, which is what lets `WAIT 1` be answered by one replica while another is
+//!   behind. Over UDP a lost datagram is recovered by go-back-N: the primary resends from the
+//!   replica's acknowledged offset when acks stall.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -39,9 +42,9 @@ pub struct ReplEntry {
 /// Timing of replication.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReplicationConfig {
-    /// Each write reaches the replicas' stream this long after the primary executed it, drawn
-    /// per write from `lag.0..=lag.1` by the primary's seeded RNG (order is kept: a write is
-    /// never sent before an earlier one).
+    /// A write is streamed to a replica this long after the primary executed it; drawn per
+    /// replica link from `lag.0..=lag.1` by the primary's seeded RNG when the link is set up
+    /// (so writes keep their order).
     pub lag: (Duration, Duration),
     /// A replica acknowledges what it applied on every batch and at least this often; the ack
     /// doubles as its `PSYNC` retry over the lossy network.
@@ -67,7 +70,7 @@ impl Default for ReplicationConfig {
 /// A node's place in the replication history, and the tail of that history it can serve.
 ///
 /// Invariant: `backlog` holds consecutive offsets ending at `offset` (or is empty), each entry
-/// with the local time it may be sent. Checked: [`ReplState::check_invariants`].
+/// with the local time it was executed (primary) or applied (replica). Checked: [`ReplState::check_invariants`].
 #[derive(Clone, Debug)]
 pub struct ReplState {
     pub replid: ReplId,
@@ -89,26 +92,20 @@ impl ReplState {
         }
     }
 
-    /// Append the next effect (primary: executed; replica: applied). `ready_at` is the local
-    /// time from which the primary may send it.
-    pub fn append(&mut self, effect: Effect, ready_at: Duration) -> u64 {
+    /// Append the next effect (primary: executed; replica: applied) at local time `at`.
+    pub fn append(&mut self, effect: Effect, at: Duration) -> u64 {
         self.offset += 1;
         self.backlog.push_back((
             ReplEntry {
                 offset: self.offset,
                 effect,
             },
-            ready_at,
+            at,
         ));
         while self.backlog.len() > self.limit {
             self.backlog.pop_front();
         }
         self.offset
-    }
-
-    /// When the newest entry may be sent (so the next one is not sent before it).
-    pub fn last_ready(&self) -> Duration {
-        self.backlog.back().map(|(_, t)| *t).unwrap_or_default()
     }
 
     /// Whether a replica at (`replid`, `offset`) can continue from this history without a full
@@ -127,12 +124,18 @@ impl ReplState {
         same_history && offset <= self.offset && offset + 1 >= first_kept
     }
 
-    /// Entries after `offset` that are ready at `now`, at most `max`.
-    pub fn ready_after(&self, offset: u64, now: Duration, max: usize) -> Vec<ReplEntry> {
+    /// Entries after `offset` executed at least `lag` before `now`, at most `max`.
+    pub fn ready_after(
+        &self,
+        offset: u64,
+        now: Duration,
+        lag: Duration,
+        max: usize,
+    ) -> Vec<ReplEntry> {
         self.backlog
             .iter()
             .skip_while(|(e, _)| e.offset <= offset)
-            .take_while(|(_, ready)| *ready <= now)
+            .take_while(|(_, at)| *at + lag <= now)
             .take(max)
             .map(|(e, _)| e.clone())
             .collect()
@@ -177,6 +180,8 @@ pub struct ReplicaLink {
     pub progress_at: Duration,
     /// Local time of its last ack of any kind.
     pub heard_at: Duration,
+    /// This replica's replication delay (see [`ReplicationConfig::lag`]).
+    pub lag: Duration,
 }
 
 /// What the primary answers to a replica's `PSYNC`/ack.
@@ -198,6 +203,7 @@ pub struct Replicas {
 
 impl Replicas {
     /// Handle `PSYNC`/`REPLCONF ACK` (`replid`, `offset`) from `host` at local time `now`.
+    /// A link set up now gets the delay `lag`.
     pub fn on_sync(
         &mut self,
         state: &ReplState,
@@ -205,6 +211,7 @@ impl Replicas {
         replid: ReplId,
         offset: u64,
         now: Duration,
+        lag: Duration,
     ) -> SyncDecision {
         if replid == state.replid && offset <= state.offset {
             let link = self
@@ -215,6 +222,7 @@ impl Replicas {
                     sent: offset,
                     progress_at: now,
                     heard_at: now,
+                    lag,
                 });
             if offset > link.acked {
                 link.acked = offset;
@@ -246,6 +254,7 @@ impl Replicas {
                 sent: at,
                 progress_at: now,
                 heard_at: now,
+                lag: self.links.get(host).map(|l| l.lag).unwrap_or(lag),
             },
         );
         decision
@@ -293,12 +302,12 @@ mod tests {
         let mut replicas = Replicas::default();
         // A replica at offset 2 of the old history continues.
         assert_eq!(
-            replicas.on_sync(&promoted, "r3", 1, 2, ms(0)),
+            replicas.on_sync(&promoted, "r3", 1, 2, ms(0), ms(0)),
             SyncDecision::Continue
         );
         assert_eq!(
             promoted
-                .ready_after(2, ms(0), 10)
+                .ready_after(2, ms(0), ms(0), 10)
                 .iter()
                 .map(|e| e.offset)
                 .collect::<Vec<_>>(),
@@ -306,12 +315,12 @@ mod tests {
         );
         // The old primary, ahead at 5 on the old history, must resync fully (losing 4 and 5).
         assert_eq!(
-            replicas.on_sync(&promoted, "r1", 1, 5, ms(0)),
+            replicas.on_sync(&promoted, "r1", 1, 5, ms(0), ms(0)),
             SyncDecision::FullResync
         );
         // Acks on the new history are recorded and counted for WAIT.
         assert_eq!(
-            replicas.on_sync(&promoted, "r3", 2, 4, ms(1)),
+            replicas.on_sync(&promoted, "r3", 2, 4, ms(1), ms(0)),
             SyncDecision::Acked
         );
         assert_eq!(replicas.acked_at_least(4), 1);
@@ -321,12 +330,12 @@ mod tests {
     fn lagged_entries_wait_and_stalled_links_rewind() {
         let ms = Duration::from_millis;
         let mut s = ReplState::new(7, 0, 100);
-        s.append(del(1), ms(10));
-        s.append(del(2), ms(30));
-        assert_eq!(s.ready_after(0, ms(20), 10).len(), 1);
-        assert_eq!(s.ready_after(0, ms(30), 10).len(), 2);
+        s.append(del(1), ms(0));
+        s.append(del(2), ms(20));
+        assert_eq!(s.ready_after(0, ms(20), ms(10), 10).len(), 1);
+        assert_eq!(s.ready_after(0, ms(30), ms(10), 10).len(), 2);
         let mut replicas = Replicas::default();
-        replicas.on_sync(&s, "r2", 7, 0, ms(0));
+        replicas.on_sync(&s, "r2", 7, 0, ms(0), ms(10));
         replicas.links.get_mut("r2").unwrap().sent = 2;
         replicas.rewind_stalled(ms(100), ms(200));
         assert_eq!(replicas.links["r2"].sent, 2);
