@@ -359,3 +359,194 @@ mod story {
         }
     }
 }
+
+mod demotion {
+    use super::*;
+    use sim::ap::{ApEndpoint, Persistence};
+
+    fn full_resyncs_of(cluster: &Cluster, node: &str) -> Vec<serde_json::Value> {
+        cluster
+            .history()
+            .records()
+            .into_iter()
+            .filter_map(|r| match r {
+                sim::Record::App { process, event, .. }
+                    if process == node && event["ap"] == "full_resync" =>
+                {
+                    Some(event)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Split brain: the primary is cut off with one client, keeps acknowledging its writes, a
+    /// replica is promoted on the other side; on heal the old primary is demoted, resyncs from
+    /// the new one, and every write it acknowledged alone is gone.
+    #[test]
+    fn old_primary_is_demoted_and_loses_what_it_acknowledged_alone() {
+        for seed in 0..10 {
+            let (mut cluster, store) = world(seed, ApConfig::default());
+            let acked = Rc::new(RefCell::new(Vec::new()));
+            let w = acked.clone();
+            client(&mut cluster, &store, "a", 1, move |c| async move {
+                for i in 0..40u32 {
+                    let key = format!("k{i}");
+                    if c.set(key.as_bytes(), b"v", false, None).await.is_ok() {
+                        w.borrow_mut().push((sim_now(), key, c.last_node()));
+                    }
+                    c.clock().sleep(ms(100)).await;
+                }
+            });
+            cluster.run_for(Duration::from_secs(1)).unwrap();
+            let mut others = store.hosts();
+            others.retain(|h| h != "r1");
+            cluster.partition(&[vec!["r1".into(), "a".into()], others]);
+            let cut_at = cluster.elapsed();
+            run_until(&mut cluster, Duration::from_secs(10), |_| {
+                store.primary().is_some_and(|p| p != "r1")
+            })
+            .unwrap();
+            let new = store.primary().unwrap();
+            let promoted_offset = store.node_status(&cluster)[&new].offset;
+            cluster.run_for(Duration::from_secs(1)).unwrap();
+            cluster.heal();
+            run_until(&mut cluster, Duration::from_secs(5), |c| {
+                store.node_status(c)["r1"].role
+                    == NodeRole::Replica {
+                        primary: new.clone(),
+                    }
+            })
+            .unwrap_or_else(|| panic!("seed {seed}: r1 not demoted"));
+            cluster.run_for(Duration::from_secs(1)).unwrap();
+            let resyncs = full_resyncs_of(&cluster, "r1");
+            let last = resyncs.last().expect("r1 resynced fully");
+            assert_eq!(last["primary"], serde_json::json!(new));
+            assert!(last["discarded_offset"].as_u64().unwrap() > promoted_offset);
+            // Acked by r1 while cut off (allowing for replication in flight at the cut):
+            let lost: Vec<String> = acked
+                .borrow()
+                .iter()
+                .filter(|(at, _, node)| {
+                    *at > cut_at + ms(100) && node.as_deref() == Some("r1")
+                })
+                .map(|(_, k, _)| k.clone())
+                .collect();
+            assert!(!lost.is_empty(), "seed {seed}");
+            let found = Rc::new(RefCell::new(Vec::new()));
+            let f = found.clone();
+            let keys = lost.clone();
+            client(&mut cluster, &store, "check", 9, move |c| async move {
+                for k in keys {
+                    f.borrow_mut().push(c.get(k.as_bytes()).await.unwrap());
+                }
+            });
+            cluster.run_for(Duration::from_secs(2)).unwrap();
+            assert_eq!(found.borrow().len(), lost.len());
+            assert!(
+                found.borrow().iter().all(|v| v.is_none()),
+                "seed {seed}: acknowledged writes survived demotion"
+            );
+        }
+    }
+
+    /// With AOF everysec, a crashed primary restarts with its fsynced, never-replicated write,
+    /// comes back believing it is primary, and is demoted: the write is discarded.
+    #[test]
+    fn restarted_primary_with_aof_is_demoted_and_its_write_is_lost() {
+        for seed in 0..5 {
+            let mut config = lagged(1500, 1500);
+            config
+                .persistence
+                .insert("r1".into(), Persistence::AofEverySec);
+            let (mut cluster, store) = world(seed, config);
+            client(&mut cluster, &store, "a", 1, move |c| async move {
+                c.clock().sleep(ms(300)).await;
+                assert!(c.set(b"k", b"v", false, None).await.unwrap());
+            });
+            // Past the 1 s fsync, before the 1.5 s replication lag.
+            cluster.run_for(ms(1_700)).unwrap();
+            assert_eq!(store.node_status(&cluster)["r2"].keys, 0);
+            cluster.crash("r1");
+            run_until(&mut cluster, Duration::from_secs(10), |_| {
+                store.primary().is_some_and(|p| p != "r1")
+            })
+            .unwrap();
+            let new = store.primary().unwrap();
+            cluster.restart("r1");
+            cluster.step().unwrap();
+            let status = store.node_status(&cluster)["r1"].clone();
+            assert_eq!(status.keys, 1, "seed {seed}: the AOF had the write");
+            assert_eq!(status.role, NodeRole::Primary, "its config says primary");
+            run_until(&mut cluster, Duration::from_secs(3), |c| {
+                store.node_status(c)["r1"].keys == 0
+            })
+            .unwrap_or_else(|| panic!("seed {seed}: r1 kept the write"));
+            assert_eq!(
+                store.node_status(&cluster)["r1"].role,
+                NodeRole::Replica { primary: new }
+            );
+            let got = Rc::new(RefCell::new(None));
+            let g = got.clone();
+            client(&mut cluster, &store, "check", 9, move |c| async move {
+                let r1 = c.with_endpoint(ApEndpoint::Node("r1".into()));
+                *g.borrow_mut() = Some((c.get(b"k").await.unwrap(), r1.get(b"k").await.unwrap()));
+            });
+            cluster.run_for(Duration::from_secs(1)).unwrap();
+            assert_eq!(*got.borrow(), Some((None, None)), "seed {seed}");
+        }
+    }
+}
+
+mod skew {
+    use super::*;
+
+    /// Sets `k PX 1000` on the primary after skewing its clock, polls GET every 5 ms, and
+    /// returns how long (simulated) after the SET's ack the key read as gone.
+    fn expiry_after(seed: u64, rate: Option<f64>, offset_after_set: Option<Duration>) -> u64 {
+        let (mut cluster, store) = world(seed, ApConfig::default());
+        if let Some(rate) = rate {
+            cluster.skew("r1", Some(rate), None);
+        }
+        let out = Rc::new(RefCell::new((None, None)));
+        let o = out.clone();
+        client(&mut cluster, &store, "c1", 1, move |c| async move {
+            c.get(b"warm").await.unwrap();
+            assert!(c.set(b"k", b"v", false, Some(ms(1000))).await.unwrap());
+            o.borrow_mut().0 = Some(sim_now());
+            loop {
+                if c.get(b"k").await.unwrap().is_none() {
+                    o.borrow_mut().1 = Some(sim_now());
+                    return;
+                }
+                c.clock().sleep(ms(5)).await;
+            }
+        });
+        run_until(&mut cluster, Duration::from_secs(2), |_| out.borrow().0.is_some()).unwrap();
+        if let Some(offset) = offset_after_set {
+            cluster.skew("r1", None, Some(offset));
+        }
+        run_until(&mut cluster, Duration::from_secs(5), |_| out.borrow().1.is_some()).unwrap();
+        let (set, gone) = *out.borrow();
+        (gone.unwrap() - set.unwrap()).as_millis() as u64
+    }
+
+    /// PX 1000 on a primary whose clock runs 2× fast expires after ~500 ms of real (simulated)
+    /// time, 0.5× after ~2000 ms, and a +800 ms jump right after the SET leaves ~200 ms.
+    #[test]
+    fn a_skewed_node_expires_keys_by_its_own_clock() {
+        for seed in 0..5 {
+            let normal = expiry_after(seed, None, None);
+            let fast = expiry_after(seed, Some(2.0), None);
+            let slow = expiry_after(seed, Some(0.5), None);
+            let jump = expiry_after(seed, None, Some(ms(800)));
+            println!("seed {seed}: PX 1000 gone after {normal} ms (no skew), {fast} ms (rate 2.0), {slow} ms (rate 0.5), {jump} ms (+800 ms jump)");
+            // The ack and each poll add up to 2 × 10 ms latency and a 5 ms poll period.
+            let near = |got: u64, want: u64| got + 5 >= want && got <= want + 30;
+            assert!(near(normal, 1000), "seed {seed}: {normal}");
+            assert!(near(fast, 500), "seed {seed}: {fast}");
+            assert!(near(slow, 2000), "seed {seed}: {slow}");
+            assert!(near(jump, 200), "seed {seed}: {jump}");
+        }
+    }
+}
