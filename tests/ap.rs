@@ -86,7 +86,9 @@ where
     let history = cluster.history().clone();
     let name_owned = name.to_string();
     cluster.add_client(name, async move {
-        let c = ApClient::connect(&name_owned, id, cc, history).await.unwrap();
+        let c = ApClient::connect(&name_owned, id, cc, history)
+            .await
+            .unwrap();
         script(c).await;
         Ok(())
     });
@@ -200,10 +202,7 @@ mod failover {
                 (*ok && node.as_deref() == Some(new.as_str())).then_some(*at)
             });
             let found = found.unwrap_or_else(|| panic!("seed {seed}: client never wrote to {new}"));
-            assert!(
-                found <= promoted_at + ms(1_500),
-                "seed {seed}: {found:?}"
-            );
+            assert!(found <= promoted_at + ms(1_500), "seed {seed}: {found:?}");
         }
         took.sort();
         println!(
@@ -281,8 +280,10 @@ mod story {
             }
         });
         // The fault: crash `primary` (resolved through the store) when A has decided.
-        run_until(&mut cluster, Duration::from_secs(5), |_| a_state.borrow().is_some())
-            .expect("A decides");
+        run_until(&mut cluster, Duration::from_secs(5), |_| {
+            a_state.borrow().is_some()
+        })
+        .expect("A decides");
         let mut injector = FaultInjector::new(&sim::FaultPlan::default(), seed);
         let crash = Fault::Crash {
             target: Target::Primary,
@@ -293,7 +294,9 @@ mod story {
         for host in also {
             cluster.crash(host);
         }
-        cluster.run_for(Duration::from_secs(10) - cluster.elapsed()).unwrap();
+        cluster
+            .run_for(Duration::from_secs(10) - cluster.elapsed())
+            .unwrap();
         let outcome = Outcome {
             a_held_at: a_state.borrow().unwrap(),
             b_acquired_at: *b_state.borrow(),
@@ -316,7 +319,9 @@ mod story {
         println!("SET NX PX, primary crashes after the acquire: two holders in {bad}/{n} seeds");
         assert!(bad * 2 > n, "expected most seeds, got {bad}/{n}");
         // One such seed, spelled out.
-        let seed = (0..40).find(|&s| run(s, false, &[]).0.two_holders()).unwrap();
+        let seed = (0..40)
+            .find(|&s| run(s, false, &[]).0.two_holders())
+            .unwrap();
         let (o, _) = run(seed, false, &[]);
         let (a, b) = (o.a_held_at.unwrap(), o.b_acquired_at.unwrap());
         assert!(b > a && b < a + TTL, "seed {seed}: {o:?}");
@@ -427,9 +432,7 @@ mod demotion {
             let lost: Vec<String> = acked
                 .borrow()
                 .iter()
-                .filter(|(at, _, node)| {
-                    *at > cut_at + ms(100) && node.as_deref() == Some("r1")
-                })
+                .filter(|(at, _, node)| *at > cut_at + ms(100) && node.as_deref() == Some("r1"))
                 .map(|(_, k, _)| k.clone())
                 .collect();
             assert!(!lost.is_empty(), "seed {seed}");
@@ -438,7 +441,8 @@ mod demotion {
             let keys = lost.clone();
             client(&mut cluster, &store, "check", 9, move |c| async move {
                 for k in keys {
-                    f.borrow_mut().push(c.get(k.as_bytes()).await.unwrap());
+                    let value = c.get(k.as_bytes()).await.unwrap();
+                    f.borrow_mut().push(value);
                 }
             });
             cluster.run_for(Duration::from_secs(2)).unwrap();
@@ -522,11 +526,17 @@ mod skew {
                 c.clock().sleep(ms(5)).await;
             }
         });
-        run_until(&mut cluster, Duration::from_secs(2), |_| out.borrow().0.is_some()).unwrap();
+        run_until(&mut cluster, Duration::from_secs(2), |_| {
+            out.borrow().0.is_some()
+        })
+        .unwrap();
         if let Some(offset) = offset_after_set {
             cluster.skew("r1", None, Some(offset));
         }
-        run_until(&mut cluster, Duration::from_secs(5), |_| out.borrow().1.is_some()).unwrap();
+        run_until(&mut cluster, Duration::from_secs(5), |_| {
+            out.borrow().1.is_some()
+        })
+        .unwrap();
         let (set, gone) = *out.borrow();
         (gone.unwrap() - set.unwrap()).as_millis() as u64
     }

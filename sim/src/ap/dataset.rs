@@ -266,7 +266,10 @@ mod tests {
                 expire_at_ms: Some(1_100)
             }]
         );
-        assert_eq!(d.execute(&set("k", "b", true, None), 1_100).0, Ok(Reply::Nil));
+        assert_eq!(
+            d.execute(&set("k", "b", true, None), 1_100).0,
+            Ok(Reply::Nil)
+        );
         assert_eq!(d.read(b"k", 1_100), Some(&b"a"[..]));
         assert_eq!(d.read(b"k", 1_101), None);
         // Lazy expiry on access deletes and replicates a DEL before the command runs.
@@ -279,7 +282,7 @@ mod tests {
     #[test]
     fn release_and_extend_compare_the_value() {
         let mut d = Dataset::new();
-        d.execute(&set("k", "t1", false, Some(50)), 0);
+        let _ = d.execute(&set("k", "t1", false, Some(50)), 0);
         let cad = |v: &str| Command::CompareAndDelete {
             key: b"k".to_vec(),
             value: v.into(),
@@ -302,7 +305,7 @@ mod tests {
         let mut d = Dataset::new();
         let incr = Command::Incr { key: b"n".to_vec() };
         assert_eq!(d.execute(&incr, 0).0, Ok(Reply::Integer(1)));
-        d.execute(
+        let _ = d.execute(
             &Command::Pexpire {
                 key: b"n".to_vec(),
                 ms: 100,
@@ -311,7 +314,7 @@ mod tests {
         );
         assert_eq!(d.execute(&incr, 10).0, Ok(Reply::Integer(2)));
         assert_eq!(d.entry(b"n").unwrap().expire_at_ms, Some(100));
-        d.execute(&set("s", "x", false, None), 0);
+        let _ = d.execute(&set("s", "x", false, None), 0);
         let incr_s = Command::Incr { key: b"s".to_vec() };
         assert_eq!(d.execute(&incr_s, 0).0, Err(ApError::NotInteger));
     }

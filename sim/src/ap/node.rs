@@ -26,7 +26,7 @@ use turmoil::net::UdpSocket;
 use super::command::{ApError, Command, Reply};
 use super::dataset::{Dataset, Effect};
 use super::message::{ApMessage, NodeInfo, NodeRole, NODE_PORT};
-use super::replication::{ReplState, ReplicationConfig, Replicas, SyncDecision};
+use super::replication::{ReplState, Replicas, ReplicationConfig, SyncDecision};
 use crate::clock::Clock;
 use crate::history::History;
 use crate::link_faults::LinkFaults;
@@ -190,7 +190,7 @@ impl Node {
         let mut rng = ChaCha8Rng::seed_from_u64(
             ctx.seed
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                .wrapping_add(0x7265_6469_73 ^ (ctx.index << 40))
+                .wrapping_add(0x0072_6564_6973 ^ (ctx.index << 40))
                 .wrapping_add(incarnation),
         );
         let now = ctx.clock.now();
@@ -293,7 +293,7 @@ impl Node {
             ApMessage::Command { id, command } => self.command(from, id, command),
             ApMessage::Sync { replid, offset } => self.on_sync(&sender, replid, offset),
             ApMessage::Stream { replid, entries } => {
-                if !self.from_primary(&sender) || replid != self.repl.replid {
+                if !self.is_from_primary(&sender) || replid != self.repl.replid {
                     // Not from our primary, or on a history we have not (yet) adopted: the
                     // next ack tells the primary where we are.
                     return;
@@ -319,7 +319,7 @@ impl Node {
                 }
             }
             ApMessage::Continue { replid, offset } => {
-                if self.from_primary(&sender) && offset == self.repl.offset {
+                if self.is_from_primary(&sender) && offset == self.repl.offset {
                     self.repl.adopt(replid, offset, true);
                     self.ack();
                 }
@@ -329,7 +329,7 @@ impl Node {
                 offset,
                 dataset,
             } => {
-                if !self.from_primary(&sender) || replid == self.repl.replid {
+                if !self.is_from_primary(&sender) || replid == self.repl.replid {
                     return;
                 }
                 self.ctx.history.app(
@@ -375,7 +375,7 @@ impl Node {
         }
     }
 
-    fn from_primary(&mut self, sender: &str) -> bool {
+    fn is_from_primary(&mut self, sender: &str) -> bool {
         match &self.role {
             NodeRole::Replica { primary } if primary == sender => {
                 self.primary_contact = self.now();

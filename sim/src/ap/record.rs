@@ -61,7 +61,13 @@ impl ApOpCounter {
     }
 }
 
-pub(crate) fn invoke(history: &History, process: &str, index: u64, command: &Command, at: Duration) {
+pub(crate) fn invoke(
+    history: &History,
+    process: &str,
+    index: u64,
+    command: &Command,
+    at: Duration,
+) {
     history.app(
         process,
         serde_json::json!({"ap_op": index, "invoke": command}),

@@ -121,7 +121,10 @@ struct Opinion {
 enum Failover {
     None,
     /// Asking for votes in `epoch`.
-    Election { epoch: u64, started: Duration },
+    Election {
+        epoch: u64,
+        started: Duration,
+    },
     /// Elected; `REPLICAOF NO ONE` sent to `chosen`.
     Promotion {
         epoch: u64,
@@ -202,7 +205,7 @@ impl Sentinel {
         let rng = ChaCha8Rng::seed_from_u64(
             ctx.seed
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                .wrapping_add(0x73_656e_7469 ^ (ctx.index << 40))
+                .wrapping_add(0x0073_656e_7469 ^ (ctx.index << 40))
                 .wrapping_add(incarnation),
         );
         let now = ctx.clock.now();
@@ -494,7 +497,9 @@ impl Sentinel {
                     .count();
                 let majority = self.ctx.sentinels.len() / 2 + 1;
                 if votes >= majority.max(config.quorum) {
-                    self.event(serde_json::json!({"ap": "elected", "epoch": epoch, "votes": votes}));
+                    self.event(
+                        serde_json::json!({"ap": "elected", "epoch": epoch, "votes": votes}),
+                    );
                     self.select_replica(now, epoch);
                 } else if now.saturating_sub(started)
                     > config.failover_timeout.min(Duration::from_secs(10))
@@ -560,9 +565,10 @@ impl Sentinel {
             return;
         };
         let (epoch, chosen) = (*epoch, chosen.clone());
-        let promoted = self.last_ok.get(&chosen).is_some_and(|(_, info)| {
-            info.role == NodeRole::Primary && info.config_epoch >= epoch
-        });
+        let promoted = self
+            .last_ok
+            .get(&chosen)
+            .is_some_and(|(_, info)| info.role == NodeRole::Primary && info.config_epoch >= epoch);
         if !promoted {
             return;
         }
