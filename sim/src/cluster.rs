@@ -25,7 +25,8 @@ use crate::storage::MemberStorage;
 /// Shape and timing of a simulated cluster.
 #[derive(Clone, Debug)]
 pub struct ClusterConfig {
-    /// Number of etcd members (n1..nN). etcd runs 3 or 5; 1..=7 are allowed.
+    /// Number of etcd members (n1..nN). etcd runs 3 or 5; 1..=7 are allowed, and 0 for a
+    /// world with no etcd at all (the AP store's hosts are added with `ap::ApStore::add_to`).
     pub members: usize,
     /// Seeds turmoil's RNG (latency, loss) and every member's election timeouts.
     pub seed: u64,
@@ -82,8 +83,8 @@ pub struct Cluster<'a> {
 impl<'a> Cluster<'a> {
     pub fn new(config: ClusterConfig) -> Self {
         assert!(
-            (1..=7).contains(&config.members),
-            "members must be 1..=7 (validated by callers)"
+            (0..=7).contains(&config.members),
+            "members must be 0..=7 (validated by callers)"
         );
         let sim = Builder::new()
             .rng_seed(config.seed)
@@ -172,6 +173,13 @@ impl<'a> Cluster<'a> {
 
     pub fn history(&self) -> &History {
         &self.history
+    }
+
+    /// The per-datagram loss/duplication rules every host's sends consult. Host software that
+    /// is not a member (e.g. the AP store's nodes) takes it from here so `loss`/`duplicate`
+    /// faults reach it.
+    pub fn links(&self) -> LinkFaults {
+        self.links.clone()
     }
 
     /// Register a client host running `future` (which typically connects a `Client`).

@@ -24,7 +24,10 @@
 //! * `driver`: `Driver`, a synchronous handle for `locksim ctl` and tests.
 //! * `check`: linearizability checking (WGL search, per-key partitions) of a `History` or of
 //!   histories from elsewhere (Jepsen logs, EDN).
+//! * `ap`: the AP contrast — a Redis-like store (primary, async replicas, Sentinel failover)
+//!   on the same `Cluster`: `ApStore`, `ApClient` (a public module: its names are Redis's).
 
+pub mod ap;
 pub mod check;
 mod client;
 mod clock;

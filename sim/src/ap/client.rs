@@ -1,0 +1,483 @@
+//! `ApClient`: the Redis client that AP locks use. It finds the primary through the sentinels
+//! (or talks to one fixed node, for Redlock's independent stores), sends typed commands over
+//! UDP with deadlines, and records every command in the [`History`].
+//!
+//! Retries follow the etcd client's rule: retry only what cannot be applied twice. A read, a
+//! write refused with `READONLY` (it reached a replica: not applied) and a sentinel query are
+//! retried — after rediscovering the primary — until the deadline. A write whose answer did not
+//! come is *not* resent: it is [`ApError::Indeterminate`], because it may have been applied.
+//! `WAIT` is not retried either: on another primary it would count a different history.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use turmoil::net::UdpSocket;
+
+use super::command::{ApError, ApResult, Command, Reply};
+use super::message::{ApMessage, NodeRole, NODE_PORT, SENTINEL_PORT};
+use super::record::{self, ApOpCounter, ApOutcome};
+use crate::clock::Clock;
+use crate::history::{sim_now, History};
+use crate::link_faults::LinkFaults;
+use crate::request::RequestId;
+use crate::transport::{decode, encode, MAX_DATAGRAM};
+
+/// Where a client sends its commands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApEndpoint {
+    /// Ask these sentinels who the primary is (Redis `SENTINEL get-master-addr-by-name`), and
+    /// ask again whenever the primary stops answering or turns out to be a replica.
+    Sentinels(Vec<String>),
+    /// Always this node, whatever its role (a standalone Redis; one of Redlock's N stores; or
+    /// a test reading a replica directly).
+    Node(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct ApClientConfig {
+    pub endpoint: ApEndpoint,
+    /// Whole-command deadline; a write waits this long for its answer.
+    pub request_timeout: Duration,
+    /// How long one read attempt or one sentinel query waits before trying again.
+    pub attempt_timeout: Duration,
+    /// Pause before retrying after a refusal (`READONLY`) or when no sentinel knew a primary.
+    pub retry_backoff: Duration,
+    /// Local UDP port.
+    pub port: u16,
+    /// The client host's clock: take it from the cluster so pause and skew reach the client.
+    pub clock: Clock,
+    pub links: LinkFaults,
+    pub ops: ApOpCounter,
+}
+
+impl Default for ApClientConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: ApEndpoint::Node("r1".into()),
+            request_timeout: Duration::from_secs(1),
+            attempt_timeout: Duration::from_millis(250),
+            retry_backoff: Duration::from_millis(100),
+            port: 6380,
+            clock: Clock::new(),
+            links: LinkFaults::new(0),
+            ops: ApOpCounter::default(),
+        }
+    }
+}
+
+type Waiters = Rc<RefCell<BTreeMap<RequestId, oneshot::Sender<ApMessage>>>>;
+
+/// What every view of one client shares: its socket and request-id space.
+struct Shared {
+    socket: Rc<UdpSocket>,
+    waiters: Waiters,
+    next_seq: Cell<u64>,
+    dispatcher: JoinHandle<()>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.dispatcher.abort();
+    }
+}
+
+struct Inner {
+    id: u32,
+    name: String,
+    config: ApClientConfig,
+    shared: Rc<Shared>,
+    /// The primary as last discovered (sentinel mode).
+    primary: RefCell<Option<String>>,
+    /// Sentinel to ask first.
+    next_sentinel: Cell<usize>,
+    /// The node that answered the last command.
+    last_node: RefCell<Option<String>>,
+    history: History,
+}
+
+/// A connection to the AP store. Clones share one socket and one request-id space.
+#[derive(Clone)]
+pub struct ApClient {
+    inner: Rc<Inner>,
+}
+
+impl ApClient {
+    /// Bind the client's socket and start the reply dispatcher. `name` is the host name the
+    /// history shows.
+    ///
+    /// Must be called inside a turmoil host.
+    pub async fn connect(
+        name: &str,
+        id: u32,
+        config: ApClientConfig,
+        history: History,
+    ) -> ApResult<ApClient> {
+        let socket = UdpSocket::bind(("0.0.0.0", config.port))
+            .await
+            .map_err(|e| ApError::InvalidArgument(format!("cannot bind client socket: {e}")))?;
+        let socket = Rc::new(socket);
+        let waiters: Waiters = Rc::default();
+        let dispatcher = tokio::task::spawn_local(dispatch(socket.clone(), waiters.clone()));
+        Ok(ApClient {
+            inner: Rc::new(Inner {
+                id,
+                name: name.to_string(),
+                config,
+                shared: Rc::new(Shared {
+                    socket,
+                    waiters,
+                    next_seq: Cell::new(1),
+                    dispatcher,
+                }),
+                primary: RefCell::new(None),
+                next_sentinel: Cell::new(0),
+                last_node: RefCell::new(None),
+                history,
+            }),
+        })
+    }
+
+    /// The same client (socket, history name, request ids) aimed at another endpoint: e.g.
+    /// Redlock's client talking to each of its N independent nodes in turn.
+    pub fn with_endpoint(&self, endpoint: ApEndpoint) -> ApClient {
+        let inner = &self.inner;
+        ApClient {
+            inner: Rc::new(Inner {
+                id: inner.id,
+                name: inner.name.clone(),
+                config: ApClientConfig {
+                    endpoint,
+                    ..inner.config.clone()
+                },
+                shared: inner.shared.clone(),
+                primary: RefCell::new(None),
+                next_sentinel: Cell::new(0),
+                last_node: RefCell::new(None),
+                history: inner.history.clone(),
+            }),
+        }
+    }
+
+    pub fn endpoint(&self) -> &ApEndpoint {
+        &self.inner.config.endpoint
+    }
+
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    pub fn history(&self) -> &History {
+        &self.inner.history
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.config.clock
+    }
+
+    /// The node that answered the last command, if any.
+    pub fn last_node(&self) -> Option<String> {
+        self.inner.last_node.borrow().clone()
+    }
+
+    /// `GET key`.
+    pub async fn get(&self, key: &[u8]) -> ApResult<Option<Vec<u8>>> {
+        match self.call(Command::Get { key: key.to_vec() }).await? {
+            Reply::Bulk(v) => Ok(Some(v)),
+            Reply::Nil => Ok(None),
+            other => unexpected("GET", other),
+        }
+    }
+
+    /// `SET key value [NX] [PX ttl]`. Returns whether the key was set (`false`: `NX` found it).
+    pub async fn set(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        nx: bool,
+        ttl: Option<Duration>,
+    ) -> ApResult<bool> {
+        let command = Command::Set {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            nx,
+            px: ttl.map(|t| t.as_millis() as u64),
+        };
+        match self.call(command).await? {
+            Reply::Ok => Ok(true),
+            Reply::Nil => Ok(false),
+            other => unexpected("SET", other),
+        }
+    }
+
+    /// `SET key value NX PX ttl`: the lock acquire. `true` when this client set it.
+    pub async fn set_nx_px(&self, key: &[u8], value: &[u8], ttl: Duration) -> ApResult<bool> {
+        self.set(key, value, true, Some(ttl)).await
+    }
+
+    /// `DEL key`. Returns whether a key was deleted.
+    pub async fn del(&self, key: &[u8]) -> ApResult<bool> {
+        self.integer(Command::Del { key: key.to_vec() })
+            .await
+            .map(|n| n > 0)
+    }
+
+    /// The release script: delete `key` only if its value is `value`. Returns whether it did.
+    pub async fn compare_and_delete(&self, key: &[u8], value: &[u8]) -> ApResult<bool> {
+        let command = Command::CompareAndDelete {
+            key: key.to_vec(),
+            value: value.to_vec(),
+        };
+        self.integer(command).await.map(|n| n > 0)
+    }
+
+    /// The extend script: `PEXPIRE key ttl` only if its value is `value`.
+    pub async fn compare_and_pexpire(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> ApResult<bool> {
+        let command = Command::CompareAndPexpire {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            ms: ttl.as_millis() as u64,
+        };
+        self.integer(command).await.map(|n| n > 0)
+    }
+
+    /// `PEXPIRE key ttl`. Returns whether the key existed.
+    pub async fn pexpire(&self, key: &[u8], ttl: Duration) -> ApResult<bool> {
+        let command = Command::Pexpire {
+            key: key.to_vec(),
+            ms: ttl.as_millis() as u64,
+        };
+        self.integer(command).await.map(|n| n > 0)
+    }
+
+    /// `INCR key`: the new value (a fencing counter).
+    pub async fn incr(&self, key: &[u8]) -> ApResult<i64> {
+        self.integer(Command::Incr { key: key.to_vec() }).await
+    }
+
+    /// `WAIT replicas timeout`: how many replicas acknowledged everything the primary had
+    /// executed when `WAIT` arrived. `timeout = 0` waits without limit (until the client's
+    /// deadline). A count ≥ `replicas` does not survive every failover: Redis promises
+    /// nothing there, and neither does this store.
+    pub async fn wait(&self, replicas: u32, timeout: Duration) -> ApResult<u32> {
+        let command = Command::Wait {
+            replicas,
+            timeout_ms: timeout.as_millis() as u64,
+        };
+        self.integer(command).await.map(|n| n as u32)
+    }
+
+    async fn integer(&self, command: Command) -> ApResult<i64> {
+        let name = command.name();
+        match self.call(command).await? {
+            Reply::Integer(n) => Ok(n),
+            other => unexpected(name, other),
+        }
+    }
+
+    /// Send any command, with the retry rule described on the module, and record it.
+    pub async fn call(&self, command: Command) -> ApResult<Reply> {
+        let inner = &self.inner;
+        inner.config.clock.running().await;
+        let index = inner.config.ops.next();
+        record::invoke(&inner.history, &inner.name, index, &command, sim_now());
+        let result = self.execute(&command).await;
+        let outcome = match &result {
+            Ok(reply) => ApOutcome::Ok(reply.clone()),
+            Err(ApError::Indeterminate) => ApOutcome::Indeterminate,
+            Err(e) => ApOutcome::Fail(e.clone()),
+        };
+        let node = inner.last_node.borrow().clone();
+        record::complete(
+            &inner.history,
+            &inner.name,
+            index,
+            node.as_deref(),
+            &outcome,
+            sim_now(),
+        );
+        result
+    }
+
+    /// Who the primary is, according to the first sentinel that answers (sentinel mode), or
+    /// the fixed node. Cached until a command fails over.
+    pub async fn primary(&self) -> ApResult<String> {
+        let deadline = self.inner.config.clock.now() + self.inner.config.request_timeout;
+        self.discover(deadline).await
+    }
+
+    async fn execute(&self, command: &Command) -> ApResult<Reply> {
+        let config = &self.inner.config;
+        let clock = &config.clock;
+        let deadline = clock.now() + config.request_timeout;
+        let sentinel_mode = matches!(config.endpoint, ApEndpoint::Sentinels(_));
+        loop {
+            let now = clock.now();
+            if now >= deadline {
+                return Err(ApError::Timeout);
+            }
+            let node = match self.discover(deadline).await {
+                Ok(node) => node,
+                Err(e) => return Err(e),
+            };
+            let remaining = deadline.saturating_sub(clock.now());
+            let timeout = match command {
+                _ if command.is_write() => remaining,
+                Command::Wait { timeout_ms, .. } if *timeout_ms == 0 => remaining,
+                Command::Wait { timeout_ms, .. } => {
+                    (Duration::from_millis(*timeout_ms) + config.attempt_timeout).min(remaining)
+                }
+                _ => config.attempt_timeout.min(remaining),
+            };
+            *self.inner.last_node.borrow_mut() = Some(node.clone());
+            let msg = |id| ApMessage::Command {
+                id,
+                command: command.clone(),
+            };
+            let Some(answer) = self.attempt(&node, NODE_PORT, msg, timeout).await else {
+                // No answer: the node may be down or cut off. Rediscover next time.
+                self.forget_primary();
+                if command.is_write() {
+                    return Err(ApError::Indeterminate);
+                }
+                if matches!(command, Command::Wait { .. }) {
+                    return Err(ApError::Timeout);
+                }
+                continue;
+            };
+            let ApMessage::Reply { role, result, .. } = answer else {
+                continue;
+            };
+            if sentinel_mode && role != NodeRole::Primary {
+                // A replica answered (a demoted primary, or a stale sentinel view): whatever
+                // it said, this is not the primary. A write it refused was not applied.
+                self.forget_primary();
+                clock.sleep(config.retry_backoff).await;
+                continue;
+            }
+            return result;
+        }
+    }
+
+    fn forget_primary(&self) {
+        *self.inner.primary.borrow_mut() = None;
+    }
+
+    async fn discover(&self, deadline: Duration) -> ApResult<String> {
+        let config = &self.inner.config;
+        let sentinels = match &config.endpoint {
+            ApEndpoint::Node(node) => return Ok(node.clone()),
+            ApEndpoint::Sentinels(s) => s.clone(),
+        };
+        if let Some(primary) = self.inner.primary.borrow().clone() {
+            return Ok(primary);
+        }
+        let clock = &config.clock;
+        loop {
+            let now = clock.now();
+            if now >= deadline || sentinels.is_empty() {
+                return Err(ApError::NoPrimary);
+            }
+            let i = self.inner.next_sentinel.get() % sentinels.len();
+            let timeout = config.attempt_timeout.min(deadline - now);
+            let answer = self
+                .attempt(
+                    &sentinels[i],
+                    SENTINEL_PORT,
+                    |id| ApMessage::GetPrimary { id },
+                    timeout,
+                )
+                .await;
+            match answer {
+                Some(ApMessage::PrimaryIs {
+                    primary: Some(primary),
+                    config_epoch,
+                    ..
+                }) => {
+                    self.inner.history.app(
+                        &self.inner.name,
+                        serde_json::json!({
+                            "ap": "discovered", "primary": primary,
+                            "sentinel": sentinels[i], "epoch": config_epoch,
+                        }),
+                        sim_now(),
+                    );
+                    *self.inner.primary.borrow_mut() = Some(primary.clone());
+                    return Ok(primary);
+                }
+                Some(_) => {
+                    self.inner.next_sentinel.set(i + 1);
+                    clock.sleep(config.retry_backoff).await;
+                }
+                None => self.inner.next_sentinel.set(i + 1),
+            }
+        }
+    }
+
+    /// One send and wait. `None` when no answer came in time.
+    async fn attempt(
+        &self,
+        host: &str,
+        port: u16,
+        message: impl FnOnce(RequestId) -> ApMessage,
+        timeout: Duration,
+    ) -> Option<ApMessage> {
+        let inner = &self.inner;
+        let shared = &inner.shared;
+        let seq = shared.next_seq.get();
+        shared.next_seq.set(seq + 1);
+        let id = RequestId {
+            client: inner.id,
+            seq,
+        };
+        let (tx, rx) = oneshot::channel();
+        shared.waiters.borrow_mut().insert(id, tx);
+        let bytes = encode(&message(id));
+        for _ in 0..inner.config.links.copies(&inner.name, host) {
+            // A send error (e.g. an unknown name) is treated like a lost datagram.
+            let _ = shared.socket.send_to(&bytes, (host, port)).await;
+        }
+        // The deadline is on the client's own clock: a paused client learns nothing until it
+        // runs again, and a skewed one times out early or late.
+        let clock = inner.config.clock.clone();
+        let answer = tokio::select! {
+            answer = rx => answer.ok(),
+            _ = clock.sleep(timeout) => None,
+        };
+        shared.waiters.borrow_mut().remove(&id);
+        clock.running().await;
+        answer
+    }
+}
+
+/// Receives answers and hands each to the request waiting for it; late ones are dropped.
+async fn dispatch(socket: Rc<UdpSocket>, waiters: Waiters) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let Ok((n, _from)) = socket.recv_from(&mut buf).await else {
+            continue;
+        };
+        let Some(msg) = decode::<ApMessage>(&buf[..n]) else {
+            continue;
+        };
+        let id = match &msg {
+            ApMessage::Reply { id, .. } | ApMessage::PrimaryIs { id, .. } => *id,
+            _ => continue,
+        };
+        if let Some(tx) = waiters.borrow_mut().remove(&id) {
+            let _ = tx.send(msg);
+        }
+    }
+}
+
+fn unexpected<T>(what: &str, got: Reply) -> ApResult<T> {
+    panic!("node answered {what} with {got:?}: protocol bug")
+}
