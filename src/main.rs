@@ -24,6 +24,9 @@ enum Cmd {
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Skip the linearizability check of the run's KV history.
+        #[arg(long)]
+        no_check: bool,
     },
     /// Run a scenario over many seeds in parallel and summarise.
     Sweep {
@@ -39,6 +42,9 @@ enum Cmd {
         shard: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Skip the linearizability check of each run's KV history.
+        #[arg(long)]
+        no_check: bool,
     },
     /// Run one seed and print its full event log (elections, faults, lock holds, resource
     /// writes); identical on every replay.
@@ -118,14 +124,23 @@ fn main() -> anyhow::Result<()> {
             scenario,
             seed,
             json,
-        } => run(&scenario, seed, json),
+            no_check,
+        } => run(&scenario, seed, json, options(no_check)),
         Cmd::Sweep {
             scenario,
             seeds,
             jobs,
             shard,
             json,
-        } => sweep(&scenario, &seeds, jobs, shard.as_deref(), json),
+            no_check,
+        } => sweep(
+            &scenario,
+            &seeds,
+            jobs,
+            shard.as_deref(),
+            json,
+            options(no_check),
+        ),
         Cmd::Replay { scenario, seed } => replay(&scenario, seed),
         Cmd::List { json } => {
             list(json, io::stdout().lock()).context("locksim list: writing stdout")
@@ -230,9 +245,19 @@ fn load(scenario: &str) -> locksim::scenario::Scenario {
     locksim::scenario::resolve(scenario).unwrap_or_else(|e| bad_input(e))
 }
 
-fn run_one(scenario: &locksim::scenario::Scenario, seed: u64) -> locksim::runner::RunArtifacts {
+fn options(no_check: bool) -> locksim::runner::RunOptions {
+    locksim::runner::RunOptions {
+        check_kv: !no_check,
+    }
+}
+
+fn run_one(
+    scenario: &locksim::scenario::Scenario,
+    seed: u64,
+    options: locksim::runner::RunOptions,
+) -> locksim::runner::RunArtifacts {
     use locksim::runner::RunError;
-    match locksim::runner::run(scenario, seed) {
+    match locksim::runner::run_with(scenario, seed, options) {
         Ok(artifacts) => artifacts,
         Err(e @ RunError::Unsupported(_)) => bad_input(e),
         Err(e) => {
@@ -245,12 +270,17 @@ fn run_one(scenario: &locksim::scenario::Scenario, seed: u64) -> locksim::runner
     }
 }
 
-fn run(scenario: &str, seed: u64, json: bool) -> anyhow::Result<()> {
+fn run(
+    scenario: &str,
+    seed: u64,
+    json: bool,
+    options: locksim::runner::RunOptions,
+) -> anyhow::Result<()> {
     let scenario = load(scenario);
     if !json {
         println!("scenario {}  seed {seed}", scenario.name);
     }
-    let artifacts = run_one(&scenario, seed);
+    let artifacts = run_one(&scenario, seed, options);
     let o = &artifacts.outcome;
     if json {
         println!("{}", serde_json::to_string(o)?);
@@ -267,6 +297,10 @@ fn run(scenario: &str, seed: u64, json: bool) -> anyhow::Result<()> {
                 "NOT AS EXPECTED"
             }
         );
+        println!("kv history: {} (expected {})", o.kv, o.expected.kv);
+        if let Some(detail) = &o.kv_detail {
+            println!("{}", detail.trim_end());
+        }
         if o.violations.is_empty() {
             println!("violations: none");
         } else {
@@ -326,6 +360,7 @@ fn sweep(
     jobs: Option<usize>,
     shard: Option<&str>,
     json: bool,
+    options: locksim::runner::RunOptions,
 ) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     let scenario = load(scenario);
@@ -347,7 +382,7 @@ fn sweep(
     } else {
         None
     };
-    let summary = locksim::sweep::sweep(&scenario, &seeds, jobs, &|done| {
+    let summary = locksim::sweep::sweep(&scenario, &seeds, jobs, options, &|done| {
         if let Some(bar) = &bar {
             bar.set_position(done as u64);
         }
@@ -359,10 +394,11 @@ fn sweep(
         println!("{}", serde_json::to_string(&summary)?);
     } else {
         println!(
-            "{}: {} seeds, {} violating mutual exclusion, {} not as expected, {:.1} seeds/s ({} jobs)",
+            "{}: {} seeds, {} violating mutual exclusion, {} with a non-linearizable KV history, {} not as expected, {:.1} seeds/s ({} jobs)",
             summary.scenario,
             summary.seeds_run,
             summary.violating,
+            summary.kv_violating,
             summary.mismatching,
             summary.seeds_per_sec,
             jobs
@@ -385,7 +421,7 @@ fn sweep(
 
 fn replay(scenario: &str, seed: u64) -> anyhow::Result<()> {
     let scenario = load(scenario);
-    let artifacts = run_one(&scenario, seed);
+    let artifacts = run_one(&scenario, seed, locksim::runner::RunOptions::default());
     let o = &artifacts.outcome;
     println!("scenario {}  seed {seed}", scenario.name);
     print!(

@@ -19,8 +19,13 @@ pub struct Outcome {
     /// `intact` or `corrupted`: the protected resource (fencing, lost updates).
     pub resource: &'static str,
     pub expected: Expected,
-    /// Whether verdict and resource match `[expect]`.
+    /// Whether verdict, resource and kv match `[expect]`.
     pub matches: bool,
+    /// The KV history's linearizability: `linearizable`, `violated`, `unknown` (the search
+    /// budget ran out; never counted as either) or `unchecked` (`--no-check`, or no etcd).
+    pub kv: &'static str,
+    /// The checker's account of a violation (the failing key, the ops it could not place).
+    pub kv_detail: Option<String>,
     pub violations: Vec<Violation>,
     pub history_digest: String,
     pub sim_ms: u64,
@@ -38,6 +43,21 @@ pub struct Outcome {
 pub struct Expected {
     pub mutual_exclusion: &'static str,
     pub resource: &'static str,
+    pub kv: &'static str,
+}
+
+/// How to run: what to check beyond the lock checkers.
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions {
+    /// Check the run's KV history for linearizability (on by default: a non-linearizable etcd
+    /// must never go unnoticed).
+    pub check_kv: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self { check_kv: true }
+    }
 }
 
 /// A scenario the runner cannot run (as opposed to one whose verdict is unexpected).
@@ -55,9 +75,18 @@ pub struct RunArtifacts {
     pub records: Vec<Record>,
 }
 
-/// Runs `scenario` under `seed`. A panic inside the simulation is caught and reported with
-/// its seed, never lost.
+/// Runs `scenario` under `seed` with the default options. A panic inside the simulation is
+/// caught and reported with its seed, never lost.
 pub fn run(scenario: &Scenario, seed: u64) -> Result<RunArtifacts, RunError> {
+    run_with(scenario, seed, RunOptions::default())
+}
+
+/// [`run`] with explicit options.
+pub fn run_with(
+    scenario: &Scenario,
+    seed: u64,
+    options: RunOptions,
+) -> Result<RunArtifacts, RunError> {
     let algorithm: AlgorithmKind = match scenario.cluster.backend {
         Backend::Etcd => scenario.lock.kind.parse().map_err(RunError::Unsupported)?,
         other => {
@@ -94,11 +123,19 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunArtifacts, RunError> {
             });
         }
     };
-    let wall_ms = started.elapsed().as_millis() as u64;
     let violated = report.has(ViolationKind::MutualExclusion);
     let corrupted = report.violations.iter().any(|v| v.kind.is_resource());
+    let (kv, kv_detail) = if options.check_kv && scenario.cluster.backend == Backend::Etcd {
+        check_kv(&records)
+    } else {
+        ("unchecked", None)
+    };
+    let wall_ms = started.elapsed().as_millis() as u64;
     let matches = expect_matches(scenario.expect_mutual_exclusion, violated)
-        && expect_matches(scenario.expect_resource, corrupted);
+        && expect_matches(scenario.expect_resource, corrupted)
+        && (kv == "unchecked"
+            || kv == "unknown"
+            || expect_matches(scenario.expect_kv, kv == "violated"));
     let ops = records
         .iter()
         .filter(|r| matches!(r, Record::Op(_)))
@@ -116,8 +153,11 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunArtifacts, RunError> {
                     "violated",
                 ),
                 resource: expect_name(scenario.expect_resource, "intact", "corrupted"),
+                kv: expect_name(scenario.expect_kv, "linearizable", "violated"),
             },
             matches,
+            kv,
+            kv_detail,
             violations: report.violations,
             history_digest: report.digest,
             sim_ms: report.elapsed_ms,
@@ -130,6 +170,22 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunArtifacts, RunError> {
         },
         records,
     })
+}
+
+/// Linearizability of the run's etcd operations. One thread: sweeps already use every core.
+fn check_kv(records: &[Record]) -> (&'static str, Option<String>) {
+    use sim::check::{check_records, CheckOptions, Verdict};
+    let options = CheckOptions {
+        max_steps: Some(5_000_000),
+        timeout: None,
+        threads: 1,
+    };
+    let result = check_records(records, &options);
+    match result.verdict {
+        Verdict::Linearizable => ("linearizable", None),
+        Verdict::NotLinearizable => ("violated", Some(result.to_string())),
+        Verdict::Unknown => ("unknown", Some(result.to_string())),
+    }
 }
 
 fn expect_matches(expect: Expect, bad: bool) -> bool {

@@ -136,6 +136,9 @@ pub struct Scenario {
     pub faults: FaultPlan,
     pub expect_mutual_exclusion: Expect,
     pub expect_resource: Expect,
+    /// The run's KV history, checked for linearizability (etcd backend). Default: it must be
+    /// linearizable, so a simulator bug is caught; stories about stale reads say `violated`.
+    pub expect_kv: Expect,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,6 +220,7 @@ struct FaultSection {
 struct ExpectSection {
     mutual_exclusion: Option<Spanned<String>>,
     resource: Option<Spanned<String>>,
+    kv: Option<Spanned<String>>,
 }
 
 /// Defaults for every optional field (documented in the README's scenario reference).
@@ -569,6 +573,11 @@ impl Validator<'_> {
                 "intact",
                 "corrupted",
             )?,
+            expect_kv: match (&expect.kv, backend) {
+                (None, Backend::Etcd) => Expect::Holds,
+                (None, _) => Expect::Any,
+                (Some(_), _) => expect_value(&expect.kv, "expect.kv", "linearizable", "violated")?,
+            },
         })
     }
 

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::runner::{self, Outcome, RunError};
+use crate::runner::{self, Outcome, RunError, RunOptions};
 use crate::scenario::Scenario;
 
 /// What a sweep found. Per-seed results are sorted by seed, so the summary does not depend on
@@ -17,6 +17,8 @@ pub struct Summary {
     pub seeds_run: usize,
     /// Seeds in which mutual exclusion was violated.
     pub violating: usize,
+    /// Seeds whose KV history was not linearizable.
+    pub kv_violating: usize,
     /// Seeds whose verdict did not match `[expect]` (or that failed to run).
     pub mismatching: usize,
     pub first_violating_seed: Option<u64>,
@@ -32,6 +34,7 @@ pub fn sweep(
     scenario: &Scenario,
     seeds: &[u64],
     jobs: usize,
+    options: RunOptions,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Summary {
     let started = std::time::Instant::now();
@@ -43,7 +46,7 @@ pub fn sweep(
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&seed) = seeds.get(i) else { break };
-                let result = match runner::run(scenario, seed) {
+                let result = match runner::run_with(scenario, seed, options) {
                     Ok(artifacts) => Ok(artifacts.outcome),
                     Err(RunError::Simulation { seed, message }) => {
                         Err(format!("seed {seed}: {message}"))
@@ -75,6 +78,10 @@ pub fn sweep(
         scenario: scenario.name.clone(),
         seeds_run: results.len(),
         violating: violating.len(),
+        kv_violating: results
+            .iter()
+            .filter(|(_, r)| matches!(r, Ok(o) if o.kv == "violated"))
+            .count(),
         mismatching: mismatching.len(),
         first_violating_seed: violating.first().copied(),
         first_mismatching_seed: mismatching.first().copied(),
