@@ -562,3 +562,110 @@ mod simulated {
         assert!(failures.is_empty());
     }
 }
+
+/// A leader paused past the election timeout keeps believing its leadership: its ticks stopped,
+/// so check-quorum has not run out. Cut off from the other members meanwhile (the majority
+/// elects a new leader and takes writes), with `ReadMode::LeaseBased` it answers the reads
+/// queued during the pause from its stale store the moment it resumes (DESIGN §7). The checker
+/// must catch that; with `ReadMode::Safe` (a quorum round per read) the same plan stays
+/// linearizable — those reads get no answer.
+fn paused_leader_reads(seed: u64, mode: sim::ReadMode) -> Verdict {
+    let mut driver = Driver::new(ClusterConfig {
+        seed,
+        member: sim::MemberConfig {
+            read_mode: mode,
+            ..sim::MemberConfig::default()
+        },
+        ..ClusterConfig::default()
+    })
+    .unwrap();
+    let (old, _) = driver.cluster().leader().unwrap();
+    let old_name = sim::member_name(old);
+    let history = driver.cluster().history().clone();
+    let until = Duration::from_secs(10);
+    // A reader that talks only to the old leader, and a writer that follows whoever leads.
+    // Readers that talk only to the old leader, with short deadlines so that reads are
+    // invoked all through the pause, after the new leader's writes.
+    for (i, name) in ["reader1", "reader2", "reader3"].into_iter().enumerate() {
+        let mut rc = driver.cluster().client_config(name);
+        rc.endpoints = vec![old_name.clone()];
+        rc.request_timeout = Duration::from_millis(1000);
+        rc.attempt_timeout = Duration::from_millis(1000);
+        let h = history.clone();
+        driver.cluster().add_client(name, async move {
+            let client = Client::connect(name, 10 + i as u32, rc.clone(), h).await?;
+            while sim_now() < until {
+                let _ = client
+                    .call(ClientRequest::Range(RangeRequest {
+                        key: b"k".to_vec(),
+                        ..Default::default()
+                    }))
+                    .await;
+                rc.clock.sleep(Duration::from_millis(10)).await;
+            }
+            Ok(())
+        });
+    }
+    let mut wc = driver.cluster().client_config("writer");
+    // The writer uses the other members, so its writes land on the new leader during the pause.
+    wc.endpoints.retain(|e| *e != old_name);
+    let h = history.clone();
+    driver.cluster().add_client("writer", async move {
+        let client = Client::connect("writer", 3, wc.clone(), h).await?;
+        let mut i = 0;
+        while sim_now() < until {
+            let _ = client
+                .call(ClientRequest::Put(PutRequest {
+                    key: b"k".to_vec(),
+                    value: format!("{i}").into_bytes(),
+                    ..Default::default()
+                }))
+                .await;
+            i += 1;
+            wc.clock.sleep(Duration::from_millis(30)).await;
+        }
+        Ok(())
+    });
+    driver.sleep(Duration::from_secs(1)).unwrap();
+    let others: Vec<String> = driver
+        .cluster()
+        .member_names()
+        .into_iter()
+        .filter(|m| *m != old_name)
+        .collect();
+    let cut = [vec![old_name.clone()], others];
+    driver.cluster().pause(&old_name);
+    driver.cluster().partition(&cut);
+    driver.sleep(Duration::from_secs(4)).unwrap();
+    driver.cluster().resume(&old_name);
+    driver.sleep(Duration::from_millis(500)).unwrap();
+    driver.cluster().unpartition(&cut);
+    driver.sleep(Duration::from_secs(4)).unwrap();
+    history.close();
+    let options = CheckOptions {
+        threads: 1,
+        ..CheckOptions::default()
+    };
+    check_history(&history, &options).verdict
+}
+
+#[test]
+fn lease_based_reads_of_a_paused_leader_are_caught() {
+    let caught: Vec<u64> = (0..8)
+        .filter(|&seed| {
+            paused_leader_reads(seed, sim::ReadMode::LeaseBased) == Verdict::NotLinearizable
+        })
+        .collect();
+    println!("LeaseBased reads of a paused leader: non-linearizable in seeds {caught:?} of 0..8");
+    // Measured: caught in 2 of 8 seeds. Whether the other seeds show no stale read or the
+    // checker misses one is not known yet (issue 6 stays open on it); the Safe control below
+    // holds in every seed.
+    assert!(!caught.is_empty(), "never caught");
+    for seed in 0..4 {
+        assert_eq!(
+            paused_leader_reads(seed, sim::ReadMode::Safe),
+            Verdict::Linearizable,
+            "seed {seed}"
+        );
+    }
+}
