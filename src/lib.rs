@@ -6,9 +6,12 @@
 //!   [`ctl::Executor`] (the simulated cluster implements it).
 //! * `runner`: runs a scenario for one seed and judges it against its `[expect]`.
 //! * `sweep`: many seeds in parallel, one simulation per thread.
+//! * `explore`: property-based exploration — proptest strategies over fault plans, workloads and
+//!   seeds, shrinking to a minimal plan, written back as a scenario TOML (`locksim explore`).
 //! * `scenario`: scenario files (TOML) — read, validated, with errors naming file, line, field.
 
 pub mod ctl;
+pub mod explore;
 pub mod runner;
 pub mod scenario;
 pub mod sweep;
