@@ -18,43 +18,9 @@
 //! # Your own property in a `#[test]`
 //!
 //! [`variants`] is a plain proptest strategy, so a test can use it with `proptest!` against
-//! its own lock configuration and its own property. `cargo test` persists failing cases under
-//! `proptest-regressions/` and re-runs them first, as proptest always does. (The closure form
-//! of `proptest!` is used here so the doc test runs; in `tests/` write the usual
-//! `proptest! { #[test] fn name(variant in …) { … } }`.)
-//!
-//! ```
-//! use locksim::explore::{variants, Property, Vary};
-//! use proptest::prelude::*;
-//!
-//! // Your lock configuration: etcd's Mutex with fencing tokens, a 3 s lease, 3 clients.
-//! let base = locksim::scenario::parse("my-lock.toml", r#"
-//!     name = "my-lock"
-//!     duration = "15s"
-//!     [lock]
-//!     kind = "etcd-mutex"
-//!     ttl = "3s"
-//!     fencing = true
-//!     [workload]
-//!     clients = 3
-//! "#).unwrap();
-//!
-//! let config = ProptestConfig {
-//!     cases: 2,
-//!     failure_persistence: None, // in tests/: leave proptest's default (proptest-regressions/)
-//!     rng_seed: proptest::test_runner::RngSeed::Fixed(7),
-//!     ..ProptestConfig::default()
-//! };
-//! proptest!(config, |(variant in variants(&base, Vary::ALL))| {
-//!     let outcome = variant.run().map_err(|e| TestCaseError::fail(e.to_string()))?.outcome;
-//!     // Fencing may not stop two clients *believing* they hold the lock (a paused holder),
-//!     // but the resource must never take a stale write.
-//!     prop_assert_eq!(
-//!         outcome.resource, "intact",
-//!         "save this and `locksim run` it:\n{}", variant.to_toml(Property::Resource)
-//!     );
-//! });
-//! ```
+//! its own lock configuration and its own property ([`Variant::run`], then any assertion on
+//! the outcome). The README's section "Exploring: `locksim explore`" has a complete example;
+//! it is compiled and run as a doc test (`cargo test --doc`, via `ReadmeDoctests` in `lib.rs`).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -15,3 +15,8 @@ pub mod explore;
 pub mod runner;
 pub mod scenario;
 pub mod sweep;
+
+/// The README's Rust examples, compiled and run by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -16,8 +16,9 @@ use crate::scenario::{Backend, DurationRange, Expect, Scenario};
 /// `"6s"` when whole seconds, else `"5500ms"`: one unit, as `scenario::parse_duration` reads.
 pub fn duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
+    let (secs, rest) = (ms / 1000, ms % 1000);
+    if rest == 0 {
+        format!("{secs}s")
     } else {
         format!("{ms}ms")
     }
