@@ -8,10 +8,18 @@
 //!   [`ctl::Executor`] (the simulated cluster implements it).
 //! * `runner`: runs a scenario for one seed and judges it against its `[expect]`.
 //! * `sweep`: many seeds in parallel, one simulation per thread.
+//! * `explore`: property-based exploration — proptest strategies over fault plans, workloads and
+//!   seeds, shrinking to a minimal plan, written back as a scenario TOML (`locksim explore`).
 //! * `scenario`: scenario files (TOML) — read, validated, with errors naming file, line, field.
 
 pub mod check_cmd;
 pub mod ctl;
+pub mod explore;
 pub mod runner;
 pub mod scenario;
 pub mod sweep;
+
+/// The README's Rust examples, compiled and run by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -53,6 +53,32 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Run generated variants of a scenario (random fault plans, workloads, seeds) against a
+    /// property; shrink the first failing one and print it as a scenario file. Exit 0 when
+    /// every case keeps the property, 1 when one does not, 2 on bad input.
+    Explore {
+        scenario: String,
+        /// New cases to generate (cases in the regression file re-run first).
+        #[arg(long, default_value_t = 32)]
+        cases: u32,
+        /// What variants may change: faults, workload, seed (comma-separated), or all.
+        #[arg(long, default_value = "all")]
+        vary: String,
+        /// expect (the scenario's holds/intact claims), safety, mutual-exclusion or resource.
+        #[arg(long, default_value = "expect")]
+        property: String,
+        /// Seed of the exploration itself (which variants, in which order).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Most shrink steps (each is one simulation).
+        #[arg(long, default_value_t = 256)]
+        max_shrink_iters: u32,
+        /// Regression file (default proptest-regressions/explore/NAME.txt); `none` for none.
+        #[arg(long)]
+        regressions: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// The bundled scenarios, with their one-line descriptions.
     List {
         /// One JSON object per scenario instead of a table.
@@ -142,6 +168,24 @@ fn main() -> anyhow::Result<()> {
             options(no_check),
         ),
         Cmd::Replay { scenario, seed } => replay(&scenario, seed),
+        Cmd::Explore {
+            scenario,
+            cases,
+            vary,
+            property,
+            seed,
+            max_shrink_iters,
+            regressions,
+            json,
+        } => explore(
+            &scenario,
+            cases,
+            (&vary, &property),
+            seed,
+            max_shrink_iters,
+            regressions,
+            json,
+        ),
         Cmd::List { json } => {
             list(json, io::stdout().lock()).context("locksim list: writing stdout")
         }
@@ -417,6 +461,75 @@ fn sweep(
         }
     }
     std::process::exit(if summary.mismatching == 0 { 0 } else { 1 });
+}
+
+fn explore(
+    scenario: &str,
+    cases: u32,
+    (vary, property): (&str, &str),
+    seed: u64,
+    max_shrink_iters: u32,
+    regressions: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use locksim::explore::{Explorer, Progress};
+    use std::io::IsTerminal;
+    let scenario = load(scenario);
+    let vary = vary
+        .parse()
+        .unwrap_or_else(|e| bad_input(format!("--vary: {e}")));
+    let property = property
+        .parse()
+        .unwrap_or_else(|e| bad_input(format!("--property: {e}")));
+    let regressions = match regressions.as_deref() {
+        Some("none") => None,
+        Some(path) => Some(path.into()),
+        None => Some(Explorer::default_regressions(&scenario)),
+    };
+    if !json {
+        println!(
+            "exploring {}: {cases} cases, vary {vary}, property {property}, exploration seed {seed}",
+            scenario.name
+        );
+    }
+    let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(cases as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}  {elapsed}")
+                .expect("a valid template"),
+        );
+        bar
+    });
+    let explorer = Explorer::new(scenario)
+        .vary(vary)
+        .property(property)
+        .cases(cases)
+        .rng_seed(seed)
+        .max_shrink_iters(max_shrink_iters)
+        .regressions(regressions);
+    let result = explorer.run(&|p| {
+        let Some(bar) = &bar else { return };
+        match p {
+            Progress::Case { done, total } => {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                bar.set_message("cases");
+            }
+            Progress::Shrink { step, faults, .. } => {
+                bar.set_message(format!("shrinking: step {step}, {faults} fault(s)"))
+            }
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let exploration = result.unwrap_or_else(|e| bad_input(e));
+    if json {
+        println!("{}", serde_json::to_string(&exploration)?);
+    } else {
+        print!("{}", exploration.text());
+    }
+    std::process::exit(if exploration.failure.is_none() { 0 } else { 1 });
 }
 
 fn replay(scenario: &str, seed: u64) -> anyhow::Result<()> {

@@ -1,0 +1,177 @@
+//! A [`Scenario`] written back as a scenario TOML file that `scenario::parse` accepts and
+//! `locksim run` runs: how the explorer hands a shrunk plan to a person.
+//!
+//! Written by hand rather than with `toml::to_string`, because the file format is not the
+//! struct: durations are one-unit strings (`"5500ms"`, not humantime's `"5s 500ms"`, which the
+//! scenario parser rejects on purpose), a partition of one target is spelt `isolate`, and the
+//! file should read like the bundled ones, sections in the same order.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use sim::{Fault, ReadMode, ScheduledFault, Target};
+
+use crate::scenario::{Backend, DurationRange, Expect, Scenario};
+
+/// `"6s"` when whole seconds, else `"5500ms"`: one unit, as `scenario::parse_duration` reads.
+pub fn duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    let (secs, rest) = (ms / 1000, ms % 1000);
+    if rest == 0 {
+        format!("{secs}s")
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+fn range(r: &DurationRange) -> String {
+    if r.min == r.max {
+        duration(r.min)
+    } else {
+        format!("{}..{}", duration(r.min), duration(r.max))
+    }
+}
+
+fn quote(s: &str) -> String {
+    // A TOML basic string is a JSON string for everything we write (no control characters
+    // beyond what JSON escapes the same way).
+    serde_json::to_string(s).expect("a string serialises")
+}
+
+fn target(t: &Target) -> String {
+    quote(&t.to_string())
+}
+
+/// The scenario as TOML. `comment` goes first, each line prefixed with `# `.
+pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
+    let mut out = String::new();
+    for line in comment.lines() {
+        let _ = writeln!(out, "# {line}");
+    }
+    let w = &mut out;
+    let _ = writeln!(w, "name = {}", quote(&scenario.name));
+    if !scenario.description.is_empty() {
+        let _ = writeln!(w, "description = {}", quote(&scenario.description));
+    }
+    let _ = writeln!(w, "duration = \"{}\"", duration(scenario.duration));
+
+    let c = &scenario.cluster;
+    let _ = writeln!(w, "\n[cluster]");
+    let backend = match c.backend {
+        Backend::Etcd => "etcd",
+        Backend::Redis => "redis",
+        Backend::Redlock => "redlock",
+    };
+    let _ = writeln!(w, "backend = \"{backend}\"");
+    let _ = writeln!(w, "members = {}", c.members);
+    let _ = writeln!(w, "election_timeout = \"{}\"", duration(c.election_timeout));
+    let read_mode = match c.read_mode {
+        ReadMode::LeaseBased => "lease-based",
+        _ => "linearizable",
+    };
+    let _ = writeln!(w, "read_mode = \"{read_mode}\"");
+    let _ = writeln!(w, "replication_lag = \"{}\"", range(&c.replication_lag));
+
+    let _ = writeln!(w, "\n[network]");
+    let _ = writeln!(w, "latency = \"{}\"", range(&scenario.latency));
+    let _ = writeln!(w, "loss = {:?}", scenario.loss);
+
+    let l = &scenario.lock;
+    let _ = writeln!(w, "\n[lock]");
+    let _ = writeln!(w, "kind = {}", quote(&l.kind));
+    let _ = writeln!(w, "ttl = \"{}\"", duration(l.ttl));
+    let _ = writeln!(w, "fencing = {}", l.fencing);
+
+    let wl = &scenario.workload;
+    let _ = writeln!(w, "\n[workload]");
+    let _ = writeln!(w, "clients = {}", wl.clients);
+    let _ = writeln!(w, "hold = \"{}\"", range(&wl.hold));
+    let _ = writeln!(w, "think = \"{}\"", range(&wl.think));
+
+    for f in &scenario.faults.faults {
+        fault(w, f);
+    }
+
+    let expect = |e: Expect, good: &str, bad: &str| match e {
+        Expect::Holds => good.to_string(),
+        Expect::Violated => bad.to_string(),
+        Expect::Any => "any".to_string(),
+    };
+    let _ = writeln!(w, "\n[expect]");
+    let _ = writeln!(
+        w,
+        "mutual_exclusion = \"{}\"",
+        expect(scenario.expect_mutual_exclusion, "holds", "violated")
+    );
+    let _ = writeln!(
+        w,
+        "resource = \"{}\"",
+        expect(scenario.expect_resource, "intact", "corrupted")
+    );
+    out
+}
+
+fn fault(w: &mut String, f: &ScheduledFault) {
+    let _ = writeln!(w, "\n[[fault]]");
+    let _ = writeln!(w, "at = \"{}\"", duration(f.at));
+    let _ = writeln!(w, "kind = \"{}\"", f.fault.name());
+    let link = |w: &mut String, link: &Option<(Target, Target)>| {
+        if let Some((a, b)) = link {
+            let _ = writeln!(w, "from = {}", target(a));
+            let _ = writeln!(w, "to = {}", target(b));
+        }
+    };
+    match &f.fault {
+        Fault::Partition { groups } => {
+            let groups: Vec<String> = groups
+                .iter()
+                .map(|g| format!("[{}]", g.iter().map(target).collect::<Vec<_>>().join(", ")))
+                .collect();
+            let _ = writeln!(w, "groups = [{}]", groups.join(", "));
+        }
+        Fault::PartitionOneway { from, to } => {
+            let _ = writeln!(w, "from = {}", target(from));
+            let _ = writeln!(w, "to = {}", target(to));
+        }
+        Fault::Heal => {}
+        Fault::Isolate { target: t }
+        | Fault::Restart { target: t }
+        | Fault::Pause { target: t }
+        | Fault::Resume { target: t } => {
+            let _ = writeln!(w, "target = {}", target(t));
+        }
+        Fault::Crash {
+            target: t,
+            lose_unsynced,
+        } => {
+            let _ = writeln!(w, "target = {}", target(t));
+            if *lose_unsynced {
+                let _ = writeln!(w, "lose_unsynced = true");
+            }
+        }
+        Fault::Skew {
+            target: t,
+            rate,
+            offset,
+        } => {
+            let _ = writeln!(w, "target = {}", target(t));
+            if let Some(rate) = rate {
+                let _ = writeln!(w, "rate = {rate:?}");
+            }
+            if let Some(offset) = offset {
+                let _ = writeln!(w, "offset = \"{}\"", duration(*offset));
+            }
+        }
+        Fault::Loss { rate, link: l } | Fault::Duplicate { rate, link: l } => {
+            let _ = writeln!(w, "rate = {rate:?}");
+            link(w, l);
+        }
+        Fault::Latency { min, max, link: l } => {
+            let _ = writeln!(w, "latency = \"{}..{}\"", duration(*min), duration(*max));
+            link(w, l);
+        }
+    }
+    if let Some(d) = f.duration {
+        let _ = writeln!(w, "for = \"{}\"", duration(d));
+    }
+}
