@@ -24,6 +24,9 @@ enum Cmd {
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Also write the run's picture to this file (self-contained HTML).
+        #[arg(long, value_name = "FILE")]
+        timeline: Option<std::path::PathBuf>,
     },
     /// Run a scenario over many seeds in parallel and summarise.
     Sweep {
@@ -46,6 +49,9 @@ enum Cmd {
         scenario: String,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also write the run's picture to this file (self-contained HTML).
+        #[arg(long, value_name = "FILE")]
+        timeline: Option<std::path::PathBuf>,
     },
     /// The bundled scenarios, with their one-line descriptions.
     List {
@@ -81,7 +87,8 @@ fn main() -> anyhow::Result<()> {
             scenario,
             seed,
             json,
-        } => run(&scenario, seed, json),
+            timeline,
+        } => run(&scenario, seed, json, timeline.as_deref()),
         Cmd::Sweep {
             scenario,
             seeds,
@@ -89,7 +96,11 @@ fn main() -> anyhow::Result<()> {
             shard,
             json,
         } => sweep(&scenario, &seeds, jobs, shard.as_deref(), json),
-        Cmd::Replay { scenario, seed } => replay(&scenario, seed),
+        Cmd::Replay {
+            scenario,
+            seed,
+            timeline,
+        } => replay(&scenario, seed, timeline.as_deref()),
         Cmd::List { json } => {
             list(json, io::stdout().lock()).context("locksim list: writing stdout")
         }
@@ -175,12 +186,32 @@ fn run_one(scenario: &locksim::scenario::Scenario, seed: u64) -> locksim::runner
     }
 }
 
-fn run(scenario: &str, seed: u64, json: bool) -> anyhow::Result<()> {
+/// Writes the picture of a run when `--timeline FILE` was given.
+fn write_timeline(
+    path: Option<&std::path::Path>,
+    scenario: &locksim::scenario::Scenario,
+    artifacts: &locksim::runner::RunArtifacts,
+) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        let html = locksim::timeline::Timeline::new(scenario, artifacts).render();
+        std::fs::write(path, html)
+            .with_context(|| format!("writing the timeline to {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn run(
+    scenario: &str,
+    seed: u64,
+    json: bool,
+    timeline: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let scenario = load(scenario);
     if !json {
         println!("scenario {}  seed {seed}", scenario.name);
     }
     let artifacts = run_one(&scenario, seed);
+    write_timeline(timeline, &scenario, &artifacts)?;
     let o = &artifacts.outcome;
     if json {
         println!("{}", serde_json::to_string(o)?);
@@ -313,9 +344,10 @@ fn sweep(
     std::process::exit(if summary.mismatching == 0 { 0 } else { 1 });
 }
 
-fn replay(scenario: &str, seed: u64) -> anyhow::Result<()> {
+fn replay(scenario: &str, seed: u64, timeline: Option<&std::path::Path>) -> anyhow::Result<()> {
     let scenario = load(scenario);
     let artifacts = run_one(&scenario, seed);
+    write_timeline(timeline, &scenario, &artifacts)?;
     let o = &artifacts.outcome;
     println!("scenario {}  seed {seed}", scenario.name);
     print!(
