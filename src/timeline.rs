@@ -389,7 +389,7 @@ svg text{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-ser
 .op.ok{fill:#9aa3ab}.op.fail{fill:#f08c00}.op.indeterminate{fill:#9c36b5}.expiry{fill:#c00}
 .fault.pause{fill:#ffb300;fill-opacity:.28}.fault.crash{fill:#000;fill-opacity:.22}.fault.partition{fill:#7b2cbf;fill-opacity:.13}
 .fault.skew{fill:#00897b;fill-opacity:.18}.fault.loss{fill:#1e88e5;fill-opacity:.1}.fault.latency{fill:#26c6da;fill-opacity:.12}
-.fault-label rect{fill-opacity:.5}.fault-label text{font-size:10px;fill:#222}
+.side{font-size:9px;fill:#5a189a}.fault-label rect{fill-opacity:.5}.fault-label text{font-size:10px;fill:#222}
 .fault-label.pause rect{fill:#ffb300}.fault-label.crash rect{fill:#6c757d}.fault-label.partition rect{fill:#b48be0}
 .fault-label.skew rect{fill:#4db6ac}.fault-label.loss rect{fill:#64b5f6}.fault-label.latency rect{fill:#80deea}
 .violation .band{fill:none;stroke:#d00;stroke-width:1.5;stroke-dasharray:5 3}.violation .band.lock{fill:#e00;fill-opacity:.18}

@@ -115,9 +115,14 @@ pub(crate) struct FaultSpan {
     pub label: String,
     /// The lanes it hits; empty: every lane.
     pub hosts: Vec<String>,
+    /// A partition's sides (empty for other faults): each hit lane says which side it is on.
+    pub groups: Vec<Vec<String>>,
     pub from_ms: u64,
     pub to_ms: u64,
 }
+
+/// `(at_ms, member, lease)`: a leader expired a lease.
+pub(crate) type Expiry = (u64, String, i64);
 
 pub(crate) struct Model {
     pub clients: Vec<String>,
@@ -138,8 +143,7 @@ pub(crate) struct Model {
     /// Client operations other than lease grants and keepalives (those are on the lease row).
     pub ops: Vec<Operation>,
     pub roles: Vec<RoleSpan>,
-    /// `(at_ms, member, lease)`: a leader expired a lease.
-    pub expiries: Vec<(u64, String, i64)>,
+    pub expiries: Vec<Expiry>,
     pub faults: Vec<FaultSpan>,
 }
 
@@ -340,7 +344,7 @@ fn leases_and_ops(
     records: &[Record],
     clients: &[String],
     end_ms: u64,
-) -> (Vec<Lease>, Vec<Operation>, Vec<(u64, String, i64)>) {
+) -> (Vec<Lease>, Vec<Operation>, Vec<Expiry>) {
     let mut leases: Vec<Lease> = Vec::new();
     let mut by_id: BTreeMap<i64, usize> = BTreeMap::new();
     let mut ops = Vec::new();
@@ -486,6 +490,7 @@ fn faults(events: &[(u64, ClusterEvent)], scenario: &Scenario, end_ms: u64) -> V
         kind,
         label,
         hosts,
+        groups: Vec::new(),
         from_ms: at,
         to_ms: end_ms,
     };
@@ -512,8 +517,10 @@ fn faults(events: &[(u64, ClusterEvent)], scenario: &Scenario, end_ms: u64) -> V
                 let names: Vec<String> = groups.iter().map(|g| g.join(",")).collect();
                 let key = format!("partition {}", names.join(" | "));
                 let hosts = groups.iter().flatten().cloned().collect();
-                open.entry(key.clone())
-                    .or_insert_with(|| span(FaultKind::Partition, key, hosts, at));
+                open.entry(key.clone()).or_insert_with(|| FaultSpan {
+                    groups: groups.clone(),
+                    ..span(FaultKind::Partition, key, hosts, at)
+                });
             }
             ClusterEvent::Unpartition { groups } => {
                 let names: Vec<String> = groups.iter().map(|g| g.join(",")).collect();

@@ -322,6 +322,14 @@ impl View<'_> {
                 let Some(lane) = self.layout.host_lane(host) else {
                     continue;
                 };
+                if let Some(side) = f.groups.iter().find(|g| g.contains(host)) {
+                    s.push_str(&format!(
+                        r#"<text class="side" x="{}" y="{}">side {}</text>"#,
+                        f1(x + 3.0),
+                        f1(lane.y + lane.h - 3.0),
+                        esc(&side.join(","))
+                    ));
+                }
                 s.push_str(&format!(
                     r#"<rect {data} data-lane="{}" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>"#,
                     esc(host),
