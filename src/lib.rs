@@ -10,6 +10,7 @@
 //! * `sweep`: many seeds in parallel, one simulation per thread.
 //! * `explore`: property-based exploration — proptest strategies over fault plans, workloads and
 //!   seeds, shrinking to a minimal plan, written back as a scenario TOML (`locksim explore`).
+//! * `timeline`: the picture of a run — one self-contained HTML file ([`timeline::Timeline`]).
 //! * `scenario`: scenario files (TOML) — read, validated, with errors naming file, line, field.
 
 pub mod check_cmd;
@@ -18,6 +19,7 @@ pub mod explore;
 pub mod runner;
 pub mod scenario;
 pub mod sweep;
+pub mod timeline;
 
 /// The README's Rust examples, compiled and run by `cargo test --doc`.
 #[cfg(doctest)]

@@ -27,6 +27,9 @@ enum Cmd {
         /// Skip the linearizability check of the run's KV history.
         #[arg(long)]
         no_check: bool,
+        /// Also write the run's picture to this file (self-contained HTML).
+        #[arg(long, value_name = "FILE")]
+        timeline: Option<std::path::PathBuf>,
     },
     /// Run a scenario over many seeds in parallel and summarise.
     Sweep {
@@ -52,6 +55,9 @@ enum Cmd {
         scenario: String,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also write the run's picture to this file (self-contained HTML).
+        #[arg(long, value_name = "FILE")]
+        timeline: Option<std::path::PathBuf>,
     },
     /// Run generated variants of a scenario (random fault plans, workloads, seeds) against a
     /// property; shrink the first failing one and print it as a scenario file. Exit 0 when
@@ -151,7 +157,14 @@ fn main() -> anyhow::Result<()> {
             seed,
             json,
             no_check,
-        } => run(&scenario, seed, json, options(no_check)),
+            timeline,
+        } => run(
+            &scenario,
+            seed,
+            json,
+            options(no_check),
+            timeline.as_deref(),
+        ),
         Cmd::Sweep {
             scenario,
             seeds,
@@ -167,7 +180,11 @@ fn main() -> anyhow::Result<()> {
             json,
             options(no_check),
         ),
-        Cmd::Replay { scenario, seed } => replay(&scenario, seed),
+        Cmd::Replay {
+            scenario,
+            seed,
+            timeline,
+        } => replay(&scenario, seed, timeline.as_deref()),
         Cmd::Explore {
             scenario,
             cases,
@@ -314,17 +331,33 @@ fn run_one(
     }
 }
 
+/// Writes the picture of a run when `--timeline FILE` was given.
+fn write_timeline(
+    path: Option<&std::path::Path>,
+    scenario: &locksim::scenario::Scenario,
+    artifacts: &locksim::runner::RunArtifacts,
+) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        let html = locksim::timeline::Timeline::new(scenario, artifacts).render();
+        std::fs::write(path, html)
+            .with_context(|| format!("writing the timeline to {}", path.display()))?;
+    }
+    Ok(())
+}
+
 fn run(
     scenario: &str,
     seed: u64,
     json: bool,
     options: locksim::runner::RunOptions,
+    timeline: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let scenario = load(scenario);
     if !json {
         println!("scenario {}  seed {seed}", scenario.name);
     }
     let artifacts = run_one(&scenario, seed, options);
+    write_timeline(timeline, &scenario, &artifacts)?;
     let o = &artifacts.outcome;
     if json {
         println!("{}", serde_json::to_string(o)?);
@@ -532,9 +565,10 @@ fn explore(
     std::process::exit(if exploration.failure.is_none() { 0 } else { 1 });
 }
 
-fn replay(scenario: &str, seed: u64) -> anyhow::Result<()> {
+fn replay(scenario: &str, seed: u64, timeline: Option<&std::path::Path>) -> anyhow::Result<()> {
     let scenario = load(scenario);
     let artifacts = run_one(&scenario, seed, locksim::runner::RunOptions::default());
+    write_timeline(timeline, &scenario, &artifacts)?;
     let o = &artifacts.outcome;
     println!("scenario {}  seed {seed}", scenario.name);
     print!(

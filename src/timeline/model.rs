@@ -1,0 +1,630 @@
+//! `Model`: what the picture draws, read out of a run's history — lanes, holds as believed,
+//! acquire attempts, leases, resource accesses, roles and fault intervals. Pure data, no SVG.
+
+use std::collections::BTreeMap;
+
+use lock::checker::Interval;
+use lock::LockEvent;
+use sim::{ClientRequest, ClientResponse, ClusterEvent, Operation, Outcome, Record};
+
+use crate::scenario::Scenario;
+
+/// An `acquire` call: from invoke to its answer.
+pub(crate) struct Attempt {
+    pub client: String,
+    pub from_ms: u64,
+    /// `None`: still waiting when the run ended.
+    pub to_ms: Option<u64>,
+    /// `acquired, token N` or `failed: …`.
+    pub result: String,
+}
+
+/// A `release` call.
+pub(crate) struct Release {
+    pub client: String,
+    pub token: i64,
+    pub from_ms: u64,
+    pub to_ms: Option<u64>,
+    pub ok: Option<bool>,
+}
+
+/// A client's session noticed its lease was gone.
+pub(crate) struct Loss {
+    pub client: String,
+    pub at_ms: u64,
+    pub lease: i64,
+    pub reason: String,
+}
+
+/// One keepalive round trip.
+pub(crate) struct KeepAlive {
+    pub from_ms: u64,
+    pub to_ms: Option<u64>,
+    /// Whether the answer said the lease is alive (TTL > 0).
+    pub alive: bool,
+    pub result: String,
+}
+
+/// A lease a client was granted, as the history shows it.
+pub(crate) struct Lease {
+    pub client: String,
+    pub id: i64,
+    pub ttl_secs: i64,
+    pub granted_ms: u64,
+    /// Expired on the leader, revoked by the client, or `None`: alive at the end.
+    pub end_ms: Option<u64>,
+    /// `expired on n3` / `revoked by c1`.
+    pub end: String,
+    pub keepalives: Vec<KeepAlive>,
+}
+
+/// A resource read or write, on the lane of the client that made it.
+pub(crate) struct Access {
+    pub client: String,
+    pub at_ms: u64,
+    pub write: bool,
+    pub token: i64,
+    pub value: u64,
+    pub previous: u64,
+    pub accepted: bool,
+    pub highest: i64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub(crate) enum Role {
+    Leader { term: u64 },
+    Down,
+}
+
+/// A member's role over an interval; follower elsewhere. (The history records elections won
+/// and lost, not candidacy, so candidates are not shown.)
+pub(crate) struct RoleSpan {
+    pub member: String,
+    pub role: Role,
+    pub from_ms: u64,
+    pub to_ms: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum FaultKind {
+    Pause,
+    Crash,
+    Partition,
+    Skew,
+    Loss,
+    Latency,
+}
+
+impl FaultKind {
+    pub fn class(self) -> &'static str {
+        match self {
+            FaultKind::Pause => "pause",
+            FaultKind::Crash => "crash",
+            FaultKind::Partition => "partition",
+            FaultKind::Skew => "skew",
+            FaultKind::Loss => "loss",
+            FaultKind::Latency => "latency",
+        }
+    }
+}
+
+/// A fault from when it was injected to when it was undone (or the end of the run).
+pub(crate) struct FaultSpan {
+    pub kind: FaultKind,
+    /// `pause c3`, `partition n2 | n1,n3`, `loss 0.2 everywhere`.
+    pub label: String,
+    /// The lanes it hits; empty: every lane.
+    pub hosts: Vec<String>,
+    /// A partition's sides (empty for other faults): each hit lane says which side it is on.
+    pub groups: Vec<Vec<String>>,
+    pub from_ms: u64,
+    pub to_ms: u64,
+}
+
+/// `(at_ms, member, lease)`: a leader expired a lease.
+pub(crate) type Expiry = (u64, String, i64);
+
+pub(crate) struct Model {
+    pub clients: Vec<String>,
+    pub members: Vec<String>,
+    /// Hosts hit by a fault that are neither clients nor members (the resource, `ctl`).
+    pub others: Vec<String>,
+    pub end_ms: u64,
+    /// The lock's key, or the common prefix of the keys clients held (`lock/`).
+    pub lock_key: String,
+    pub holds: Vec<Interval>,
+    /// The key each hold was acquired under, by (client, token).
+    pub hold_keys: BTreeMap<(String, i64), String>,
+    pub attempts: Vec<Attempt>,
+    pub releases: Vec<Release>,
+    pub losses: Vec<Loss>,
+    pub leases: Vec<Lease>,
+    pub accesses: Vec<Access>,
+    /// Client operations other than lease grants and keepalives (those are on the lease row).
+    pub ops: Vec<Operation>,
+    pub roles: Vec<RoleSpan>,
+    pub expiries: Vec<Expiry>,
+    pub faults: Vec<FaultSpan>,
+}
+
+/// Orders `c2` before `c10`.
+fn natural(name: &str) -> (String, u64, String) {
+    let digits = name.trim_start_matches(|c: char| !c.is_ascii_digit());
+    let prefix = &name[..name.len() - digits.len()];
+    (
+        prefix.to_string(),
+        digits.parse().unwrap_or(u64::MAX),
+        name.to_string(),
+    )
+}
+
+fn sort_names(names: &mut Vec<String>) {
+    names.sort_by_key(|n| natural(n));
+    names.dedup();
+}
+
+impl Model {
+    pub fn new(scenario: &Scenario, records: &[Record], end_ms: u64) -> Model {
+        let lock_timeline = lock::Timeline::from_records(records);
+        let end_ms = end_ms.max(lock_timeline.end_ms);
+        let members: Vec<String> = (1..=scenario.cluster.members as u64)
+            .map(sim::member_name)
+            .collect();
+
+        let mut clients: Vec<String> = Vec::new();
+        for (_, process, event) in &lock_timeline.lock_events {
+            match event {
+                LockEvent::ResourceRead { client, .. }
+                | LockEvent::ResourceWrite { client, .. } => clients.push(client.clone()),
+                _ => clients.push(process.clone()),
+            }
+        }
+        clients.retain(|c| c != lock::RESOURCE_HOST);
+        sort_names(&mut clients);
+
+        let holds = lock_timeline.intervals();
+        let mut hold_keys = BTreeMap::new();
+        let mut attempts = Vec::new();
+        let mut releases: Vec<Release> = Vec::new();
+        let mut losses = Vec::new();
+        let mut accesses = Vec::new();
+        let mut open_attempt: BTreeMap<String, usize> = BTreeMap::new();
+        for (at, process, event) in &lock_timeline.lock_events {
+            match event {
+                LockEvent::AcquireInvoked { .. } => {
+                    open_attempt.insert(process.clone(), attempts.len());
+                    attempts.push(Attempt {
+                        client: process.clone(),
+                        from_ms: *at,
+                        to_ms: None,
+                        result: "no answer before the run ended".into(),
+                    });
+                }
+                LockEvent::Acquired {
+                    key, token, lease, ..
+                } => {
+                    hold_keys.insert((process.clone(), *token), key.clone());
+                    if let Some(i) = open_attempt.remove(process) {
+                        attempts[i].to_ms = Some(*at);
+                        attempts[i].result =
+                            format!("acquired `{key}` with token {token}, lease {lease:#x}");
+                    }
+                }
+                LockEvent::AcquireFailed { error, .. } => {
+                    if let Some(i) = open_attempt.remove(process) {
+                        attempts[i].to_ms = Some(*at);
+                        attempts[i].result = format!("failed: {error}");
+                    }
+                }
+                LockEvent::BelievedLost { lease, reason } => losses.push(Loss {
+                    client: process.clone(),
+                    at_ms: *at,
+                    lease: *lease,
+                    reason: reason.clone(),
+                }),
+                LockEvent::ReleaseInvoked { token } => releases.push(Release {
+                    client: process.clone(),
+                    token: *token,
+                    from_ms: *at,
+                    to_ms: None,
+                    ok: None,
+                }),
+                LockEvent::Released { token, ok } => {
+                    if let Some(r) = releases
+                        .iter_mut()
+                        .rev()
+                        .find(|r| r.client == *process && r.token == *token && r.ok.is_none())
+                    {
+                        r.to_ms = Some(*at);
+                        r.ok = Some(*ok);
+                    }
+                }
+                LockEvent::ResourceRead {
+                    client,
+                    token,
+                    value,
+                    accepted,
+                    highest,
+                } => accesses.push(Access {
+                    client: client.clone(),
+                    at_ms: *at,
+                    write: false,
+                    token: *token,
+                    value: *value,
+                    previous: *value,
+                    accepted: *accepted,
+                    highest: *highest,
+                }),
+                LockEvent::ResourceWrite {
+                    client,
+                    token,
+                    value,
+                    previous,
+                    accepted,
+                    highest,
+                } => accesses.push(Access {
+                    client: client.clone(),
+                    at_ms: *at,
+                    write: true,
+                    token: *token,
+                    value: *value,
+                    previous: *previous,
+                    accepted: *accepted,
+                    highest: *highest,
+                }),
+            }
+        }
+        let lock_key = common_key(hold_keys.values());
+
+        let (leases, ops, expiries) = leases_and_ops(records, &clients, end_ms);
+        let roles = roles(&lock_timeline.cluster_events, &members, end_ms);
+        let faults = faults(&lock_timeline.cluster_events, scenario, end_ms);
+        let mut others: Vec<String> = faults
+            .iter()
+            .flat_map(|f| f.hosts.iter())
+            .filter(|h| !clients.contains(h) && !members.contains(h))
+            .cloned()
+            .collect();
+        sort_names(&mut others);
+
+        Model {
+            clients,
+            members,
+            others,
+            end_ms,
+            lock_key,
+            holds,
+            hold_keys,
+            attempts,
+            releases,
+            losses,
+            leases,
+            accesses,
+            ops,
+            roles,
+            expiries,
+            faults,
+        }
+    }
+
+    /// Where a hold ends on the picture: its end, or the end of the run.
+    pub fn hold_end(&self, hold: &Interval) -> u64 {
+        hold.end_ms.unwrap_or(self.end_ms)
+    }
+}
+
+/// The one key every hold used, or their common prefix cut after its last `/` (etcd-mutex
+/// clients each hold `lock/<lease>`: the lock is `lock/`).
+fn common_key<'a>(keys: impl Iterator<Item = &'a String>) -> String {
+    let mut prefix: Option<String> = None;
+    for key in keys {
+        prefix = Some(match prefix {
+            None => key.clone(),
+            Some(p) => p
+                .chars()
+                .zip(key.chars())
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| a)
+                .collect(),
+        });
+    }
+    let Some(prefix) = prefix else {
+        return "lock".into();
+    };
+    match prefix.rfind('/') {
+        Some(i) if !prefix.ends_with('/') && i + 1 < prefix.len() => {
+            // Keys that merely share leading digits after the slash are different keys.
+            prefix[..=i].to_string()
+        }
+        _ => prefix,
+    }
+}
+
+fn leases_and_ops(
+    records: &[Record],
+    clients: &[String],
+    end_ms: u64,
+) -> (Vec<Lease>, Vec<Operation>, Vec<Expiry>) {
+    let mut leases: Vec<Lease> = Vec::new();
+    let mut by_id: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut ops = Vec::new();
+    let mut expiries = Vec::new();
+    for record in records {
+        match record {
+            Record::Op(op) if clients.contains(&op.process) => match (&op.request, &op.outcome) {
+                (ClientRequest::LeaseGrant(_), Outcome::Ok(ClientResponse::LeaseGrant(r))) => {
+                    by_id.insert(r.id, leases.len());
+                    leases.push(Lease {
+                        client: op.process.clone(),
+                        id: r.id,
+                        ttl_secs: r.ttl,
+                        granted_ms: op.return_ms.unwrap_or(op.invoke_ms),
+                        end_ms: None,
+                        end: "alive at the end of the run".into(),
+                        keepalives: Vec::new(),
+                    });
+                }
+                (ClientRequest::LeaseKeepAlive(req), outcome) => {
+                    let Some(&i) = by_id.get(&req.id) else {
+                        ops.push(op.clone());
+                        continue;
+                    };
+                    let (alive, result) = match outcome {
+                        Outcome::Ok(ClientResponse::LeaseKeepAlive(r)) if r.ttl > 0 => {
+                            (true, format!("alive, TTL {} s", r.ttl))
+                        }
+                        Outcome::Ok(ClientResponse::LeaseKeepAlive(r)) => {
+                            (false, format!("gone (TTL {})", r.ttl))
+                        }
+                        other => (false, super::describe::outcome(other)),
+                    };
+                    leases[i].keepalives.push(KeepAlive {
+                        from_ms: op.invoke_ms,
+                        to_ms: op.return_ms,
+                        alive,
+                        result,
+                    });
+                }
+                (ClientRequest::LeaseRevoke(req), Outcome::Ok(_)) => {
+                    if let Some(&i) = by_id.get(&req.id) {
+                        let lease = &mut leases[i];
+                        if lease.end_ms.is_none() {
+                            lease.end_ms = op.return_ms;
+                            lease.end = format!("revoked by {}", op.process);
+                        }
+                    }
+                    ops.push(op.clone());
+                }
+                _ => ops.push(op.clone()),
+            },
+            Record::Event {
+                at_ms,
+                event: ClusterEvent::LeaseExpired { member, lease },
+            } => {
+                let member = sim::member_name(*member);
+                if let Some(&i) = by_id.get(lease) {
+                    let l = &mut leases[i];
+                    if l.end_ms.is_none() {
+                        l.end_ms = Some(*at_ms);
+                        l.end = format!("expired on the leader {member}");
+                    }
+                }
+                expiries.push((*at_ms, member, *lease));
+            }
+            _ => {}
+        }
+    }
+    for lease in &mut leases {
+        lease.end_ms = lease.end_ms.map(|e| e.min(end_ms));
+    }
+    (leases, ops, expiries)
+}
+
+fn roles(events: &[(u64, ClusterEvent)], members: &[String], end_ms: u64) -> Vec<RoleSpan> {
+    let mut open: BTreeMap<(String, Role), u64> = BTreeMap::new();
+    let mut spans = Vec::new();
+    let mut close = |open: &mut BTreeMap<(String, Role), u64>,
+                     member: &str,
+                     pick: &dyn Fn(Role) -> bool,
+                     at: u64| {
+        let keys: Vec<(String, Role)> = open
+            .keys()
+            .filter(|(m, r)| m == member && pick(*r))
+            .cloned()
+            .collect();
+        for key in keys {
+            let from = open.remove(&key).expect("listed");
+            spans.push(RoleSpan {
+                member: key.0,
+                role: key.1,
+                from_ms: from,
+                to_ms: at,
+            });
+        }
+    };
+    let is_leader = |r: Role| matches!(r, Role::Leader { .. });
+    for (at, event) in events {
+        match event {
+            ClusterEvent::BecameLeader { member, term } => {
+                let m = sim::member_name(*member);
+                close(&mut open, &m, &is_leader, *at);
+                open.insert((m, Role::Leader { term: *term }), *at);
+            }
+            ClusterEvent::SteppedDown { member, .. } => {
+                close(&mut open, &sim::member_name(*member), &is_leader, *at);
+            }
+            ClusterEvent::Crash { host } if members.contains(host) => {
+                close(&mut open, host, &is_leader, *at);
+                open.entry((host.clone(), Role::Down)).or_insert(*at);
+            }
+            ClusterEvent::Restart { host } => {
+                close(&mut open, host, &|r| r == Role::Down, *at);
+            }
+            _ => {}
+        }
+    }
+    let rest: Vec<String> = open.keys().map(|(m, _)| m.clone()).collect();
+    for m in rest {
+        close(&mut open, &m, &|_| true, end_ms);
+    }
+    spans.sort_by_key(|s| (s.from_ms, natural(&s.member), s.role));
+    spans
+}
+
+fn faults(events: &[(u64, ClusterEvent)], scenario: &Scenario, end_ms: u64) -> Vec<FaultSpan> {
+    // Open faults by identity; BTreeMap so that faults still open at the end close in a
+    // deterministic order.
+    let mut open: BTreeMap<String, FaultSpan> = BTreeMap::new();
+    let mut done: Vec<FaultSpan> = Vec::new();
+    let default_latency = (
+        scenario.latency.min.as_millis() as u64,
+        scenario.latency.max.as_millis() as u64,
+    );
+    let mut close = |open: &mut BTreeMap<String, FaultSpan>, key: &str, at: u64| {
+        if let Some(mut f) = open.remove(key) {
+            f.to_ms = at;
+            done.push(f);
+        }
+    };
+    let span = |kind, label: String, hosts: Vec<String>, at| FaultSpan {
+        kind,
+        label,
+        hosts,
+        groups: Vec::new(),
+        from_ms: at,
+        to_ms: end_ms,
+    };
+    let link_name = |link: &Option<Vec<String>>| match link {
+        Some(l) => format!("on {}", l.join("–")),
+        None => "everywhere".to_string(),
+    };
+    for (at, event) in events {
+        let at = *at;
+        match event {
+            ClusterEvent::Pause { host } => {
+                let key = format!("pause {host}");
+                open.entry(key.clone())
+                    .or_insert_with(|| span(FaultKind::Pause, key, vec![host.clone()], at));
+            }
+            ClusterEvent::Resume { host } => close(&mut open, &format!("pause {host}"), at),
+            ClusterEvent::Crash { host } => {
+                let key = format!("crash {host}");
+                open.entry(key.clone())
+                    .or_insert_with(|| span(FaultKind::Crash, key, vec![host.clone()], at));
+            }
+            ClusterEvent::Restart { host } => close(&mut open, &format!("crash {host}"), at),
+            ClusterEvent::Partition { groups } => {
+                let names: Vec<String> = groups.iter().map(|g| g.join(",")).collect();
+                let key = format!("partition {}", names.join(" | "));
+                let hosts = groups.iter().flatten().cloned().collect();
+                open.entry(key.clone()).or_insert_with(|| FaultSpan {
+                    groups: groups.clone(),
+                    ..span(FaultKind::Partition, key, hosts, at)
+                });
+            }
+            ClusterEvent::Unpartition { groups } => {
+                let names: Vec<String> = groups.iter().map(|g| g.join(",")).collect();
+                close(&mut open, &format!("partition {}", names.join(" | ")), at);
+            }
+            ClusterEvent::PartitionOneway { from, to } => {
+                let key = format!("partition {from} → {to}");
+                open.entry(key.clone()).or_insert_with(|| {
+                    span(
+                        FaultKind::Partition,
+                        key,
+                        vec![from.clone(), to.clone()],
+                        at,
+                    )
+                });
+            }
+            ClusterEvent::RepairOneway { from, to } => {
+                close(&mut open, &format!("partition {from} → {to}"), at)
+            }
+            ClusterEvent::Heal => {
+                let keys: Vec<String> = open
+                    .keys()
+                    .filter(|k| k.starts_with("partition "))
+                    .cloned()
+                    .collect();
+                for k in keys {
+                    close(&mut open, &k, at);
+                }
+            }
+            ClusterEvent::Skew {
+                host,
+                rate,
+                offset_ms,
+            } => {
+                let key = format!("skew {host}");
+                close(&mut open, &key, at);
+                if *rate != 1.0 || *offset_ms != 0 {
+                    let label = format!("skew {host} ×{rate}, +{offset_ms} ms");
+                    open.insert(key, span(FaultKind::Skew, label, vec![host.clone()], at));
+                }
+            }
+            ClusterEvent::LinkRule {
+                link,
+                loss,
+                duplicate,
+            } => {
+                let key = format!("link {}", link_name(link));
+                close(&mut open, &key, at);
+                if *loss > 0.0 || *duplicate > 0.0 {
+                    let mut what = Vec::new();
+                    if *loss > 0.0 {
+                        what.push(format!("loss {:.0}%", loss * 100.0));
+                    }
+                    if *duplicate > 0.0 {
+                        what.push(format!("duplicate {:.0}%", duplicate * 100.0));
+                    }
+                    let label = format!("{} {}", what.join(", "), link_name(link));
+                    let hosts = link.clone().unwrap_or_default();
+                    open.insert(key, span(FaultKind::Loss, label, hosts, at));
+                }
+            }
+            ClusterEvent::Latency {
+                link,
+                min_ms,
+                max_ms,
+            } => {
+                let key = format!("latency {}", link_name(link));
+                close(&mut open, &key, at);
+                if (*min_ms, *max_ms) != default_latency {
+                    let label = format!("latency {min_ms}–{max_ms} ms {}", link_name(link));
+                    let hosts = link.clone().unwrap_or_default();
+                    open.insert(key, span(FaultKind::Latency, label, hosts, at));
+                }
+            }
+            _ => {}
+        }
+    }
+    let keys: Vec<String> = open.keys().cloned().collect();
+    for k in keys {
+        close(&mut open, &k, end_ms);
+    }
+    done.sort_by_key(|f| (f.from_ms, f.to_ms, f.label.clone()));
+    done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_key_is_the_common_directory() {
+        let keys = [
+            "lock/300000000000f".to_string(),
+            "lock/3000000000010".into(),
+        ];
+        assert_eq!(common_key(keys.iter()), "lock/");
+        let one = ["lock".to_string(), "lock".into()];
+        assert_eq!(common_key(one.iter()), "lock");
+    }
+
+    #[test]
+    fn names_sort_naturally() {
+        let mut names = vec!["c10".to_string(), "c2".into(), "c1".into(), "c2".into()];
+        sort_names(&mut names);
+        assert_eq!(names, ["c1", "c2", "c10"]);
+    }
+}
