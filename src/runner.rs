@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use lock::{AlgorithmKind, LockOptions, Run, Violation, ViolationKind, WorkloadConfig};
 use serde::Serialize;
+use sim::ap::{ApConfig, Topology};
 use sim::{ClusterConfig, Fault, FaultPlan, MemberConfig, Record, ScheduledFault};
 
 use crate::scenario::{Backend, Expect, Scenario};
@@ -87,15 +88,13 @@ pub fn run_with(
     seed: u64,
     options: RunOptions,
 ) -> Result<RunArtifacts, RunError> {
-    let algorithm: AlgorithmKind = match scenario.cluster.backend {
-        Backend::Etcd => scenario.lock.kind.parse().map_err(RunError::Unsupported)?,
-        other => {
-            return Err(RunError::Unsupported(format!(
-                "the {other:?} backend (lock {}) is not available in this build yet",
-                scenario.lock.kind
-            )))
-        }
-    };
+    let algorithm: AlgorithmKind = scenario.lock.kind.parse().map_err(RunError::Unsupported)?;
+    if algorithm.is_ap() == (scenario.cluster.backend == Backend::Etcd) {
+        return Err(RunError::Unsupported(format!(
+            "lock {} does not run on the {:?} backend",
+            scenario.lock.kind, scenario.cluster.backend
+        )));
+    }
     let started = std::time::Instant::now();
     let lock_run = build(scenario, algorithm, seed);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -207,8 +206,37 @@ fn expect_name(expect: Expect, good: &'static str, bad: &'static str) -> &'stati
 /// The lock world a scenario describes.
 fn build(scenario: &Scenario, algorithm: AlgorithmKind, seed: u64) -> Run {
     let election = scenario.cluster.election_timeout;
+    // The AP backends: `members` is the number of store nodes `r1..rN`; no etcd member runs.
+    let ap = match scenario.cluster.backend {
+        Backend::Etcd => None,
+        backend => {
+            let topology = if backend == Backend::Redis {
+                Topology::Replicated {
+                    replicas: scenario.cluster.members.saturating_sub(1),
+                    sentinels: crate::scenario::SENTINELS,
+                }
+            } else {
+                Topology::Independent {
+                    nodes: scenario.cluster.members,
+                }
+            };
+            let mut config = ApConfig {
+                topology,
+                ..ApConfig::default()
+            };
+            config.node.replication.lag = (
+                scenario.cluster.replication_lag.min,
+                scenario.cluster.replication_lag.max,
+            );
+            Some(config)
+        }
+    };
     let cluster = ClusterConfig {
-        members: scenario.cluster.members,
+        members: if ap.is_some() {
+            0
+        } else {
+            scenario.cluster.members
+        },
         seed,
         member: MemberConfig {
             heartbeat_interval: election / 10,
@@ -247,8 +275,12 @@ fn build(scenario: &Scenario, algorithm: AlgorithmKind, seed: u64) -> Run {
             },
         );
     }
-    Run::new(algorithm)
-        .cluster(cluster)
+    let run = Run::new(algorithm);
+    let run = match ap {
+        Some(config) => run.ap(config),
+        None => run,
+    };
+    run.cluster(cluster)
         .workload(workload)
         .fencing(scenario.lock.fencing)
         .duration(scenario.duration)

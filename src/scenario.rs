@@ -768,13 +768,20 @@ impl Validator<'_> {
     }
 }
 
-/// The hosts a scenario has: store hosts, clients `c1..cN`, and `resource`.
+/// Sentinels of the `redis` backend, `s1..s3`.
+pub const SENTINELS: usize = 3;
+
+/// The hosts a scenario has: store hosts (`n1..nM`; `r1..rM`, plus sentinels `s1..s3` for
+/// `redis`, as `sim::ap::ApStore` registers them), clients `c1..cN`, and `resource`.
 pub fn hosts(backend: Backend, members: usize, clients: usize) -> Vec<String> {
     let store = match backend {
         Backend::Etcd => "n",
         Backend::Redis | Backend::Redlock => "r",
     };
     let mut hosts: Vec<String> = (1..=members).map(|i| format!("{store}{i}")).collect();
+    if backend == Backend::Redis {
+        hosts.extend((1..=SENTINELS).map(|i| format!("s{i}")));
+    }
     hosts.extend((1..=clients).map(|i| format!("c{i}")));
     hosts.push("resource".to_string());
     hosts
@@ -826,6 +833,15 @@ pub const BUNDLED: &[(&str, &str)] = &[
     (
         "lease-promotion-failover",
         include_str!("../scenarios/lease-promotion-failover.toml"),
+    ),
+    ("ap-failover", include_str!("../scenarios/ap-failover.toml")),
+    (
+        "ap-failover-etcd",
+        include_str!("../scenarios/ap-failover-etcd.toml"),
+    ),
+    (
+        "redlock-clock-jump",
+        include_str!("../scenarios/redlock-clock-jump.toml"),
     ),
 ];
 

@@ -6,10 +6,17 @@
 //! * `put`: a deliberately unsafe lock: check with a `Get`, then a plain `Put` (no compare).
 //! * `etcd_mutex`: etcd's `concurrency.Mutex`, step for step.
 //! * `session`: a lease with its keepalive loop, and what the holder believes about it.
+//! * `redis_setnx`: `SET key token NX PX ttl` on the AP store's primary (found through the
+//!   sentinels), release by compare-and-delete; unsafe on failover, on purpose.
+//! * `redlock`: Redlock over N independent AP nodes: a majority of `SET NX PX` within validity.
+//!
+//! The AP locks need [`LockContext::ap`] (an [`ApAccess`]); the etcd ones use `client`.
 
 mod etcd_mutex;
 mod lease_txn;
 mod put;
+mod redis_setnx;
+mod redlock;
 mod session;
 
 use std::future::Future;
@@ -17,6 +24,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sim::ap::ApClient;
 use sim::{Client, Clock, History, LeaseId};
 
 use crate::error::Result;
@@ -24,6 +32,8 @@ use crate::error::Result;
 pub use etcd_mutex::EtcdMutex;
 pub use lease_txn::LeaseTxn;
 pub use put::PutLock;
+pub use redis_setnx::RedisSetnx;
+pub use redlock::Redlock;
 pub use session::{LossReason, Session, SessionWatch};
 
 /// A fencing token: strictly larger for every later grant of the lock (when the lock is
@@ -96,20 +106,31 @@ pub enum AlgorithmKind {
     LeaseTxn,
     Put,
     EtcdMutex,
+    RedisSetnx,
+    Redlock,
 }
 
 impl AlgorithmKind {
-    pub const ALL: [AlgorithmKind; 3] = [
+    pub const ALL: [AlgorithmKind; 5] = [
         AlgorithmKind::LeaseTxn,
         AlgorithmKind::Put,
         AlgorithmKind::EtcdMutex,
+        AlgorithmKind::RedisSetnx,
+        AlgorithmKind::Redlock,
     ];
+
+    /// Whether it runs on the AP store (`redis-setnx`, `redlock`) rather than etcd.
+    pub fn is_ap(self) -> bool {
+        matches!(self, AlgorithmKind::RedisSetnx | AlgorithmKind::Redlock)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
             AlgorithmKind::LeaseTxn => "lease-txn",
             AlgorithmKind::Put => "put",
             AlgorithmKind::EtcdMutex => "etcd-mutex",
+            AlgorithmKind::RedisSetnx => "redis-setnx",
+            AlgorithmKind::Redlock => "redlock",
         }
     }
 }
@@ -126,7 +147,7 @@ impl FromStr for AlgorithmKind {
         AlgorithmKind::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown lock algorithm {s:?} (lease-txn, put, etcd-mutex)"))
+            .ok_or_else(|| format!("unknown lock algorithm {s:?} (lease-txn, put, etcd-mutex, redis-setnx, redlock)"))
     }
 }
 
@@ -171,6 +192,16 @@ pub struct LockContext {
     pub clock: Clock,
     pub history: History,
     pub process: String,
+    /// The AP store, for `redis-setnx` and `redlock` (`None` on an etcd run).
+    pub ap: Option<ApAccess>,
+}
+
+/// How an AP lock reaches the store: a sentinel-aware client (replicated store) or one aimed at
+/// `r1` (independent store), and the node names (Redlock's N masters).
+#[derive(Clone)]
+pub struct ApAccess {
+    pub client: ApClient,
+    pub nodes: Vec<String>,
 }
 
 impl LockContext {
@@ -180,7 +211,21 @@ impl LockContext {
             client,
             clock,
             process: process.to_string(),
+            ap: None,
         }
+    }
+
+    /// The same context with the AP store reachable.
+    pub fn with_ap(mut self, ap: ApAccess) -> Self {
+        self.ap = Some(ap);
+        self
+    }
+
+    /// The AP store; an AP lock on an etcd run is a harness bug.
+    pub(crate) fn ap(&self) -> &ApAccess {
+        self.ap
+            .as_ref()
+            .expect("an AP lock needs LockContext::with_ap (a run with an AP store)")
     }
 
     /// Run one client call as a process would: not while paused, and not acting on its answer
@@ -205,6 +250,8 @@ pub enum AnyLock {
     LeaseTxn(LeaseTxn),
     Put(PutLock),
     EtcdMutex(EtcdMutex),
+    RedisSetnx(RedisSetnx),
+    Redlock(Redlock),
 }
 
 impl AnyLock {
@@ -213,6 +260,8 @@ impl AnyLock {
             AlgorithmKind::LeaseTxn => AnyLock::LeaseTxn(LeaseTxn::new(ctx, options)),
             AlgorithmKind::Put => AnyLock::Put(PutLock::new(ctx, options)),
             AlgorithmKind::EtcdMutex => AnyLock::EtcdMutex(EtcdMutex::new(ctx, options)),
+            AlgorithmKind::RedisSetnx => AnyLock::RedisSetnx(RedisSetnx::new(ctx, options)),
+            AlgorithmKind::Redlock => AnyLock::Redlock(Redlock::new(ctx, options)),
         }
     }
 }
@@ -223,6 +272,8 @@ impl LockAlgorithm for AnyLock {
             AnyLock::LeaseTxn(l) => l.kind(),
             AnyLock::Put(l) => l.kind(),
             AnyLock::EtcdMutex(l) => l.kind(),
+            AnyLock::RedisSetnx(l) => l.kind(),
+            AnyLock::Redlock(l) => l.kind(),
         }
     }
 
@@ -231,6 +282,8 @@ impl LockAlgorithm for AnyLock {
             AnyLock::LeaseTxn(l) => l.acquire().await,
             AnyLock::Put(l) => l.acquire().await,
             AnyLock::EtcdMutex(l) => l.acquire().await,
+            AnyLock::RedisSetnx(l) => l.acquire().await,
+            AnyLock::Redlock(l) => l.acquire().await,
         }
     }
 
@@ -239,6 +292,8 @@ impl LockAlgorithm for AnyLock {
             AnyLock::LeaseTxn(l) => l.release(guard).await,
             AnyLock::Put(l) => l.release(guard).await,
             AnyLock::EtcdMutex(l) => l.release(guard).await,
+            AnyLock::RedisSetnx(l) => l.release(guard).await,
+            AnyLock::Redlock(l) => l.release(guard).await,
         }
     }
 }

@@ -10,6 +10,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sim::ap::{ApConfig, ApStore, Topology};
 use sim::{
     member_name, Cluster, ClusterConfig, FaultInjector, FaultPlan, History, RoleResolver, SimError,
 };
@@ -34,6 +35,8 @@ pub struct Run {
     schedule: Schedule,
     /// Faults from a scenario or the explorer (`sim::FaultPlan`), applied besides `schedule`.
     fault_plan: FaultPlan,
+    /// The AP store (for `redis-setnx`, `redlock`); `None` for the etcd locks.
+    ap: Option<ApConfig>,
 }
 
 impl Run {
@@ -48,7 +51,15 @@ impl Run {
             liveness_bound: Duration::from_secs(10),
             schedule: Schedule::new(),
             fault_plan: FaultPlan::default(),
+            ap: None,
         }
+    }
+
+    /// Put the AP store on the run (set `members(0)` for a world without etcd). The AP locks
+    /// need it; the etcd locks ignore it.
+    pub fn ap(mut self, config: ApConfig) -> Self {
+        self.ap = Some(config);
+        self
     }
 
     /// Seeds the cluster (turmoil, elections) and the workload's clients.
@@ -120,6 +131,17 @@ impl Run {
     /// Every host of the run, in registration order: members, the resource, the clients.
     pub fn hosts(&self) -> Vec<String> {
         let mut hosts: Vec<String> = (1..=self.cluster.members as u64).map(member_name).collect();
+        if let Some(ap) = &self.ap {
+            let (nodes, sentinels) = match ap.topology {
+                Topology::Replicated {
+                    replicas,
+                    sentinels,
+                } => (replicas + 1, sentinels),
+                Topology::Independent { nodes } => (nodes, 0),
+            };
+            hosts.extend((1..=nodes).map(sim::ap::node_name));
+            hosts.extend((1..=sentinels).map(sim::ap::sentinel_name));
+        }
         hosts.push(RESOURCE_HOST.to_string());
         hosts.extend((0..self.workload.clients).map(client_name));
         hosts
@@ -128,6 +150,10 @@ impl Run {
     /// Build the world: cluster, resource host, client hosts. Nothing has run yet.
     pub fn start(self) -> RunHandle {
         let mut cluster = Cluster::new(self.cluster.clone());
+        let store = self
+            .ap
+            .clone()
+            .map(|config| ApStore::add_to(&mut cluster, config));
         let history = cluster.history().clone();
         let resource = Resource::new(self.fencing);
         let holders = Holders::default();
@@ -153,6 +179,9 @@ impl Run {
                 history: history.clone(),
                 holders: holders.clone(),
                 incarnation: Rc::new(Cell::new(0)),
+                ap: store
+                    .as_ref()
+                    .map(|s| (s.client_config(&mut cluster, &name), s.nodes().to_vec())),
             };
             cluster.add_host(&name, move || workload::run_client(spec.clone()));
         }
@@ -166,6 +195,7 @@ impl Run {
             holders,
             pending,
             injector,
+            store,
             run: self,
         }
     }
@@ -196,17 +226,24 @@ pub struct RunHandle {
     /// Faults not applied yet, by time (stable for equal times).
     pending: Vec<(Duration, Fault)>,
     injector: FaultInjector,
+    /// The AP store, when the run has one.
+    store: Option<ApStore>,
     run: Run,
 }
 
-/// `holder` for the fault plan: resolved before each step from the holders' beliefs.
+/// `holder` for the fault plan: resolved before each step from the holders' beliefs; and
+/// `primary`, the AP store's primary in the sentinels' view.
 struct LockRoles {
     holder: Option<String>,
+    primary: Option<String>,
 }
 
 impl RoleResolver for LockRoles {
     fn holder(&self) -> Option<String> {
         self.holder.clone()
+    }
+    fn primary(&self) -> Option<String> {
+        self.primary.clone()
     }
 }
 
@@ -225,6 +262,11 @@ impl RunHandle {
 
     pub fn holders(&self) -> Holders {
         self.holders.clone()
+    }
+
+    /// The AP store, when the run has one.
+    pub fn store(&self) -> Option<&ApStore> {
+        self.store.as_ref()
     }
 
     /// The client host currently believing it holds the lock (not crashed; earliest acquirer if
@@ -328,6 +370,7 @@ impl RunHandle {
         self.apply_due();
         let roles = LockRoles {
             holder: self.current_holder(),
+            primary: self.store.as_ref().and_then(|s| s.primary()),
         };
         if let Err(e) = self.injector.apply_due(&mut self.cluster, &roles) {
             return Err(SimError {

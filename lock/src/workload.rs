@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use sim::{Client, ClientConfig, History};
 
 use crate::algorithm::{
-    AlgorithmKind, AnyLock, LockAlgorithm, LockContext, LockOptions, SessionWatch,
+    AlgorithmKind, AnyLock, ApAccess, LockAlgorithm, LockContext, LockOptions, SessionWatch,
 };
 use crate::event::LockEvent;
 use crate::resource::ResourceClient;
@@ -116,6 +116,8 @@ pub(crate) struct ClientSpec {
     pub holders: Holders,
     /// Lives outside the host: how many times it has started.
     pub incarnation: Rc<Cell<u32>>,
+    /// The AP store's client configuration and node names (AP locks only).
+    pub ap: Option<(sim::ap::ApClientConfig, Vec<String>)>,
 }
 
 /// One client host's software.
@@ -130,7 +132,16 @@ pub(crate) async fn run_client(spec: ClientSpec) -> turmoil::Result {
     let id = (spec.index as u32 + 1) + 64 * incarnation;
     let client =
         Client::connect(&name, id, spec.client_config.clone(), spec.history.clone()).await?;
-    let ctx = LockContext::new(client, clock.clone(), &name);
+    let mut ctx = LockContext::new(client, clock.clone(), &name);
+    if let Some((config, nodes)) = &spec.ap {
+        let ap = sim::ap::ApClient::connect(&name, id, config.clone(), spec.history.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        ctx = ctx.with_ap(ApAccess {
+            client: ap,
+            nodes: nodes.clone(),
+        });
+    }
     let mut resource = ResourceClient::connect(
         &name,
         incarnation,

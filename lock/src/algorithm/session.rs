@@ -198,3 +198,29 @@ async fn watch_deadline(ctx: LockContext, state: Rc<State>, every: Duration) {
         }
     }
 }
+
+/// A belief with no keepalive: the AP locks (`redis-setnx`, `redlock`) cannot renew, so their
+/// holder believes until its own clock passes `deadline` (local time). Returns the watch and
+/// the task that marks it lost at the deadline (abort it on release). `id` plays the lease's
+/// part in the history: unique per acquisition, so one holder's loss never ends another's.
+pub(crate) fn expiring(
+    ctx: &LockContext,
+    id: LeaseId,
+    deadline: Duration,
+) -> (SessionWatch, JoinHandle<()>) {
+    let (lost, _) = watch::channel(false);
+    let state = Rc::new(State {
+        lease: id,
+        lost,
+        deadline: Cell::new(deadline),
+    });
+    let task = {
+        let ctx = ctx.clone();
+        let state = state.clone();
+        tokio::task::spawn_local(async move {
+            ctx.clock.sleep_until(state.deadline.get()).await;
+            mark_lost(&ctx, &state, LossReason::Deadline);
+        })
+    };
+    (SessionWatch { state }, task)
+}
