@@ -155,6 +155,18 @@ impl Clock {
     }
 }
 
+/// The next firing of a periodic timer on a host's clock: one period on, or one period from
+/// now if the timer fell behind (a pause), like tokio's `MissedTickBehavior::Delay` — a resumed
+/// process fires once, not once per missed period.
+pub(crate) fn next_deadline(last: Duration, period: Duration, now: Duration) -> Duration {
+    let next = last + period;
+    if next <= now {
+        now + period
+    } else {
+        next
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::sync::mpsc;
 use turmoil::net::UdpSocket;
 
-use crate::clock::Clock;
+use crate::clock::{next_deadline, Clock};
 use crate::error::Error;
 use crate::history::{sim_now, ClusterEvent, History};
 use crate::lease::{LeaseIdGenerator, EXPIRED_LEASE_RETRY_INTERVAL, LEASE_REVOKE_RATE};
@@ -227,17 +227,6 @@ enum Wake {
     Tick,
     LeasePass,
     Inbound(Inbound),
-}
-
-/// The next firing of a periodic timer: one period on, or one period from now if the timer
-/// fell behind (a pause), like tokio's `MissedTickBehavior::Delay`.
-fn next_deadline(last: Duration, period: Duration, now: Duration) -> Duration {
-    let next = last + period;
-    if next <= now {
-        now + period
-    } else {
-        next
-    }
 }
 
 async fn receive_raft(socket: Rc<UdpSocket>, tx: mpsc::UnboundedSender<Inbound>) {

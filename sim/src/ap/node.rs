@@ -27,6 +27,7 @@ use super::command::{ApError, Command, Reply};
 use super::dataset::{Dataset, Effect};
 use super::message::{ApMessage, NodeInfo, NodeRole, NODE_PORT};
 use super::replication::{ReplState, Replicas, ReplicationConfig, SyncDecision};
+use crate::clock::next_deadline;
 use crate::clock::Clock;
 use crate::history::History;
 use crate::link_faults::LinkFaults;
@@ -153,12 +154,7 @@ pub(crate) async fn run(ctx: NodeContext) -> turmoil::Result {
         clock.running().await;
         match inbound {
             None => {
-                let now = clock.now();
-                next_cron = if next_cron + period <= now {
-                    now + period
-                } else {
-                    next_cron + period
-                };
+                next_cron = next_deadline(next_cron, period, clock.now());
                 node.cron();
             }
             Some((from, msg)) => {

@@ -43,6 +43,7 @@ use tokio::sync::mpsc;
 use turmoil::net::UdpSocket;
 
 use super::message::{ApMessage, NodeInfo, NodeRole, NODE_PORT, SENTINEL_PORT};
+use crate::clock::next_deadline;
 use crate::clock::Clock;
 use crate::history::{sim_now, History};
 use crate::link_faults::LinkFaults;
@@ -169,12 +170,7 @@ pub(crate) async fn run(ctx: SentinelContext) -> turmoil::Result {
         clock.running().await;
         match inbound {
             None => {
-                let now = clock.now();
-                next_tick = if next_tick + period <= now {
-                    now + period
-                } else {
-                    next_tick + period
-                };
+                next_tick = next_deadline(next_tick, period, clock.now());
                 sentinel.tick();
             }
             Some((from, msg)) => {
