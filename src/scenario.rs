@@ -129,6 +129,9 @@ pub struct Scenario {
     pub description: String,
     pub duration: Duration,
     pub cluster: ClusterSpec,
+    /// Simulated time per simulator step: the network's resolution (a message takes at least
+    /// one tick) and the price of a simulated second (every host is polled once per tick).
+    pub tick: Duration,
     pub latency: DurationRange,
     pub loss: f64,
     pub lock: LockSpec,
@@ -177,6 +180,7 @@ struct ClusterSection {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct NetworkSection {
+    tick: Option<Spanned<String>>,
     latency: Option<Spanned<String>>,
     loss: Option<Spanned<f64>>,
 }
@@ -231,6 +235,8 @@ pub mod defaults {
     pub const REPLICATION_LAG: (Duration, Duration) =
         (Duration::from_millis(1), Duration::from_millis(50));
     pub const LATENCY: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(10));
+    /// TigerBeetle's simulator ticks in 10 ms too; see the README on what a tick changes.
+    pub const TICK: Duration = Duration::from_millis(10);
     pub const TTL: Duration = Duration::from_secs(5);
     pub const CLIENTS: usize = 3;
     pub const HOLD: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(2));
@@ -416,6 +422,41 @@ impl Validator<'_> {
         };
 
         let network = raw.network.map(|n| n.into_inner()).unwrap_or_default();
+        let tick = match &network.tick {
+            None => defaults::TICK,
+            Some(t) => {
+                let d = self.duration(t, "network.tick")?;
+                if d > Duration::from_millis(100) {
+                    return self.err(
+                        t.span(),
+                        "network.tick",
+                        format!(
+                            "{} is too coarse; allowed: 1ms to 100ms (default 10ms)",
+                            t.get_ref()
+                        ),
+                    );
+                }
+                d
+            }
+        };
+        // Raft's heartbeat is a timer on the member's own clock, but its messages move only on
+        // tick boundaries: below two ticks per heartbeat, followers would time out spuriously.
+        if election_timeout / 10 < tick * 2 {
+            let (span, field) = match (&cluster_raw.election_timeout, &network.tick) {
+                (Some(e), _) => (e.span(), "cluster.election_timeout"),
+                (None, Some(t)) => (t.span(), "network.tick"),
+                (None, None) => unreachable!("the defaults are consistent"),
+            };
+            return self.err(
+                span,
+                field,
+                format!(
+                    "the heartbeat (election_timeout / 10 = {:?}) must be at least 2 ticks of network.tick ({:?}); raise cluster.election_timeout or lower network.tick",
+                    election_timeout / 10,
+                    tick
+                ),
+            );
+        }
         let latency = match &network.latency {
             None => DurationRange {
                 min: defaults::LATENCY.0,
@@ -548,6 +589,7 @@ impl Validator<'_> {
                 read_mode,
                 replication_lag,
             },
+            tick,
             latency,
             loss,
             lock: LockSpec {

@@ -43,7 +43,9 @@ impl Default for ClusterConfig {
             members: 3,
             seed: 0,
             member: MemberConfig::default(),
-            tick: Duration::from_millis(1),
+            // 10 ms, as TigerBeetle's simulator: a message takes 1–2 ticks per hop, timers inside
+            // a host stay exact, and a simulated second costs 100 steps instead of 1000.
+            tick: Duration::from_millis(10),
             latency_min: Duration::from_millis(1),
             latency_max: Duration::from_millis(10),
         }

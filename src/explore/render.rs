@@ -73,6 +73,7 @@ pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
     let _ = writeln!(w, "replication_lag = \"{}\"", range(&c.replication_lag));
 
     let _ = writeln!(w, "\n[network]");
+    let _ = writeln!(w, "tick = \"{}\"", duration(scenario.tick));
     let _ = writeln!(w, "latency = \"{}\"", range(&scenario.latency));
     let _ = writeln!(w, "loss = {:?}", scenario.loss);
 
