@@ -1,6 +1,8 @@
 //! locksim: distributed locks on a simulated etcd, and the tools to poke at it.
 //!
 //! # Layout
+//! * `bench`: `locksim bench` — speed factor, sweep throughput and memory, saturated KV ops/s
+//!   and the raw raft-rs floor, in one run (BENCHMARKS.md).
 //! * `check_cmd`: `locksim check FILE`: read a history in one of three formats, check it, map
 //!   the verdict to the exit code.
 //! * `ctl`: the `locksim ctl` shell — an etcdctl-like line parser ([`ctl::Command`]), a renderer
@@ -13,6 +15,7 @@
 //! * `timeline`: the picture of a run — one self-contained HTML file ([`timeline::Timeline`]).
 //! * `scenario`: scenario files (TOML) — read, validated, with errors naming file, line, field.
 
+pub mod bench;
 pub mod check_cmd;
 pub mod ctl;
 pub mod explore;

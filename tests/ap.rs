@@ -17,6 +17,9 @@ fn world(seed: u64, config: ApConfig) -> (Cluster<'static>, ApStore) {
     let mut cluster = Cluster::new(ClusterConfig {
         members: 0,
         seed,
+        // These tests measure replication lags and failover windows of tens of milliseconds:
+        // a 1 ms tick keeps the network's resolution well below what they measure.
+        tick: Duration::from_millis(1),
         ..ClusterConfig::default()
     });
     let store = ApStore::add_to(&mut cluster, config);

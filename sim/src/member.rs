@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use protobuf::Message as _;
-use raft::eraftpb::{ConfState, Entry, EntryType, Message, Snapshot};
+use raft::eraftpb::{ConfState, Entry, EntryType, Message, MessageType, Snapshot};
 use raft::{RawNode, ReadOnlyOption, StateRole};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -173,8 +173,19 @@ struct PendingRead {
     to: SocketAddr,
     id: RequestId,
     request: RangeRequest,
+    /// The ReadIndex request this read waits on; `None` until the batch it arrived in is
+    /// flushed.
+    batch: Option<u64>,
     /// Set once Raft confirmed the read index.
     index: Option<u64>,
+    deadline: Duration,
+}
+
+/// A client write waiting for the end of the inbound batch it arrived in.
+struct QueuedProposal {
+    from: SocketAddr,
+    id: RequestId,
+    data: Vec<u8>,
     deadline: Duration,
 }
 
@@ -217,6 +228,7 @@ pub(crate) async fn run(ctx: MemberContext) -> turmoil::Result {
                 while let Ok(inbound) = rx.try_recv() {
                     member.handle(inbound);
                 }
+                member.flush_batch();
             }
         }
         member.on_ready().await;
@@ -266,6 +278,11 @@ struct Member {
     /// Proposals this member made for clients, answered when applied here.
     waiters: BTreeMap<RequestId, Waiter>,
     reads: Vec<PendingRead>,
+    /// Writes handled since the last flush: proposed together as one `MsgPropose` (one entry
+    /// each), so Raft sends one append per follower per batch instead of one per write.
+    queued: Vec<QueuedProposal>,
+    /// Sequence of this member's ReadIndex requests (the context Raft echoes back).
+    read_batches: u64,
     watches: WatchHub,
     /// Expired leases whose revoke was proposed, and when (to retry like etcd).
     revoking: BTreeMap<LeaseId, Duration>,
@@ -334,6 +351,8 @@ impl Member {
             client_socket,
             waiters: BTreeMap::new(),
             reads: Vec::new(),
+            queued: Vec::new(),
+            read_batches: 0,
             watches: WatchHub::default(),
             revoking: BTreeMap::new(),
             internal_seq: 0,
@@ -398,11 +417,11 @@ impl Member {
                 if self.leader() == raft::INVALID_ID {
                     return self.reply(from, id, Err(Error::NoLeader));
                 }
-                self.raw.read_index(encode(&id));
                 self.reads.push(PendingRead {
                     to: from,
                     id,
                     request: req,
+                    batch: None,
                     index: None,
                     deadline,
                 });
@@ -498,12 +517,57 @@ impl Member {
         if self.leader() == raft::INVALID_ID {
             return self.reply(from, id, Err(Error::NoLeader));
         }
-        // A follower forwards the proposal to the leader inside Raft (MsgProp), as etcd does.
-        match self.raw.propose(Vec::new(), encode(&proposal)) {
-            Ok(()) => {
-                self.waiters.insert(id, Waiter { to: from, deadline });
+        self.queued.push(QueuedProposal {
+            from,
+            id,
+            data: encode(&proposal),
+            deadline,
+        });
+    }
+
+    /// End of an inbound batch: propose the queued writes, one entry each, in one `MsgPropose`
+    /// (a follower forwards it to the leader inside Raft, as etcd does), and ask for one read
+    /// index for every linearizable read that arrived — etcd's read loop likewise serves all
+    /// reads pending at once with a single ReadIndex.
+    fn flush_batch(&mut self) {
+        if !self.queued.is_empty() {
+            let queued = std::mem::take(&mut self.queued);
+            let mut msg = Message::default();
+            msg.set_msg_type(MessageType::MsgPropose);
+            msg.from = self.ctx.id;
+            let entries: Vec<Entry> = queued
+                .iter()
+                .map(|q| {
+                    let mut e = Entry::default();
+                    e.data = q.data.clone().into();
+                    e
+                })
+                .collect();
+            msg.set_entries(entries.into());
+            let accepted = self.raw.step(msg).is_ok();
+            for q in queued {
+                if accepted {
+                    self.waiters.insert(
+                        q.id,
+                        Waiter {
+                            to: q.from,
+                            deadline: q.deadline,
+                        },
+                    );
+                } else {
+                    self.reply(q.from, q.id, Err(Error::NoLeader));
+                }
             }
-            Err(_) => self.reply(from, id, Err(Error::NoLeader)),
+        }
+        if self.reads.iter().any(|r| r.batch.is_none()) {
+            self.read_batches += 1;
+            let batch = self.read_batches;
+            for read in self.reads.iter_mut().filter(|r| r.batch.is_none()) {
+                read.batch = Some(batch);
+            }
+            // Unique across members and restarts: the leader keys pending reads by context.
+            let context = (self.ctx.id, self.ctx.incarnation.get(), batch);
+            self.raw.read_index(encode(&context));
         }
     }
 
@@ -573,8 +637,11 @@ impl Member {
             self.on_role_change(ss.raft_state.into());
         }
         for rs in ready.take_read_states() {
-            if let Some(id) = decode::<RequestId>(&rs.request_ctx) {
-                if let Some(read) = self.reads.iter_mut().find(|r| r.id == id) {
+            if let Some((member, incarnation, batch)) = decode::<(u64, u64, u64)>(&rs.request_ctx) {
+                if member != self.ctx.id || incarnation != self.ctx.incarnation.get() {
+                    continue;
+                }
+                for read in self.reads.iter_mut().filter(|r| r.batch == Some(batch)) {
                     read.index = Some(rs.index);
                 }
             }

@@ -437,7 +437,12 @@ impl Mvcc {
     /// The latest change of `key` at or before `rev`.
     fn latest(&self, key: &[u8], rev: Revision) -> Option<&Change> {
         let revs = self.index.get(key)?;
-        let n = revs.partition_point(|r| r.main <= rev);
+        // Nearly every lookup is of the current version: skip the search through a long
+        // history (a binary search over thousands of revisions missed the cache every step).
+        let n = match revs.last() {
+            Some(last) if last.main <= rev => revs.len(),
+            _ => revs.partition_point(|r| r.main <= rev),
+        };
         n.checked_sub(1).map(|i| &self.log[&revs[i]])
     }
 
@@ -598,9 +603,13 @@ impl Mvcc {
 
     /// Remove `key` from the lease index, according to its version at `rev`.
     fn detach(&mut self, key: &[u8], rev: Revision) {
-        let Some(lease) = self.get(key, rev).map(|kv| kv.lease) else {
-            return;
-        };
+        if let Some(lease) = self.get(key, rev).map(|kv| kv.lease) {
+            self.detach_lease(key, lease);
+        }
+    }
+
+    /// Remove `key` from `lease`'s keys (nothing for `NO_LEASE`).
+    fn detach_lease(&mut self, key: &[u8], lease: LeaseId) {
         if lease == NO_LEASE {
             return;
         }
@@ -639,11 +648,12 @@ impl Mvcc {
     /// else starts a generation; moves the key from its old lease to `lease`.
     fn write_put(&mut self, txn: &mut WriteTxn, key: &[u8], value: Vec<u8>, lease: LeaseId) {
         let rev = txn.begin + 1;
-        let (create_revision, version) = match self.get(key, rev) {
-            Some(kv) => (kv.create_revision, kv.version + 1),
-            None => (rev, 1),
+        // One lookup of the current version serves the new one and the lease move.
+        let (create_revision, version, old_lease) = match self.get(key, rev) {
+            Some(kv) => (kv.create_revision, kv.version + 1, kv.lease),
+            None => (rev, 1, NO_LEASE),
         };
-        self.detach(key, rev);
+        self.detach_lease(key, old_lease);
         let kv = KeyValue {
             key: key.to_vec(),
             create_revision,
@@ -653,7 +663,9 @@ impl Mvcc {
             lease,
         };
         self.push_change(txn, EventType::Put, kv);
-        self.attach(key, rev);
+        if lease != NO_LEASE {
+            self.leases.entry(lease).or_default().insert(key.to_vec());
+        }
     }
 
     /// etcd's `storeTxnWrite.delete` of one existing key: a tombstone, and the key leaves its

@@ -1,0 +1,123 @@
+//! Saturated KV load inside the simulation: a 3-member cluster and client hosts whose writers
+//! put 100-byte values back to back through the normal [`sim::Client`] — every request a
+//! datagram through turmoil, a Raft proposal, an MVCC write on each member and a recorded
+//! history operation, exactly as a lock run pays for them.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use sim::{Client, Cluster, ClusterConfig, PutRequest};
+
+/// Shape of one load run.
+#[derive(Clone, Copy, Debug)]
+pub struct KvLoad {
+    pub seed: u64,
+    /// Client hosts (`c1..`).
+    pub hosts: usize,
+    /// Concurrent writers per client host, each with its own key.
+    pub writers_per_host: usize,
+    pub value_size: usize,
+    /// Simulated time measured, after the cluster elected a leader and served a first write.
+    pub measure: Duration,
+}
+
+/// What one load run measured.
+#[derive(Clone, Copy, Debug)]
+pub struct KvLoadResult {
+    pub writers: usize,
+    /// Puts acknowledged during the measured window.
+    pub committed: u64,
+    pub simulated: Duration,
+    pub wall: Duration,
+    /// CPU time of the measured window (this thread).
+    pub cpu: Duration,
+}
+
+impl KvLoadResult {
+    pub fn per_wall_sec(&self) -> f64 {
+        self.committed as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+    pub fn per_cpu_sec(&self) -> f64 {
+        self.committed as f64 / self.cpu.as_secs_f64().max(1e-9)
+    }
+    pub fn per_sim_sec(&self) -> f64 {
+        self.committed as f64 / self.simulated.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Runs the load and times the measured window (the warm-up is not timed).
+pub fn run(load: KvLoad) -> Result<KvLoadResult, sim::SimError> {
+    let mut cluster = Cluster::new(ClusterConfig {
+        members: 3,
+        seed: load.seed,
+        ..ClusterConfig::default()
+    });
+    let acked = Rc::new(Cell::new(0u64));
+    let history = cluster.history().clone();
+    for h in 0..load.hosts {
+        let name = format!("c{}", h + 1);
+        let config = cluster.client_config(&name);
+        let acked = acked.clone();
+        let history = history.clone();
+        let host = name.clone();
+        let writers = load.writers_per_host;
+        let value = vec![b'v'; load.value_size];
+        cluster.add_host(&name, move || {
+            let (config, acked, history, host, value) = (
+                config.clone(),
+                acked.clone(),
+                history.clone(),
+                host.clone(),
+                value.clone(),
+            );
+            async move {
+                let client = Client::connect(&host, h as u32 + 1, config, history).await?;
+                let mut tasks = Vec::new();
+                for w in 0..writers {
+                    let (client, acked, value) = (client.clone(), acked.clone(), value.clone());
+                    let key = format!("bench/{host}/{w}").into_bytes();
+                    tasks.push(tokio::task::spawn_local(async move {
+                        loop {
+                            let put = PutRequest {
+                                key: key.clone(),
+                                value: value.clone(),
+                                ..PutRequest::default()
+                            };
+                            // Errors (no leader yet, a timeout) are part of the load: go on.
+                            if client.put(put).await.is_ok() {
+                                acked.set(acked.get() + 1);
+                            }
+                        }
+                    }));
+                }
+                for t in tasks {
+                    let _ = t.await;
+                }
+                Ok(())
+            }
+        });
+    }
+    // Warm up: a leader, and writes flowing.
+    let warmup_limit = Duration::from_secs(30);
+    let ready = cluster.run_until(warmup_limit, |_| acked.get() > 0)?;
+    if !ready {
+        return Err(sim::SimError {
+            elapsed: cluster.elapsed(),
+            message: "no write acknowledged within 30 s of simulated warm-up".into(),
+        });
+    }
+    let before = acked.get();
+    let started = Instant::now();
+    let cpu_started = super::machine::thread_cpu_time();
+    cluster.run_for(load.measure)?;
+    let wall = started.elapsed();
+    let cpu = super::machine::thread_cpu_time().saturating_sub(cpu_started);
+    Ok(KvLoadResult {
+        writers: load.hosts * load.writers_per_host,
+        committed: acked.get() - before,
+        simulated: load.measure,
+        wall,
+        cpu,
+    })
+}
