@@ -152,3 +152,24 @@ fn arbitrary_text_never_panics() {
         let _ = parse("fuzz.toml", &format!("{GOOD}\n{junk}"));
     });
 }
+
+#[test]
+fn tick_too_coarse() {
+    assert_eq!(
+        error(&with("[network]\n", "[network]\ntick = \"1s\"\n")),
+        "scenarios/x.toml:10: field `network.tick`: 1s is too coarse; allowed: 1ms to 100ms (default 10ms)"
+    );
+}
+
+#[test]
+fn heartbeat_below_two_ticks() {
+    assert_eq!(
+        error(&with("election_timeout = \"1s\"", "election_timeout = \"150ms\"")),
+        "scenarios/x.toml:8: field `cluster.election_timeout`: the heartbeat (election_timeout / 10 = 15ms) must be at least 2 ticks of network.tick (10ms); raise cluster.election_timeout or lower network.tick"
+    );
+    // A finer tick allows it.
+    let fine = with("election_timeout = \"1s\"", "election_timeout = \"150ms\"")
+        .replace("[network]\n", "[network]\ntick = \"1ms\"\n");
+    let s = parse("scenarios/x.toml", &fine).unwrap();
+    assert_eq!(s.tick, std::time::Duration::from_millis(1));
+}

@@ -537,10 +537,9 @@ impl Member {
             msg.from = self.ctx.id;
             let entries: Vec<Entry> = queued
                 .iter()
-                .map(|q| {
-                    let mut e = Entry::default();
-                    e.data = q.data.clone().into();
-                    e
+                .map(|q| Entry {
+                    data: q.data.clone().into(),
+                    ..Default::default()
                 })
                 .collect();
             msg.set_entries(entries.into());
