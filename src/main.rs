@@ -101,6 +101,12 @@ enum Cmd {
         /// Only these rows (comma-separated), e.g. to profile one.
         #[arg(long, value_enum, value_delimiter = ',')]
         only: Vec<locksim::bench::Row>,
+        /// KV row: total concurrent writers to try (comma-separated); the best is reported.
+        #[arg(long, value_delimiter = ',')]
+        kv_writers: Vec<usize>,
+        /// KV row: simulated seconds measured per load.
+        #[arg(long)]
+        kv_seconds: Option<u64>,
     },
     /// The bundled scenarios, with their one-line descriptions.
     List {
@@ -226,7 +232,9 @@ fn main() -> anyhow::Result<()> {
             json,
             jobs,
             only,
-        } => bench(quick, json, jobs, only),
+            kv_writers,
+            kv_seconds,
+        } => bench(quick, json, jobs, only, (kv_writers, kv_seconds)),
         Cmd::List { json } => {
             list(json, io::stdout().lock()).context("locksim list: writing stdout")
         }
@@ -307,6 +315,7 @@ fn bench(
     json: bool,
     jobs: Option<usize>,
     only: Vec<locksim::bench::Row>,
+    (kv_writers, kv_seconds): (Vec<usize>, Option<u64>),
 ) -> anyhow::Result<()> {
     use locksim::bench;
     let cores = std::thread::available_parallelism()
@@ -325,6 +334,17 @@ fn bench(
     }
     if !only.is_empty() {
         plan.rows = only;
+    }
+    if kv_writers.contains(&0) {
+        bad_input("--kv-writers: every load needs at least one writer");
+    }
+    if !kv_writers.is_empty() {
+        plan.kv_writers = kv_writers;
+    }
+    match kv_seconds {
+        Some(0) => bad_input("--kv-seconds 0: measure at least one simulated second"),
+        Some(secs) => plan.kv_measure = std::time::Duration::from_secs(secs),
+        None => {}
     }
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build; run `cargo run --release -- bench` for figures that mean something");
