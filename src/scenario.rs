@@ -915,9 +915,9 @@ pub fn check_plan(
 /// Sentinels of the `redis` backend, `s1..s3`.
 pub const SENTINELS: usize = 3;
 
-/// The hosts a scenario has: store hosts (`n1..nM`; `r1..rM`, plus sentinels `s1..s3` for
-/// `redis`, as `sim::ap::ApStore` registers them), clients `c1..cN`, and `resource`.
-pub fn hosts(backend: Backend, members: usize, clients: usize) -> Vec<String> {
+/// The store's hosts, as the world registers them: etcd members `n1..nM`; AP nodes `r1..rM`
+/// (`sim::ap::ApStore`), plus the sentinels `s1..s3` for `redis`.
+pub fn store_hosts(backend: Backend, members: usize) -> Vec<String> {
     let store = match backend {
         Backend::Etcd => "n",
         Backend::Redis | Backend::Redlock => "r",
@@ -926,6 +926,12 @@ pub fn hosts(backend: Backend, members: usize, clients: usize) -> Vec<String> {
     if backend == Backend::Redis {
         hosts.extend((1..=SENTINELS).map(|i| format!("s{i}")));
     }
+    hosts
+}
+
+/// The hosts a scenario has: the store's ([`store_hosts`]), clients `c1..cN`, and `resource`.
+pub fn hosts(backend: Backend, members: usize, clients: usize) -> Vec<String> {
+    let mut hosts = store_hosts(backend, members);
     hosts.extend((1..=clients).map(|i| format!("c{i}")));
     hosts.push("resource".to_string());
     hosts
