@@ -23,7 +23,7 @@ use proptest::sample::select;
 use proptest::strategy::Union;
 use sim::{Fault, FaultPlan, ScheduledFault, Target};
 
-use crate::scenario::{Backend, DurationRange, Scenario, WorkloadSpec, SENTINELS};
+use crate::scenario::{Backend, DurationRange, Scenario, WorkloadSpec};
 
 /// Times and durations are generated in steps of this size.
 pub const STEP: Duration = Duration::from_millis(100);
@@ -202,19 +202,14 @@ impl Space {
 
     /// The store's nodes: etcd members `n1..`, or AP nodes `r1..`.
     pub fn store_hosts(&self) -> Vec<String> {
-        let prefix = match self.backend {
-            Backend::Etcd => "n",
-            Backend::Redis | Backend::Redlock => "r",
-        };
-        (1..=self.members).map(|i| format!("{prefix}{i}")).collect()
+        let mut hosts = crate::scenario::store_hosts(self.backend, self.members);
+        hosts.truncate(self.members);
+        hosts
     }
 
     /// The redis backend's sentinels `s1..s3`; none elsewhere.
     pub fn sentinel_hosts(&self) -> Vec<String> {
-        match self.backend {
-            Backend::Redis => (1..=SENTINELS).map(|i| format!("s{i}")).collect(),
-            Backend::Etcd | Backend::Redlock => Vec::new(),
-        }
+        crate::scenario::store_hosts(self.backend, self.members).split_off(self.members)
     }
 
     fn client_hosts(&self) -> Vec<String> {
@@ -223,8 +218,7 @@ impl Space {
 
     /// Hosts a fault may name: the store's nodes, sentinels, and the first two clients.
     pub fn named_hosts(&self) -> Vec<String> {
-        let mut hosts = self.store_hosts();
-        hosts.extend(self.sentinel_hosts());
+        let mut hosts = crate::scenario::store_hosts(self.backend, self.members);
         hosts.extend(self.client_hosts());
         hosts
     }
