@@ -247,7 +247,6 @@ fn build(scenario: &Scenario, algorithm: AlgorithmKind, seed: u64) -> Run {
         latency_min: scenario.latency.min,
         latency_max: scenario.latency.max,
         tick: scenario.tick,
-        ..ClusterConfig::default()
     };
     let workload = WorkloadConfig {
         clients: scenario.workload.clients,
