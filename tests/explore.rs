@@ -196,17 +196,19 @@ fn redis_setnx_breaks_on_one_primary_crash() {
 }
 
 /// Redlock over five independent masters: a client paused past its lock's validity still
-/// believes it holds the lock when another wins a majority (Kleppmann 2016). Pauses only;
-/// the plan shrinks to one pause of the holder.
+/// believes it holds the lock when another wins a majority (Kleppmann 2016). Pauses only, the
+/// scenario's own workload (holds of 6–7 s, a 10 s TTL): the plan shrinks to one pause of the
+/// holder. Measured, exploration seed 3: case 1 fails, 22 shrink steps give `pause holder at
+/// 200ms for 10300ms` (seeds 1 and 2 give the same plan).
 #[test]
 fn redlock_breaks_on_a_paused_holder() {
     let base = resolve("redlock-clock-jump").unwrap();
     let exploration = Explorer::new(base)
         .property(Property::MutualExclusion)
-        .vary("faults,workload".parse().unwrap())
+        .vary("faults".parse().unwrap())
         .fault_kinds("pause".parse().unwrap())
         .cases(10)
-        .rng_seed(2)
+        .rng_seed(3)
         .max_shrink_iters(60)
         .run(&|_| {})
         .unwrap();
@@ -220,6 +222,14 @@ fn redlock_breaks_on_a_paused_holder() {
                 target: Target::Holder
             }
         ),
+        "{}",
+        exploration.text()
+    );
+    // Another client wins a majority only once the holder's keys expire, a TTL after its
+    // SETs: a violating pause must outlast the TTL (a shorter one would be a simulator bug).
+    let pause = faults[0].duration.expect("a pause with `for`");
+    assert!(
+        pause > failure.variant.scenario.lock.ttl,
         "{}",
         exploration.text()
     );
