@@ -35,7 +35,7 @@ use proptest::test_runner::{
 use serde::Serialize;
 
 use crate::runner::{self, Outcome, RunArtifacts, RunError};
-use crate::scenario::{Backend, Expect, Scenario};
+use crate::scenario::{Expect, Scenario};
 
 mod render;
 mod strategy;
@@ -43,7 +43,7 @@ mod strategy;
 pub use render::{duration as format_duration, scenario_toml};
 pub use strategy::{
     episode, fault, fault_plan, for_duration, groups, link, repair, seed, single_target, target,
-    time, workload, Space, STEP,
+    time, workload, FaultKind, FaultKinds, Space, STEP,
 };
 
 /// What a variant may change in its base scenario. Everything else (cluster, lock kind,
@@ -238,8 +238,14 @@ impl Variant {
 }
 
 /// Variants of `base`, changing only what `vary` allows. Shrinks toward fewer, shorter,
-/// simpler faults, fewer clients and a shorter TTL (see `strategy`).
+/// simpler faults, fewer clients and a shorter TTL (see `strategy`). Generated plans use every
+/// fault kind, aimed at the hosts and roles of the base's backend (etcd, redis or redlock).
 pub fn variants(base: &Scenario, vary: Vary) -> BoxedStrategy<Variant> {
+    variants_with(base, vary, FaultKinds::ALL)
+}
+
+/// [`variants`] whose generated plans draw only from `kinds`.
+pub fn variants_with(base: &Scenario, vary: Vary, kinds: FaultKinds) -> BoxedStrategy<Variant> {
     // Clients named by the base plan must exist in every variant that keeps that plan.
     let named_clients = base
         .faults
@@ -254,7 +260,10 @@ pub fn variants(base: &Scenario, vary: Vary) -> BoxedStrategy<Variant> {
     } else {
         base.workload.clients
     };
-    let space = Space::of(base, stable_clients);
+    let space = Space {
+        kinds,
+        ..Space::of(base, stable_clients)
+    };
     let faults = if vary.faults {
         fault_plan(&space).boxed()
     } else {
@@ -342,6 +351,7 @@ pub enum ExploreError {
 pub struct Explorer {
     base: Scenario,
     vary: Vary,
+    kinds: FaultKinds,
     property: Property,
     cases: u32,
     rng_seed: u64,
@@ -350,12 +360,13 @@ pub struct Explorer {
 }
 
 impl Explorer {
-    /// Defaults: vary everything, property `expect`, 32 cases, exploration seed 0, at most
-    /// 256 shrink steps, no regression file.
+    /// Defaults: vary everything, every fault kind, property `expect`, 32 cases, exploration
+    /// seed 0, at most 256 shrink steps, no regression file.
     pub fn new(base: Scenario) -> Self {
         Explorer {
             base,
             vary: Vary::ALL,
+            kinds: FaultKinds::ALL,
             property: Property::Expect,
             cases: 32,
             rng_seed: 0,
@@ -366,6 +377,12 @@ impl Explorer {
 
     pub fn vary(mut self, vary: Vary) -> Self {
         self.vary = vary;
+        self
+    }
+
+    /// The fault kinds generated plans draw from (when `vary` includes faults).
+    pub fn fault_kinds(mut self, kinds: FaultKinds) -> Self {
+        self.kinds = kinds;
         self
     }
 
@@ -409,12 +426,6 @@ impl Explorer {
     /// Runs the cases; on the first failing one, shrinks it and re-runs the minimal variant.
     /// `progress` is called after every simulation.
     pub fn run(self, progress: &dyn Fn(Progress)) -> Result<Exploration, ExploreError> {
-        if self.base.cluster.backend != Backend::Etcd {
-            return Err(ExploreError::Unsupported(format!(
-                "the {:?} backend is not available in this build yet",
-                self.base.cluster.backend
-            )));
-        }
         if self.property.claims(&self.base) == (false, false) {
             return Err(ExploreError::NothingToCheck);
         }
@@ -440,7 +451,7 @@ impl Explorer {
             ..Config::default()
         };
         let mut runner = TestRunner::new(config);
-        let strategy = variants(&self.base, self.vary);
+        let strategy = variants_with(&self.base, self.vary, self.kinds);
         let state = RefCell::new(State::default());
         let property = self.property;
         let result = runner.run(&strategy, |variant| {
@@ -479,6 +490,7 @@ impl Explorer {
         let mut exploration = Exploration {
             scenario: self.base.name.clone(),
             vary: self.vary.to_string(),
+            faults: self.kinds.to_string(),
             property: self.property,
             rng_seed: self.rng_seed,
             cases_run: s.cases,
@@ -532,6 +544,8 @@ struct State {
 pub struct Exploration {
     pub scenario: String,
     pub vary: String,
+    /// The fault kinds plans were drawn from (`all`, or e.g. `crash,pause`).
+    pub faults: String,
     pub property: Property,
     /// The exploration's own seed (proptest's generator), not a simulation seed.
     pub rng_seed: u64,
@@ -660,17 +674,35 @@ mod tests {
         assert_eq!(Property::Expect.claims(&fenced), (false, true));
     }
 
+    /// Every generated variant, written as TOML, parses back through the same path as
+    /// `locksim run`'s (with the property's expectations): the shrunk file is always runnable.
+    fn round_trips(variant: &Variant) -> Result<(), TestCaseError> {
+        let text = variant.to_toml(Property::Safety);
+        let back = parse("variant.toml", &text)
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let want = Property::Safety.as_expectations(&variant.scenario);
+        prop_assert_eq!(back, want, "{}", text);
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 100, failure_persistence: None, ..ProptestConfig::default() })]
 
-        /// Every generated variant, written as TOML, parses back to the same scenario (with
-        /// the property's expectations): the shrunk file is always runnable.
         #[test]
         fn variant_toml_round_trips(variant in variants(&resolve("lease-txn-partition-safe").unwrap(), Vary::ALL)) {
-            let text = variant.to_toml(Property::Safety);
-            let back = parse("variant.toml", &text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
-            let want = Property::Safety.as_expectations(&variant.scenario);
-            prop_assert_eq!(back, want, "{}", text);
+            round_trips(&variant)?;
+        }
+
+        /// The redis world: nodes, sentinels, `primary`; never an etcd role.
+        #[test]
+        fn redis_variant_toml_round_trips(variant in variants(&resolve("ap-failover").unwrap(), Vary::ALL)) {
+            round_trips(&variant)?;
+        }
+
+        /// Redlock's independent masters: no sentinel, no `primary`.
+        #[test]
+        fn redlock_variant_toml_round_trips(variant in variants(&resolve("redlock-clock-jump").unwrap(), Vary::ALL)) {
+            round_trips(&variant)?;
         }
     }
 }

@@ -70,6 +70,10 @@ enum Cmd {
         /// What variants may change: faults, workload, seed (comma-separated), or all.
         #[arg(long, default_value = "all")]
         vary: String,
+        /// Fault kinds generated plans may use: pause, crash, isolate, partition,
+        /// partition-oneway, skew, loss, duplicate, latency (comma-separated), or all.
+        #[arg(long, default_value = "all")]
+        faults: String,
         /// expect (the scenario's holds/intact claims), safety, mutual-exclusion or resource.
         #[arg(long, default_value = "expect")]
         property: String,
@@ -213,6 +217,7 @@ fn main() -> anyhow::Result<()> {
             scenario,
             cases,
             vary,
+            faults,
             property,
             seed,
             max_shrink_iters,
@@ -221,7 +226,7 @@ fn main() -> anyhow::Result<()> {
         } => explore(
             &scenario,
             cases,
-            (&vary, &property),
+            (&vary, &faults, &property),
             seed,
             max_shrink_iters,
             regressions,
@@ -594,7 +599,7 @@ fn sweep(
 fn explore(
     scenario: &str,
     cases: u32,
-    (vary, property): (&str, &str),
+    (vary, faults, property): (&str, &str, &str),
     seed: u64,
     max_shrink_iters: u32,
     regressions: Option<String>,
@@ -606,6 +611,9 @@ fn explore(
     let vary = vary
         .parse()
         .unwrap_or_else(|e| bad_input(format!("--vary: {e}")));
+    let kinds: locksim::explore::FaultKinds = faults
+        .parse()
+        .unwrap_or_else(|e| bad_input(format!("--faults: {e}")));
     let property = property
         .parse()
         .unwrap_or_else(|e| bad_input(format!("--property: {e}")));
@@ -616,7 +624,7 @@ fn explore(
     };
     if !json {
         println!(
-            "exploring {}: {cases} cases, vary {vary}, property {property}, exploration seed {seed}",
+            "exploring {}: {cases} cases, vary {vary}, faults {kinds}, property {property}, exploration seed {seed}",
             scenario.name
         );
     }
@@ -630,6 +638,7 @@ fn explore(
     });
     let explorer = Explorer::new(scenario)
         .vary(vary)
+        .fault_kinds(kinds)
         .property(property)
         .cases(cases)
         .rng_seed(seed)

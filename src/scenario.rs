@@ -86,6 +86,17 @@ pub enum Backend {
     Redlock,
 }
 
+impl Backend {
+    /// As scenario files spell it: `etcd`, `redis`, `redlock`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Etcd => "etcd",
+            Backend::Redis => "redis",
+            Backend::Redlock => "redlock",
+        }
+    }
+}
+
 /// What a run must show for the scenario to pass.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Expect {
@@ -543,7 +554,7 @@ impl Validator<'_> {
         let hosts = hosts(backend, members, clients);
         let mut faults = Vec::new();
         for (i, f) in raw.fault.iter().enumerate() {
-            faults.push(self.fault(i, f, duration, &hosts)?);
+            faults.push(self.fault(i, f, duration, backend, &hosts)?);
         }
         let faults = FaultPlan { faults };
         faults.validate(&hosts, members).or_else(|e| {
@@ -628,6 +639,7 @@ impl Validator<'_> {
         i: usize,
         f: &Spanned<FaultSection>,
         duration: Duration,
+        backend: Backend,
         hosts: &[String],
     ) -> Result<ScheduledFault, ScenarioError> {
         let field = |name: &str| format!("fault[{i}].{name}");
@@ -693,16 +705,24 @@ impl Validator<'_> {
         }
         let target = |name: &str, s: &Option<Spanned<String>>| -> Result<Target, ScenarioError> {
             match s {
-                None => self.err(raw.kind.span(), &field(name), format!("a {kind} fault needs `{name}`: a host ({}) or a role (leader, follower, minority, majority, holder, primary)", hosts.join(", "))),
-                Some(s) => self.target(s, &field(name), hosts),
+                None => self.err(
+                    raw.kind.span(),
+                    &field(name),
+                    format!(
+                        "a {kind} fault needs `{name}`: a host ({}) or a role ({})",
+                        hosts.join(", "),
+                        role_names(backend)
+                    ),
+                ),
+                Some(s) => self.target(s, &field(name), backend, hosts),
             }
         };
         let link = || -> Result<Option<(Target, Target)>, ScenarioError> {
             match (&raw.from, &raw.to) {
                 (None, None) => Ok(None),
                 (Some(a), Some(b)) => Ok(Some((
-                    self.target(a, &field("from"), hosts)?,
-                    self.target(b, &field("to"), hosts)?,
+                    self.target(a, &field("from"), backend, hosts)?,
+                    self.target(b, &field("to"), backend, hosts)?,
                 ))),
                 _ => self.err(
                     f.span(),
@@ -748,13 +768,13 @@ impl Validator<'_> {
                     for g in groups.get_ref() {
                         let mut group = Vec::new();
                         for h in g {
-                            group.push(self.target(&Spanned::new(groups.span(), h.clone()), &field("groups"), hosts)?);
+                            group.push(self.target(&Spanned::new(groups.span(), h.clone()), &field("groups"), backend, hosts)?);
                         }
                         parsed.push(group);
                     }
                     Fault::Partition { groups: parsed }
                 }
-                (None, Some(t)) => Fault::Isolate { target: self.target(t, &field("target"), hosts)? },
+                (None, Some(t)) => Fault::Isolate { target: self.target(t, &field("target"), backend, hosts)? },
                 _ => return self.err(f.span(), &field("groups"), "a partition takes either `groups` or a single `target` (cut from everyone else), not both"),
             },
             "partition-oneway" => Fault::PartitionOneway { from: target("from", &raw.from)?, to: target("to", &raw.to)? },
@@ -795,27 +815,109 @@ impl Validator<'_> {
         &self,
         s: &Spanned<String>,
         field: &str,
+        backend: Backend,
         hosts: &[String],
     ) -> Result<Target, ScenarioError> {
         let t = Target::parse(s.get_ref());
         if let Target::Host(h) = &t {
             if !hosts.contains(h) {
-                return self.err(s.span(), field, format!(
-                    "no host {h:?} in this scenario; hosts are {}, or use a role: leader, follower, minority, majority, holder, primary",
-                    hosts.join(", ")
-                ));
+                return self.err(
+                    s.span(),
+                    field,
+                    format!(
+                        "no host {h:?} in this scenario; hosts are {}, or use a role: {}",
+                        hosts.join(", "),
+                        role_names(backend)
+                    ),
+                );
             }
         }
+        role_allowed(backend, &t).or_else(|m| self.err(s.span(), field, m))?;
         Ok(t)
     }
+}
+
+/// The roles a fault may aim at on `backend`, each of which names a host of that world at
+/// some moment: etcd's `leader`, `follower`, `minority`, `majority` name etcd members; `primary`
+/// the redis backend's primary in the Sentinels' view; `holder` a client, on every backend.
+/// Redlock has neither: its masters are independent, every one a primary.
+///
+/// Why an error rather than a fault that never fires: a role that names nobody makes its fault
+/// wait for the first moment it does (`FaultInjector::apply_due`), so `crash leader` on a
+/// Redis world would wait forever and the scenario would silently test nothing.
+pub fn roles(backend: Backend) -> Vec<Target> {
+    match backend {
+        Backend::Etcd => vec![
+            Target::Leader,
+            Target::Follower,
+            Target::Minority,
+            Target::Majority,
+            Target::Holder,
+        ],
+        Backend::Redis => vec![Target::Primary, Target::Holder],
+        Backend::Redlock => vec![Target::Holder],
+    }
+}
+
+/// [`roles`] as a list for messages: `leader, follower, minority, majority, holder`.
+pub fn role_names(backend: Backend) -> String {
+    roles(backend)
+        .iter()
+        .map(|r| r.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `Err` (a message saying which roles the backend has) when `target` is a role that names
+/// nobody on `backend`. Host names are checked against the host list elsewhere.
+pub fn role_allowed(backend: Backend, target: &Target) -> Result<(), String> {
+    if matches!(target, Target::Host(_)) || roles(backend).contains(target) {
+        return Ok(());
+    }
+    let why = match (backend, target) {
+        (Backend::Etcd, Target::Primary) => {
+            "`primary` is the AP store's (backend redis); on etcd aim at the Raft `leader`"
+        }
+        (Backend::Redlock, Target::Primary) => {
+            "Redlock's masters are independent, each its own primary; name one (r1, r2, …)"
+        }
+        _ => "it names etcd members, and this world has none",
+    };
+    Err(format!(
+        "role `{target}` means nothing on the {} backend: {why}; roles here: {}",
+        backend.name(),
+        role_names(backend)
+    ))
+}
+
+/// Checks a fault plan as a scenario file's would be checked: hosts, roles, inverses
+/// ([`FaultPlan::validate`]). What the explorer's generated plans go through, so that every
+/// plan it prints is one `locksim run` accepts.
+pub fn check_plan(
+    backend: Backend,
+    members: usize,
+    clients: usize,
+    plan: &FaultPlan,
+) -> Result<(), sim::FaultError> {
+    for (index, f) in plan.faults.iter().enumerate() {
+        for t in f.fault.targets() {
+            role_allowed(backend, t).map_err(|message| sim::FaultError {
+                index,
+                kind: f.fault.name(),
+                at: f.at,
+                message,
+            })?;
+        }
+    }
+    plan.validate(&hosts(backend, members, clients), members)
 }
 
 /// Sentinels of the `redis` backend, `s1..s3`.
 pub const SENTINELS: usize = 3;
 
-/// The hosts a scenario has: store hosts (`n1..nM`; `r1..rM`, plus sentinels `s1..s3` for
-/// `redis`, as `sim::ap::ApStore` registers them), clients `c1..cN`, and `resource`.
-pub fn hosts(backend: Backend, members: usize, clients: usize) -> Vec<String> {
+/// The store's hosts, as the world registers them: etcd members `n1..nM`; AP nodes `r1..rM`
+/// (`sim::ap::ApStore`), plus the sentinels `s1..s3` for `redis`.
+pub fn store_hosts(backend: Backend, members: usize) -> Vec<String> {
     let store = match backend {
         Backend::Etcd => "n",
         Backend::Redis | Backend::Redlock => "r",
@@ -824,6 +926,12 @@ pub fn hosts(backend: Backend, members: usize, clients: usize) -> Vec<String> {
     if backend == Backend::Redis {
         hosts.extend((1..=SENTINELS).map(|i| format!("s{i}")));
     }
+    hosts
+}
+
+/// The hosts a scenario has: the store's ([`store_hosts`]), clients `c1..cN`, and `resource`.
+pub fn hosts(backend: Backend, members: usize, clients: usize) -> Vec<String> {
+    let mut hosts = store_hosts(backend, members);
     hosts.extend((1..=clients).map(|i| format!("c{i}")));
     hosts.push("resource".to_string());
     hosts

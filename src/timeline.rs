@@ -1,7 +1,8 @@
 //! The picture of a run: one self-contained HTML file (inline SVG and CSS, no script, no
 //! network) on a shared simulated-time axis — a lane per client (holds as believed, acquire
-//! attempts, releases, tokens, lease, resource accesses, operations), a lane per member (leader
-//! and term, down), the lock's own lane where overlapping holds stack up, faults as shaded bands
+//! attempts, releases, tokens, lease, resource accesses, operations), a lane per store host
+//! (etcd members: leader and term, down; redis nodes: primary, down; sentinels and Redlock's
+//! masters: down), the lock's own lane where overlapping holds stack up, faults as shaded bands
 //! over the lanes they hit, and every violation highlighted and captioned.
 //!
 //! ```no_run
@@ -354,7 +355,7 @@ fn code(text: &str) -> String {
 
 const FOOT: &str = "<footer><p>Hover a bar or mark for the exact operation, its invoke and return times (simulated) and its result. Rendered by <code>locksim run … --timeline</code>; the same seed renders the same file.</p></footer>\n</body>\n</html>\n";
 
-const LEGEND: &str = r#"<div class="legend"><span><i class="sw hold"></i>hold, as the client believed it (token inside)</span><span><i class="sw attempt"></i>waiting in acquire</span><span><i class="sw release"></i>release</span><span><b class="lost">✕</b> session noticed its lease was gone</span><span><i class="sw lease"></i>lease (ticks: keepalives)</span><span><i class="sw lease-expired"></i>lease expired on the leader</span><span><i class="sw write-ok"></i>write accepted</span><span><b class="rej">✕</b> write rejected by fencing</span><span><i class="sw op"></i>operation (orange: failed, purple: no answer)</span><span><i class="sw leader"></i>leader</span><span><i class="sw down"></i>down</span><span><i class="sw f-pause"></i>pause</span><span><i class="sw f-crash"></i>crash</span><span><i class="sw f-partition"></i>partition</span><span><i class="sw f-skew"></i>clock skew</span><span><i class="sw f-loss"></i>loss / duplication</span><span><i class="sw viol"></i>violation</span></div>
+const LEGEND: &str = r#"<div class="legend"><span><i class="sw hold"></i>hold, as the client believed it (token inside)</span><span><i class="sw attempt"></i>waiting in acquire</span><span><i class="sw release"></i>release</span><span><b class="lost">✕</b> session noticed its lease was gone</span><span><i class="sw lease"></i>lease (ticks: keepalives)</span><span><i class="sw lease-expired"></i>lease expired on the leader</span><span><i class="sw write-ok"></i>write accepted</span><span><b class="rej">✕</b> write rejected by fencing</span><span><i class="sw op"></i>operation (orange: failed, purple: no answer)</span><span><i class="sw leader"></i>leader (etcd) / primary (redis)</span><span><i class="sw down"></i>down</span><span><i class="sw f-pause"></i>pause</span><span><i class="sw f-crash"></i>crash</span><span><i class="sw f-partition"></i>partition</span><span><i class="sw f-skew"></i>clock skew</span><span><i class="sw f-loss"></i>loss / duplication</span><span><i class="sw viol"></i>violation</span></div>
 "#;
 
 const CSS: &str = r#"
@@ -380,7 +381,7 @@ svg.timeline{display:block;border:1px solid #d0d4d8;margin:6px 0}
 svg text{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif}
 .lane-name{font-size:12px;font-weight:700;fill:#222}.row-name{font-size:9px;fill:#8a9096;text-anchor:end}
 .axis-name{font-size:10px;fill:#8a9096}.tick{font-size:10px;fill:#555;text-anchor:middle}.grid{stroke:#000;stroke-opacity:.08}
-.follower{fill:#cfd4da}.role.leader rect{fill:#d9a400}.role.down rect{fill:#343a40}.role text{font-size:10px;fill:#fff;font-weight:600}
+.follower{fill:#cfd4da}.role.leader rect,.role.primary rect{fill:#d9a400}.role.down rect{fill:#343a40}.role text{font-size:10px;fill:#fff;font-weight:600}
 .hold text.token{font-size:10px;fill:#fff;font-weight:700;text-anchor:middle}
 .attempt{fill:#c8cdd2}.release{stroke:#222;stroke-width:1.5}.lost{fill:#c00;font-size:14px;font-weight:700;text-anchor:middle}
 .lease rect:first-child{fill-opacity:.35}.lease-expired{fill:#c00}.lease-revoked{fill:#555}

@@ -2,63 +2,22 @@
 //! one is caught, shrunk to a small plan, and the printed TOML reproduces it under
 //! `locksim run`; failing cases persist in a regression file and re-run first.
 //!
-//! Case counts are small (each case is one ~0.5–1 s simulation); for more, run e.g.
+//! Case counts are small (each case is one ~0.05–1 s simulation); for more, run e.g.
 //! `cargo run --release -- explore etcd-mutex-leader-crash-safe --property resource --cases 500`.
-//!
-//! Not here yet: `redis-setnx` failover (needs the AP store, built elsewhere).
 
+use std::path::Path;
 use std::process::Command;
 
-use locksim::explore::{Explorer, Property, Vary};
+use locksim::explore::{Explorer, Failure, FaultKinds, Property, Vary};
 use locksim::scenario::{parse, resolve};
+use sim::{Fault, Target};
 
-/// etcd's Mutex with fencing: whatever the faults, the resource never takes a stale write.
-#[test]
-fn etcd_mutex_with_fencing_keeps_the_resource_intact() {
-    let base = resolve("etcd-mutex-leader-crash-safe").unwrap();
-    assert!(base.lock.fencing);
-    let exploration = Explorer::new(base)
-        .property(Property::Resource)
-        .cases(6)
-        .rng_seed(11)
-        .run(&|_| {})
-        .unwrap();
-    assert!(exploration.failure.is_none(), "{}", exploration.text());
-    assert_eq!(exploration.cases_run, 6);
-}
-
-/// lease + Txn without fencing, whose scenario claims "holds / intact": the explorer breaks
-/// it, shrinks to at most 2 faults, and the TOML it prints reproduces under `locksim run`.
-/// Regression, exploration seed 1: the minimal plan is one pause of the holder outliving its
-/// TTL (seed 2 gives `pause holder for 3s` with a 2 s TTL; seed 0 a forward clock jump of the
-/// leader, which expires the lease early).
-#[test]
-fn lease_txn_without_fencing_is_broken_and_shrunk() {
-    let base = resolve("lease-txn-partition-safe").unwrap();
-    assert!(!base.lock.fencing);
-    let dir = tempfile::tempdir().unwrap();
-    let regressions = dir.path().join("regressions.txt");
-    let explorer = Explorer::new(base)
-        .cases(30)
-        .rng_seed(1)
-        .max_shrink_iters(120)
-        .regressions(Some(regressions.clone()));
-    let exploration = explorer.clone().run(&|_| {}).unwrap();
-    let failure = exploration.failure.as_ref().expect("a violation");
-    assert!(!failure.from_regressions);
-    assert!(failure.faults <= 2, "{}", exploration.text());
-    assert!(failure.faults <= failure.original_faults);
-    assert_eq!(
-        failure.outcome.verdict,
-        "violated",
-        "{}",
-        exploration.text()
-    );
-
-    // The TOML parses, and `locksim run` on it reproduces: exit 1 (not as expected), violated.
+/// The failure's TOML parses to the same plan, and `locksim run FILE --seed N` on it exits 1
+/// (not as expected) with the same violation verdict and history digest the explorer judged.
+fn reproduces(failure: &Failure, dir: &Path) -> serde_json::Value {
     let scenario = parse("shrunk.toml", &failure.toml).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(scenario.faults, failure.variant.scenario.faults);
-    let file = dir.path().join("shrunk.toml");
+    let file = dir.join("shrunk.toml");
     std::fs::write(&file, &failure.toml).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_locksim"))
         .args(["run", file.to_str().unwrap(), "--json", "--seed"])
@@ -78,13 +37,81 @@ fn lease_txn_without_fencing_is_broken_and_shrunk() {
         v["history_digest"], failure.outcome.history_digest,
         "the file replays the very run the explorer judged"
     );
+    v
+}
+
+/// Cases persisted in `regressions` (proptest's `cc` lines).
+fn persisted(regressions: &Path) -> usize {
+    std::fs::read_to_string(regressions)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("cc "))
+        .count()
+}
+
+/// etcd's Mutex with fencing: whatever the faults, the resource never takes a stale write.
+#[test]
+fn etcd_mutex_with_fencing_keeps_the_resource_intact() {
+    let base = resolve("etcd-mutex-leader-crash-safe").unwrap();
+    assert!(base.lock.fencing);
+    let exploration = Explorer::new(base)
+        .property(Property::Resource)
+        .cases(6)
+        .rng_seed(11)
+        .run(&|_| {})
+        .unwrap();
+    assert!(exploration.failure.is_none(), "{}", exploration.text());
+    assert_eq!(exploration.cases_run, 6);
+}
+
+/// lease + Txn without fencing, whose scenario claims "holds / intact": the explorer breaks
+/// it, shrinks to at most 2 faults, among them a pause of the holder, and the TOML it prints
+/// reproduces under `locksim run`.
+/// Regression, exploration seed 1 (measured at the 10 ms tick): case 6 fails, 28 shrink steps
+/// give `pause holder at 0s` (no `for`: it lasts the run) with a 2 s TTL and 2 clients. (Seed 0
+/// gives `pause holder at 0s for 5s`; seed 2 stops at 4 faults, a local minimum.)
+#[test]
+fn lease_txn_without_fencing_is_broken_and_shrunk() {
+    let base = resolve("lease-txn-partition-safe").unwrap();
+    assert!(!base.lock.fencing);
+    let dir = tempfile::tempdir().unwrap();
+    let regressions = dir.path().join("regressions.txt");
+    let explorer = Explorer::new(base)
+        .cases(30)
+        .rng_seed(1)
+        .max_shrink_iters(120)
+        .regressions(Some(regressions.clone()));
+    let exploration = explorer.clone().run(&|_| {}).unwrap();
+    let failure = exploration.failure.as_ref().expect("a violation");
+    assert!(!failure.from_regressions);
+    assert!(failure.faults <= 2, "{}", exploration.text());
+    assert!(failure.faults <= failure.original_faults);
+    assert!(
+        failure
+            .variant
+            .scenario
+            .faults
+            .faults
+            .iter()
+            .any(|f| f.fault
+                == Fault::Pause {
+                    target: Target::Holder
+                }),
+        "{}",
+        exploration.text()
+    );
+    assert_eq!(
+        failure.outcome.verdict,
+        "violated",
+        "{}",
+        exploration.text()
+    );
+
+    // The TOML parses, and `locksim run` on it reproduces: exit 1 (not as expected), violated.
+    reproduces(failure, dir.path());
 
     // The failure was persisted; a second exploration re-runs it first and fails on it.
-    let persisted = std::fs::read_to_string(&regressions).unwrap();
-    assert_eq!(
-        persisted.lines().filter(|l| l.starts_with("cc ")).count(),
-        1
-    );
+    assert_eq!(persisted(&regressions), 1);
     let again = explorer.max_shrink_iters(0).run(&|_| {}).unwrap();
     let failure = again
         .failure
@@ -92,6 +119,122 @@ fn lease_txn_without_fencing_is_broken_and_shrunk() {
         .expect("the persisted case fails again");
     assert!(failure.from_regressions, "{}", again.text());
     assert_eq!(again.cases_run, 1);
+}
+
+/// `redis-setnx` on a primary with two asynchronously replicated replicas and Sentinel
+/// (`ap-failover`, whose own plan crashes the primary twice), explored with plans of crashes
+/// only (`--faults crash`): mutual exclusion breaks, and the plan shrinks to one crash of the
+/// primary, which the printed TOML reproduces under `locksim run`.
+///
+/// Regression, exploration seed 1 (measured): case 2 fails; 41 shrink steps give `crash primary
+/// at 9.5s for 100ms` with 2 clients, a 2 s TTL, simulation seed 976220. Shrinking takes the
+/// crash down to 100 ms because that is enough: the primary has no persistence, so it comes
+/// back *empty* before the Sentinels' `down_after` (1 s) — no promotion; the replicas
+/// full-resync to the empty dataset and the next `SET NX` wins while the holder still believes
+/// (the fence counter restarts at 1). A longer crash of the same primary fails over to a replica
+/// 8–9 s behind (the scenario's own story); either way, one primary crash is enough.
+/// Why crashes only: with every kind, the first minimal plans found are other real Redis
+/// failures — the primary cut off from the Sentinels (split brain), or the holder paused past
+/// its TTL — not the failover this test is about.
+#[test]
+fn redis_setnx_breaks_on_one_primary_crash() {
+    let base = resolve("ap-failover").unwrap();
+    assert_eq!(base.lock.kind, "redis-setnx");
+    let dir = tempfile::tempdir().unwrap();
+    let regressions = dir.path().join("regressions.txt");
+    let explorer = Explorer::new(base)
+        .property(Property::MutualExclusion)
+        .fault_kinds("crash".parse::<FaultKinds>().unwrap())
+        .cases(50)
+        .rng_seed(1)
+        .max_shrink_iters(120)
+        .regressions(Some(regressions.clone()));
+    let exploration = explorer.clone().run(&|_| {}).unwrap();
+    let failure = exploration.failure.as_ref().expect("a violation");
+    assert!(!failure.from_regressions);
+    assert_eq!(failure.outcome.verdict, "violated");
+    assert!(
+        failure.reason.starts_with("MutualExclusion"),
+        "{}",
+        failure.reason
+    );
+
+    // Exactly one fault: a crash of the primary (by role, or by the name of the host that is
+    // primary until the first failover, r1).
+    let faults = &failure.variant.scenario.faults.faults;
+    assert_eq!(faults.len(), 1, "{}", exploration.text());
+    match &faults[0].fault {
+        Fault::Crash { target, .. } => assert!(
+            *target == Target::Primary || *target == Target::Host("r1".into()),
+            "{}",
+            exploration.text()
+        ),
+        _ => panic!("not a crash:\n{}", exploration.text()),
+    }
+    assert!(failure.toml.contains("kind = \"crash\""));
+    assert!(failure.toml.contains("backend = \"redis\""));
+
+    let v = reproduces(failure, dir.path());
+    assert!(
+        v["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["kind"] == "mutual_exclusion"),
+        "{v}"
+    );
+
+    // AP failures persist like etcd ones, and the persisted case re-runs first.
+    assert_eq!(persisted(&regressions), 1);
+    let again = explorer.max_shrink_iters(0).run(&|_| {}).unwrap();
+    let failure = again
+        .failure
+        .as_ref()
+        .expect("the persisted case fails again");
+    assert!(failure.from_regressions, "{}", again.text());
+    assert_eq!(again.cases_run, 1);
+}
+
+/// Redlock over five independent masters: a client paused past its lock's validity still
+/// believes it holds the lock when another wins a majority (Kleppmann 2016). Pauses only, the
+/// scenario's own workload (holds of 6–7 s, a 10 s TTL): the plan shrinks to one pause of the
+/// holder. Measured, exploration seed 3: case 1 fails, 22 shrink steps give `pause holder at
+/// 200ms for 10300ms` (seeds 1 and 2 give the same plan).
+#[test]
+fn redlock_breaks_on_a_paused_holder() {
+    let base = resolve("redlock-clock-jump").unwrap();
+    let exploration = Explorer::new(base)
+        .property(Property::MutualExclusion)
+        .vary("faults".parse().unwrap())
+        .fault_kinds("pause".parse().unwrap())
+        .cases(10)
+        .rng_seed(3)
+        .max_shrink_iters(60)
+        .run(&|_| {})
+        .unwrap();
+    let failure = exploration.failure.as_ref().expect("a violation");
+    let faults = &failure.variant.scenario.faults.faults;
+    assert_eq!(faults.len(), 1, "{}", exploration.text());
+    assert!(
+        matches!(
+            &faults[0].fault,
+            Fault::Pause {
+                target: Target::Holder
+            }
+        ),
+        "{}",
+        exploration.text()
+    );
+    // Another client wins a majority only once the holder's keys expire, a TTL after its
+    // SETs: a violating pause must outlast the TTL (a shorter one would be a simulator bug).
+    let pause = faults[0].duration.expect("a pause with `for`");
+    assert!(
+        pause > failure.variant.scenario.lock.ttl,
+        "{}",
+        exploration.text()
+    );
+    assert_eq!(failure.outcome.verdict, "violated");
+    assert!(failure.toml.contains("backend = \"redlock\""));
 }
 
 /// Varying only the seed keeps the scenario's own plan and workload.
@@ -146,4 +289,24 @@ fn cli_json_and_bad_input() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("allowed: faults, workload, seed"));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_locksim"))
+        .args(["explore", "ap-failover", "--faults", "crash,reboot"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown fault kind \"reboot\"")
+            && stderr.contains("allowed: pause, crash"),
+        "{stderr}"
+    );
+    // ap-failover claims a violation, so `expect` has nothing to check there: exit 2, and the
+    // message names the properties to choose instead.
+    let out = Command::new(env!("CARGO_BIN_EXE_locksim"))
+        .args(["explore", "ap-failover", "--regressions", "none"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("choose --property safety"));
 }

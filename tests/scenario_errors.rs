@@ -80,8 +80,60 @@ fn unknown_lock_kind() {
 fn fault_naming_a_host_that_does_not_exist() {
     assert_eq!(
         error(&with("target = \"holder\"", "target = \"n7\"")),
-        "scenarios/x.toml:22: field `fault[0].target`: no host \"n7\" in this scenario; hosts are n1, n2, n3, c1, c2, c3, resource, or use a role: leader, follower, minority, majority, holder, primary"
+        "scenarios/x.toml:22: field `fault[0].target`: no host \"n7\" in this scenario; hosts are n1, n2, n3, c1, c2, c3, resource, or use a role: leader, follower, minority, majority, holder"
     );
+}
+
+/// A role that names nobody in the scenario's world would make its fault wait forever (it fires
+/// at the first moment the role names someone): refused instead, with the roles there are.
+#[test]
+fn fault_aimed_at_a_role_of_another_backend() {
+    assert_eq!(
+        error(&with("target = \"holder\"", "target = \"primary\"")),
+        "scenarios/x.toml:22: field `fault[0].target`: role `primary` means nothing on the etcd backend: `primary` is the AP store's (backend redis); on etcd aim at the Raft `leader`; roles here: leader, follower, minority, majority, holder"
+    );
+    let redis = GOOD
+        .replace("backend = \"etcd\"", "backend = \"redis\"")
+        .replace("kind = \"etcd-mutex\"", "kind = \"redis-setnx\"");
+    let on_redis = |from: &str, to: &str| {
+        assert_eq!(redis.matches(from).count(), 1, "{from:?} must occur once");
+        error(&redis.replace(from, to))
+    };
+    assert_eq!(
+        on_redis("target = \"holder\"", "target = \"leader\""),
+        "scenarios/x.toml:22: field `fault[0].target`: role `leader` means nothing on the redis backend: it names etcd members, and this world has none; roles here: primary, holder"
+    );
+    assert_eq!(
+        on_redis(
+            "kind = \"pause\"\ntarget = \"holder\"",
+            "kind = \"partition\"\ngroups = [[\"minority\"], [\"majority\"]]"
+        ),
+        "scenarios/x.toml:22: field `fault[0].groups`: role `minority` means nothing on the redis backend: it names etcd members, and this world has none; roles here: primary, holder"
+    );
+    // The redis world's hosts, in the message for a host it does not have.
+    assert_eq!(
+        on_redis("target = \"holder\"", "target = \"n1\""),
+        "scenarios/x.toml:22: field `fault[0].target`: no host \"n1\" in this scenario; hosts are r1, r2, r3, s1, s2, s3, c1, c2, c3, resource, or use a role: primary, holder"
+    );
+    let redlock = redis
+        .replace("backend = \"redis\"", "backend = \"redlock\"")
+        .replace("kind = \"redis-setnx\"", "kind = \"redlock\"")
+        .replace("target = \"holder\"", "target = \"primary\"");
+    assert_eq!(
+        error(&redlock),
+        "scenarios/x.toml:22: field `fault[0].target`: role `primary` means nothing on the redlock backend: Redlock's masters are independent, each its own primary; name one (r1, r2, …); roles here: holder"
+    );
+    // What each world has parses.
+    assert!(parse(
+        "x.toml",
+        &redis.replace("target = \"holder\"", "target = \"primary\"")
+    )
+    .is_ok());
+    assert!(parse(
+        "x.toml",
+        &redlock.replace("target = \"primary\"", "target = \"r2\"")
+    )
+    .is_ok());
 }
 
 #[test]

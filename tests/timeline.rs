@@ -57,6 +57,33 @@ fn lane<'a, 'i>(svg: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
         .find(|n| has_class(n, "lane") && n.attribute("data-lane") == Some(name))
 }
 
+/// The names of the store's lanes (etcd members, AP nodes and sentinels), top to bottom.
+fn member_lanes(svg: Node) -> Vec<String> {
+    svg.descendants()
+        .filter(|n| has_class(n, "lane") && has_class(n, "member"))
+        .map(|n| attr(n, "data-lane").to_string())
+        .collect()
+}
+
+/// `(class, member, title)` of every role span (leader, primary, down) in a view.
+fn role_spans(svg: Node) -> Vec<(String, String, String)> {
+    svg.descendants()
+        .filter(|n| has_class(n, "role"))
+        .map(|n| {
+            let class = ["leader", "primary", "down"]
+                .into_iter()
+                .find(|c| has_class(&n, c))
+                .unwrap_or("?");
+            let title = n
+                .descendants()
+                .find(|t| t.has_tag_name("title"))
+                .map(text)
+                .unwrap_or_default();
+            (class.to_string(), attr(n, "data-member").to_string(), title)
+        })
+        .collect()
+}
+
 /// The x of the axis tick labelled `label` (`"10 s"`).
 fn tick_x(svg: Node, label: &str) -> f64 {
     let tick = svg
@@ -229,6 +256,83 @@ mod leader_crash {
                 .count()
                 >= 2
         );
+    }
+}
+
+/// The AP worlds: a lane for each of their hosts (nodes `r1..`, redis's sentinels `s1..s3`),
+/// none for etcd members they do not have; the redis primary as a role over time.
+mod ap {
+    use super::*;
+
+    #[test]
+    fn redis_lanes_are_its_nodes_and_sentinels() {
+        let (_, artifacts, html) = render("ap-failover", 1);
+        assert_eq!(artifacts.outcome.verdict, "violated");
+        let doc = parse(&html);
+        for view in ["zoom-svg", "whole-svg"] {
+            let svg = by_id(&doc, view);
+            assert_eq!(
+                member_lanes(svg),
+                ["r1", "r2", "r3", "s1", "s2", "s3"],
+                "{view}"
+            );
+            for name in ["c1", "c2", "c3"] {
+                assert!(lane(svg, name).is_some(), "{view}: no lane {name}");
+            }
+        }
+        let whole = by_id(&doc, "whole-svg");
+        // The plan crashes the primary at 12 s: the band is on r1's lane, r1 was primary from
+        // the start until then, is down for the crash, and another node is promoted.
+        let crash = whole
+            .descendants()
+            .find(|n| has_class(n, "fault") && has_class(n, "crash"))
+            .expect("a crash band");
+        assert_eq!(attr(crash, "data-lane"), "r1");
+        let spans = role_spans(whole);
+        assert!(
+            spans.iter().any(|(c, m, t)| c == "primary"
+                && m == "r1"
+                && t.contains("epoch 0")
+                && t.contains("from 0.000 s to 12.000 s")),
+            "{spans:?}"
+        );
+        assert!(
+            spans
+                .iter()
+                .any(|(c, m, t)| c == "down" && m == "r1" && t.contains("crashed at 12.000 s")),
+            "{spans:?}"
+        );
+        assert!(
+            spans
+                .iter()
+                .any(|(c, m, t)| c == "primary" && m != "r1" && t.contains("failover")),
+            "{spans:?}"
+        );
+        assert!(spans.iter().all(|(c, ..)| c != "leader"), "{spans:?}");
+        // Idle nodes are replicas, sentinels are sentinels: no etcd follower here.
+        assert!(html.contains("r3 replica ("));
+        assert!(html.contains("s1 sentinel ("));
+        assert!(!html.contains(" follower ("));
+    }
+
+    #[test]
+    fn redlock_lanes_are_its_masters() {
+        let (_, _, html) = render("redlock-clock-jump", 1);
+        let doc = parse(&html);
+        let whole = by_id(&doc, "whole-svg");
+        assert_eq!(member_lanes(whole), ["r1", "r2", "r3", "r4", "r5"]);
+        // Every master is a primary all the time: no role span but down ones.
+        assert!(role_spans(whole).iter().all(|(c, ..)| c == "down"));
+        assert!(html.contains("r1 master ("));
+    }
+
+    /// And etcd's lanes stay its members.
+    #[test]
+    fn etcd_lanes_are_its_members() {
+        let (_, _, html) = render("etcd-mutex-leader-crash-safe", 1);
+        let doc = parse(&html);
+        assert_eq!(member_lanes(by_id(&doc, "whole-svg")), ["n1", "n2", "n3"]);
+        assert!(html.contains("n1 follower ("));
     }
 }
 

@@ -163,7 +163,8 @@ impl Fault {
         )
     }
 
-    fn targets(&self) -> Vec<&Target> {
+    /// Every target the fault names (a link's two ends, each partition group's members).
+    pub fn targets(&self) -> Vec<&Target> {
         match self {
             Fault::Partition { groups } => groups.iter().flatten().collect(),
             Fault::PartitionOneway { from, to } => vec![from, to],

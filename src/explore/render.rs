@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sim::{Fault, ReadMode, ScheduledFault, Target};
 
-use crate::scenario::{Backend, DurationRange, Expect, Scenario};
+use crate::scenario::{DurationRange, Expect, Scenario};
 
 /// `"6s"` when whole seconds, else `"5500ms"`: one unit, as `scenario::parse_duration` reads.
 pub fn duration(d: Duration) -> String {
@@ -57,12 +57,7 @@ pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
 
     let c = &scenario.cluster;
     let _ = writeln!(w, "\n[cluster]");
-    let backend = match c.backend {
-        Backend::Etcd => "etcd",
-        Backend::Redis => "redis",
-        Backend::Redlock => "redlock",
-    };
-    let _ = writeln!(w, "backend = \"{backend}\"");
+    let _ = writeln!(w, "backend = \"{}\"", c.backend.name());
     let _ = writeln!(w, "members = {}", c.members);
     let _ = writeln!(w, "election_timeout = \"{}\"", duration(c.election_timeout));
     let read_mode = match c.read_mode {

@@ -7,7 +7,7 @@ use lock::checker::Interval;
 use lock::LockEvent;
 use sim::{ClientRequest, ClientResponse, ClusterEvent, Operation, Outcome, Record};
 
-use crate::scenario::Scenario;
+use crate::scenario::{Backend, Scenario};
 
 /// An `acquire` call: from invoke to its answer.
 pub(crate) struct Attempt {
@@ -72,12 +72,20 @@ pub(crate) struct Access {
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub(crate) enum Role {
-    Leader { term: u64 },
+    /// An etcd member leading in `term`.
+    Leader {
+        term: u64,
+    },
+    /// A redis node that believes it is the primary, since the failover of `epoch` (0: the
+    /// primary the store started with). Two at once is Redis's split brain, drawn as it is.
+    Primary {
+        epoch: u64,
+    },
     Down,
 }
 
-/// A member's role over an interval; follower elsewhere. (The history records elections won
-/// and lost, not candidacy, so candidates are not shown.)
+/// A store host's role over an interval; its idle role elsewhere ([`Model::idle_role`]).
+/// (The history records elections won and lost, not candidacy, so candidates are not shown.)
 pub(crate) struct RoleSpan {
     pub member: String,
     pub role: Role,
@@ -125,7 +133,10 @@ pub(crate) struct FaultSpan {
 pub(crate) type Expiry = (u64, String, i64);
 
 pub(crate) struct Model {
+    pub backend: Backend,
     pub clients: Vec<String>,
+    /// The store's hosts, one lane each (`scenario::store_hosts`): etcd members `n1..`, or the
+    /// AP nodes `r1..` and, for redis, the sentinels `s1..s3`.
     pub members: Vec<String>,
     /// Hosts hit by a fault that are neither clients nor members (the resource, `ctl`).
     pub others: Vec<String>,
@@ -145,6 +156,19 @@ pub(crate) struct Model {
     pub roles: Vec<RoleSpan>,
     pub expiries: Vec<Expiry>,
     pub faults: Vec<FaultSpan>,
+}
+
+impl Model {
+    /// What a store host is when no span says otherwise: an etcd follower, a redis replica or
+    /// sentinel, a Redlock master.
+    pub fn idle_role(&self, member: &str) -> &'static str {
+        match self.backend {
+            Backend::Etcd => "follower",
+            Backend::Redis if member.starts_with('s') => "sentinel",
+            Backend::Redis => "replica",
+            Backend::Redlock => "master",
+        }
+    }
 }
 
 /// Orders `c2` before `c10`.
@@ -167,9 +191,8 @@ impl Model {
     pub fn new(scenario: &Scenario, records: &[Record], end_ms: u64) -> Model {
         let lock_timeline = lock::Timeline::from_records(records);
         let end_ms = end_ms.max(lock_timeline.end_ms);
-        let members: Vec<String> = (1..=scenario.cluster.members as u64)
-            .map(sim::member_name)
-            .collect();
+        let backend = scenario.cluster.backend;
+        let members = crate::scenario::store_hosts(backend, scenario.cluster.members);
 
         let mut clients: Vec<String> = Vec::new();
         for (_, process, event) in &lock_timeline.lock_events {
@@ -277,7 +300,7 @@ impl Model {
         let lock_key = common_key(hold_keys.values());
 
         let (leases, ops, expiries) = leases_and_ops(records, &clients, end_ms);
-        let roles = roles(&lock_timeline.cluster_events, &members, end_ms);
+        let roles = roles(records, &members, backend, end_ms);
         let faults = faults(&lock_timeline.cluster_events, scenario, end_ms);
         let mut others: Vec<String> = faults
             .iter()
@@ -288,6 +311,7 @@ impl Model {
         sort_names(&mut others);
 
         Model {
+            backend,
             clients,
             members,
             others,
@@ -420,7 +444,10 @@ fn leases_and_ops(
     (leases, ops, expiries)
 }
 
-fn roles(events: &[(u64, ClusterEvent)], members: &[String], end_ms: u64) -> Vec<RoleSpan> {
+/// Role spans from the history: etcd's elections and steps down (cluster events), a redis
+/// node's promotions, demotions and restarts as primary (its `app` records), crashes and
+/// restarts of any store host.
+fn roles(records: &[Record], members: &[String], backend: Backend, end_ms: u64) -> Vec<RoleSpan> {
     let mut open: BTreeMap<(String, Role), u64> = BTreeMap::new();
     let mut spans = Vec::new();
     let mut close = |open: &mut BTreeMap<(String, Role), u64>,
@@ -443,22 +470,62 @@ fn roles(events: &[(u64, ClusterEvent)], members: &[String], end_ms: u64) -> Vec
         }
     };
     let is_leader = |r: Role| matches!(r, Role::Leader { .. });
-    for (at, event) in events {
-        match event {
-            ClusterEvent::BecameLeader { member, term } => {
-                let m = sim::member_name(*member);
-                close(&mut open, &m, &is_leader, *at);
-                open.insert((m, Role::Leader { term: *term }), *at);
+    let is_primary = |r: Role| matches!(r, Role::Primary { .. });
+    let is_up = |r: Role| r != Role::Down;
+    // A redis store starts with `r1` as its primary (`sim::ap::ApStore::add_to`); Redlock's
+    // masters are all primaries, all the time, so no span says so.
+    let redis = backend == Backend::Redis;
+    // The epoch each node was last primary in: a node restarted as primary keeps it.
+    let mut epochs: BTreeMap<String, u64> = BTreeMap::new();
+    if redis {
+        if let Some(first) = members.first() {
+            open.insert((first.clone(), Role::Primary { epoch: 0 }), 0);
+        }
+    }
+    for record in records {
+        match record {
+            Record::Event { at_ms, event } => {
+                let at = *at_ms;
+                match event {
+                    ClusterEvent::BecameLeader { member, term } => {
+                        let m = sim::member_name(*member);
+                        close(&mut open, &m, &is_leader, at);
+                        open.insert((m, Role::Leader { term: *term }), at);
+                    }
+                    ClusterEvent::SteppedDown { member, .. } => {
+                        close(&mut open, &sim::member_name(*member), &is_leader, at);
+                    }
+                    ClusterEvent::Crash { host } if members.contains(host) => {
+                        close(&mut open, host, &is_up, at);
+                        open.entry((host.clone(), Role::Down)).or_insert(at);
+                    }
+                    ClusterEvent::Restart { host } => {
+                        close(&mut open, host, &|r| r == Role::Down, at);
+                    }
+                    _ => {}
+                }
             }
-            ClusterEvent::SteppedDown { member, .. } => {
-                close(&mut open, &sim::member_name(*member), &is_leader, *at);
-            }
-            ClusterEvent::Crash { host } if members.contains(host) => {
-                close(&mut open, host, &is_leader, *at);
-                open.entry((host.clone(), Role::Down)).or_insert(*at);
-            }
-            ClusterEvent::Restart { host } => {
-                close(&mut open, host, &|r| r == Role::Down, *at);
+            Record::App {
+                at_ms,
+                process,
+                event,
+            } if redis && members.contains(process) => {
+                let at = *at_ms;
+                let primary = |epoch| (process.clone(), Role::Primary { epoch });
+                match event.get("ap").and_then(|a| a.as_str()) {
+                    Some("promoted") => {
+                        let epoch = event.get("epoch").and_then(|e| e.as_u64()).unwrap_or(0);
+                        close(&mut open, process, &is_primary, at);
+                        epochs.insert(process.clone(), epoch);
+                        open.insert(primary(epoch), at);
+                    }
+                    Some("follow") => close(&mut open, process, &is_primary, at),
+                    Some("node_started") if event.get("role") == Some(&"primary".into()) => {
+                        let epoch = epochs.get(process).copied().unwrap_or(0);
+                        open.entry(primary(epoch)).or_insert(at);
+                    }
+                    _ => {}
+                }
             }
             _ => {}
         }

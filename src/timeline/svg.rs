@@ -246,8 +246,14 @@ impl View<'_> {
                 ));
             }
             if lane.kind == LaneKind::Member {
+                let idle = self.model.idle_role(&lane.name);
+                let over = match idle {
+                    "follower" => "leader and down spans drawn over it",
+                    "replica" => "primary and down spans drawn over it",
+                    _ => "down spans drawn over it",
+                };
                 s.push_str(&format!(
-                    r#"<rect class="follower" x="{}" y="{}" width="{}" height="4"><title>{} follower (leader and down spans drawn over it)</title></rect>"#,
+                    r#"<rect class="follower {idle}" x="{}" y="{}" width="{}" height="4"><title>{} {idle} ({over})</title></rect>"#,
                     f1(PLOT_X0),
                     f1(lane.y + 13.0),
                     f1(self.x(self.to_ms.min(self.model.end_ms)) - PLOT_X0),
@@ -748,6 +754,25 @@ impl View<'_> {
                         exact(r.to_ms)
                     ),
                 ),
+                Role::Primary { epoch } => (
+                    "primary",
+                    if epoch == 0 {
+                        "primary".to_string()
+                    } else {
+                        format!("primary, epoch {epoch}")
+                    },
+                    format!(
+                        "{} believes it is the primary (epoch {epoch}{}) from {} to {}",
+                        r.member,
+                        if epoch == 0 {
+                            ": the store's configuration at the start"
+                        } else {
+                            ": promoted by the Sentinels' failover"
+                        },
+                        exact(r.from_ms),
+                        exact(r.to_ms)
+                    ),
+                ),
                 Role::Down => (
                     "down",
                     "down".to_string(),
@@ -772,6 +797,7 @@ impl View<'_> {
             } else if w >= 26.0 {
                 match r.role {
                     Role::Leader { term } => format!("t{term}"),
+                    Role::Primary { epoch } => format!("p{epoch}"),
                     Role::Down => String::new(),
                 }
             } else {
