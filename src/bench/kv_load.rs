@@ -20,6 +20,10 @@ pub struct KvLoad {
     pub value_size: usize,
     /// Simulated time measured, after the cluster elected a leader and served a first write.
     pub measure: Duration,
+    /// Compact away revisions older than this, every this often (etcd's
+    /// `--auto-compaction-mode=periodic`), as a cluster under sustained load is run; `None`
+    /// keeps every revision and the store grows for the whole run.
+    pub compact_every: Option<Duration>,
 }
 
 /// What one load run measured.
@@ -54,28 +58,52 @@ pub fn run(load: KvLoad) -> Result<KvLoadResult, sim::SimError> {
         ..ClusterConfig::default()
     });
     let acked = Rc::new(Cell::new(0u64));
+    // The newest revision any writer saw acknowledged: what the compactor compacts up to.
+    let revision = Rc::new(Cell::new(0i64));
     let history = cluster.history().clone();
     for h in 0..load.hosts {
         let name = format!("c{}", h + 1);
         let config = cluster.client_config(&name);
         let acked = acked.clone();
+        let revision = revision.clone();
         let history = history.clone();
         let host = name.clone();
+        let compact_every = if h == 0 { load.compact_every } else { None };
         let writers = load.writers_per_host;
         let value = vec![b'v'; load.value_size];
         cluster.add_host(&name, move || {
-            let (config, acked, history, host, value) = (
+            let (config, acked, revision, history, host, value) = (
                 config.clone(),
                 acked.clone(),
+                revision.clone(),
                 history.clone(),
                 host.clone(),
                 value.clone(),
             );
             async move {
+                let clock = config.clock.clone();
                 let client = Client::connect(&host, h as u32 + 1, config, history).await?;
                 let mut tasks = Vec::new();
+                if let Some(every) = compact_every {
+                    let (client, revision) = (client.clone(), revision.clone());
+                    tasks.push(tokio::task::spawn_local(async move {
+                        let mut behind = 0;
+                        loop {
+                            clock.sleep(every).await;
+                            if behind > 0 {
+                                let _ = client.compact(behind).await;
+                            }
+                            behind = revision.get();
+                        }
+                    }));
+                }
                 for w in 0..writers {
-                    let (client, acked, value) = (client.clone(), acked.clone(), value.clone());
+                    let (client, acked, revision, value) = (
+                        client.clone(),
+                        acked.clone(),
+                        revision.clone(),
+                        value.clone(),
+                    );
                     let key = format!("bench/{host}/{w}").into_bytes();
                     tasks.push(tokio::task::spawn_local(async move {
                         loop {
@@ -85,8 +113,9 @@ pub fn run(load: KvLoad) -> Result<KvLoadResult, sim::SimError> {
                                 ..PutRequest::default()
                             };
                             // Errors (no leader yet, a timeout) are part of the load: go on.
-                            if client.put(put).await.is_ok() {
+                            if let Ok(response) = client.put(put).await {
                                 acked.set(acked.get() + 1);
+                                revision.set(revision.get().max(response.header.revision));
                             }
                         }
                     }));
