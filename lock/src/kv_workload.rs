@@ -175,3 +175,47 @@ pub(crate) async fn run_kv_client(spec: KvClientSpec) -> turmoil::Result {
         clock.sleep(draw()).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readers_are_bound_round_robin() {
+        let members: Vec<String> = ["n1", "n2", "n3"].map(String::from).to_vec();
+        let bound: Vec<String> = (0..5).map(|i| reader_endpoint(i, &members)).collect();
+        assert_eq!(bound, ["n1", "n2", "n3", "n1", "n2"]);
+        let kv = KvWorkload {
+            writers: 2,
+            readers: 1,
+            ..KvWorkload::default()
+        };
+        assert_eq!(kv.hosts(), ["writer1", "writer2", "reader1"]);
+    }
+
+    /// Members match requests by (client id, sequence): ids must differ between hosts and
+    /// between incarnations of one host, and stay clear of the lock clients' small ids.
+    #[test]
+    fn client_ids_are_unique() {
+        let spec = |role, index| KvClientSpec {
+            role,
+            index,
+            config: KvWorkload::default(),
+            seed: 0,
+            client_config: ClientConfig::default(),
+            history: History::new(),
+            incarnation: Rc::new(Cell::new(0)),
+            written: Rc::new(Cell::new(0)),
+        };
+        let mut ids = std::collections::BTreeSet::new();
+        for role in [KvRole::Writer, KvRole::Reader] {
+            for index in 0..16 {
+                for incarnation in 0..4 {
+                    let id = spec(role, index).client_id(incarnation);
+                    assert!(id >= 1 << 16, "{id} could be a lock client's");
+                    assert!(ids.insert(id), "{role:?} {index} {incarnation}: {id} twice");
+                }
+            }
+        }
+    }
+}
