@@ -99,7 +99,8 @@ pub enum Expect {
 
 pub const LOCK_KINDS: &[&str] = &["lease-txn", "put", "etcd-mutex", "redis-setnx", "redlock"];
 
-/// How the `[kv]` readers' reads are served (`cluster.read_mode`).
+/// How reads are served (`cluster.read_mode`). Serializable is a request option, so it reaches
+/// only the `[kv]` readers; lease-based is a member setting, so it reaches every client.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ReadMode {
     /// ReadIndex confirmed by a quorum round (`ReadOnlyOption::Safe`): etcd's default.
@@ -310,8 +311,8 @@ pub mod defaults {
     pub const CLIENTS: usize = 3;
     pub const HOLD: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(2));
     pub const THINK: (Duration, Duration) = (Duration::from_millis(0), Duration::from_millis(500));
+    /// `[kv] readers` has no constant: one per member, so every member has a reader bound to it.
     pub const KV_WRITERS: usize = 1;
-    /// `[kv] readers`: one per member.
     pub const KV_INTERVAL: (Duration, Duration) =
         (Duration::from_millis(20), Duration::from_millis(100));
     /// etcdctl's `--command-timeout`.
