@@ -197,13 +197,20 @@ impl Property {
     }
 
     /// `scenario` with its `[expect]` replaced by this property's claims (`any` elsewhere),
-    /// so `locksim run` exits 1 exactly when the property is broken.
+    /// so `locksim run` exits 1 exactly when the property is broken. A `kv = "linearizable"`
+    /// claim stays (a non-linearizable etcd is a simulator bug in any variant); `kv =
+    /// "violated"` becomes `any`, since a variant need not reproduce the stale read.
     pub fn as_expectations(&self, scenario: &Scenario) -> Scenario {
         let (exclusion, resource) = self.claims(scenario);
         let claim = |on: bool| if on { Expect::Holds } else { Expect::Any };
+        let kv = match scenario.expect_kv {
+            Expect::Violated => Expect::Any,
+            other => other,
+        };
         Scenario {
             expect_mutual_exclusion: claim(exclusion),
             expect_resource: claim(resource),
+            expect_kv: kv,
             ..scenario.clone()
         }
     }
@@ -649,7 +656,27 @@ pub fn describe(plan: &sim::FaultPlan) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{parse, resolve};
+    use crate::scenario::{parse, resolve, ReadMode};
+
+    /// A KV story written back keeps its `[kv]` section and read mode; its `kv = "violated"`
+    /// claim becomes `any` (a variant need not reproduce the stale read).
+    #[test]
+    fn kv_story_toml_round_trips() {
+        for name in ["serializable-stale-read", "lease-based-read-pause"] {
+            let story = resolve(name).unwrap();
+            assert_eq!(story.expect_kv, Expect::Violated);
+            let variant = Variant {
+                scenario: story.clone(),
+                seed: 3,
+            };
+            let text = variant.to_toml(Property::Safety);
+            let back = parse("variant.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(back, Property::Safety.as_expectations(&story), "{text}");
+            assert_eq!(back.kv, story.kv);
+            assert_ne!(back.cluster.read_mode, ReadMode::Linearizable);
+            assert_eq!(back.expect_kv, Expect::Any);
+        }
+    }
 
     #[test]
     fn vary_parses_subsets_and_rejects_unknown_parts() {

@@ -475,8 +475,23 @@ fn run(
             }
         );
         println!("kv history: {} (expected {})", o.kv, o.expected.kv);
+        const STALE_SHOWN: usize = 3;
+        if !o.kv_stale_reads.is_empty() {
+            println!(
+                "stale reads: {} (a read returned a value older than a write acknowledged before it began){}",
+                o.kv_stale_reads.len(),
+                if o.kv_stale_reads.len() > STALE_SHOWN {
+                    format!("; the first {STALE_SHOWN} (--json lists them all)")
+                } else {
+                    String::new()
+                }
+            );
+            for stale in o.kv_stale_reads.iter().take(STALE_SHOWN) {
+                println!("  {stale}");
+            }
+        }
         if let Some(detail) = &o.kv_detail {
-            println!("{}", detail.trim_end());
+            println!("checker: {}", detail.trim_end());
         }
         if o.violations.is_empty() {
             println!("violations: none");
@@ -511,6 +526,16 @@ fn run(
             print!(
                 "{}",
                 locksim::runner::text_timeline(&artifacts.records, first.from_ms, first.to_ms)
+            );
+        } else if let Some(stale) = o.kv_stale_reads.first() {
+            println!("cluster events around the first stale read:");
+            print!(
+                "{}",
+                locksim::runner::cluster_timeline(
+                    &artifacts.records,
+                    stale.missed.return_ms.min(stale.invoke_ms),
+                    stale.return_ms
+                )
             );
         }
         println!(
@@ -680,9 +705,11 @@ fn replay(scenario: &str, seed: u64, timeline: Option<&std::path::Path>) -> anyh
         locksim::runner::text_timeline(&artifacts.records, 0, u64::MAX / 2)
     );
     println!(
-        "verdict: mutual exclusion {}, resource {}; {} violations; history digest {}",
+        "verdict: mutual exclusion {}, resource {}, kv history {} ({} stale reads); {} violations; history digest {}",
         o.verdict,
         o.resource,
+        o.kv,
+        o.kv_stale_reads.len(),
         o.violations.len(),
         o.history_digest
     );

@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
-use lock::{AlgorithmKind, LockOptions, Run, Violation, ViolationKind, WorkloadConfig};
+use lock::{AlgorithmKind, KvWorkload, LockOptions, Run, Violation, ViolationKind, WorkloadConfig};
 use serde::Serialize;
 use sim::ap::{ApConfig, Topology};
+use sim::check::{CheckResult, StaleRead};
 use sim::{ClusterConfig, Fault, FaultPlan, MemberConfig, Record, ScheduledFault};
 
-use crate::scenario::{Backend, Expect, Scenario};
+use crate::scenario::{Backend, Expect, ReadMode, Scenario};
 
 /// The outcome of one run, as `locksim run --json` prints it.
 #[derive(Clone, Debug, Serialize)]
@@ -25,8 +26,12 @@ pub struct Outcome {
     /// The KV history's linearizability: `linearizable`, `violated`, `unknown` (the search
     /// budget ran out; never counted as either) or `unchecked` (`--no-check`, or no etcd).
     pub kv: &'static str,
-    /// The checker's account of a violation (the failing key, the ops it could not place).
+    /// The checker's account of a violation, shortened for a terminal: the failing key, the
+    /// last operations it could order, the state then, the operations it could not place.
     pub kv_detail: Option<String>,
+    /// When `kv` is `violated`: every read that returned a value older than a write
+    /// acknowledged before the read began (who, what, when, from which member).
+    pub kv_stale_reads: Vec<StaleRead>,
     pub violations: Vec<Violation>,
     pub history_digest: String,
     pub sim_ms: u64,
@@ -129,6 +134,11 @@ pub fn run_with(
     } else {
         ("unchecked", None)
     };
+    let kv_stale_reads = if kv == "violated" {
+        sim::check::stale_reads(&records)
+    } else {
+        Vec::new()
+    };
     let wall_ms = started.elapsed().as_millis() as u64;
     let matches = expect_matches(scenario.expect_mutual_exclusion, violated)
         && expect_matches(scenario.expect_resource, corrupted)
@@ -157,6 +167,7 @@ pub fn run_with(
             matches,
             kv,
             kv_detail,
+            kv_stale_reads,
             violations: report.violations,
             history_digest: report.digest,
             sim_ms: report.elapsed_ms,
@@ -182,9 +193,48 @@ fn check_kv(records: &[Record]) -> (&'static str, Option<String>) {
     let result = check_records(records, &options);
     match result.verdict {
         Verdict::Linearizable => ("linearizable", None),
-        Verdict::NotLinearizable => ("violated", Some(result.to_string())),
+        Verdict::NotLinearizable => ("violated", Some(short_report(&result, 5))),
         Verdict::Unknown => ("unknown", Some(result.to_string())),
     }
+}
+
+/// The checker's report with only the last `shown` operations of the linearizable prefix: on a
+/// run's history the prefix is hundreds of operations, and the ones just before the failure are
+/// the ones that explain it (`locksim check` on the saved history prints it whole).
+fn short_report(result: &CheckResult, shown: usize) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "NOT linearizable: {} operations in {} partitions, {} search steps",
+        result.ops, result.partitions, result.steps
+    );
+    for note in &result.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    if let Some(v) = &result.violation {
+        let _ = writeln!(
+            out,
+            "smallest failing partition: {} ({} operations)",
+            v.partition, v.partition_ops
+        );
+        let skip = v.prefix.len().saturating_sub(shown);
+        let _ = writeln!(
+            out,
+            "the last {} of the {} operations it could linearize (#id process [invoked, returned ms]):",
+            v.prefix.len() - skip,
+            v.prefix.len()
+        );
+        for op in &v.prefix[skip..] {
+            let _ = writeln!(out, "  {op}");
+        }
+        let _ = writeln!(out, "state after them: {}", v.state);
+        let _ = writeln!(out, "operations that cannot be placed next:");
+        for op in &v.unplaced {
+            let _ = writeln!(out, "  {op}");
+        }
+    }
+    out
 }
 
 fn expect_matches(expect: Expect, bad: bool) -> bool {
@@ -241,7 +291,7 @@ fn build(scenario: &Scenario, algorithm: AlgorithmKind, seed: u64) -> Run {
         member: MemberConfig {
             heartbeat_interval: election / 10,
             election_ticks: 10,
-            read_mode: scenario.cluster.read_mode,
+            read_mode: scenario.cluster.read_mode.member_read_mode(),
             ..MemberConfig::default()
         },
         latency_min: scenario.latency.min,
@@ -280,6 +330,17 @@ fn build(scenario: &Scenario, algorithm: AlgorithmKind, seed: u64) -> Run {
         Some(config) => run.ap(config),
         None => run,
     };
+    let run = match &scenario.kv {
+        Some(kv) => run.kv(KvWorkload {
+            writers: kv.writers,
+            readers: kv.readers,
+            interval_min: kv.interval.min,
+            interval_max: kv.interval.max,
+            request_timeout: kv.request_timeout,
+            serializable: scenario.cluster.read_mode == ReadMode::Serializable,
+        }),
+        None => run,
+    };
     run.cluster(cluster)
         .workload(workload)
         .fencing(scenario.lock.fencing)
@@ -293,6 +354,16 @@ fn build(scenario: &Scenario, algorithm: AlgorithmKind, seed: u64) -> Run {
 /// faults and elections, one per line. Cluster events (faults, elections) are shown from 15 s
 /// before, so the fault that led to a violation is on screen; lock events from 2 s before.
 pub fn text_timeline(records: &[Record], from_ms: u64, to_ms: u64) -> String {
+    timeline(records, from_ms, to_ms, true)
+}
+
+/// [`text_timeline`] with cluster events only (faults, elections, lease expiries): what explains
+/// a stale read, without the lock clients' traffic around it.
+pub fn cluster_timeline(records: &[Record], from_ms: u64, to_ms: u64) -> String {
+    timeline(records, from_ms, to_ms, false)
+}
+
+fn timeline(records: &[Record], from_ms: u64, to_ms: u64, lock_events: bool) -> String {
     let mut out = String::new();
     for record in records {
         let (at, who, what) = match record {
@@ -300,7 +371,8 @@ pub fn text_timeline(records: &[Record], from_ms: u64, to_ms: u64) -> String {
                 at_ms,
                 process,
                 event,
-            } => (*at_ms, process.clone(), compact(event)),
+            } if lock_events => (*at_ms, process.clone(), compact(event)),
+            Record::App { .. } => continue,
             Record::Event { at_ms, event } => {
                 let json = serde_json::to_value(event).unwrap_or_default();
                 (*at_ms, "cluster".to_string(), compact(&json))

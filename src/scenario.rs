@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use serde::Deserialize;
-use sim::{Fault, FaultPlan, ReadMode, ScheduledFault, Target};
+use sim::{Fault, FaultPlan, ScheduledFault, Target};
 use toml::Spanned;
 
 /// A scenario that failed to load: where, which field, what is wrong and what is allowed.
@@ -110,6 +110,41 @@ pub enum Expect {
 
 pub const LOCK_KINDS: &[&str] = &["lease-txn", "put", "etcd-mutex", "redis-setnx", "redlock"];
 
+/// How reads are served (`cluster.read_mode`). Serializable is a request option, so it reaches
+/// only the `[kv]` readers; lease-based is a member setting, so it reaches every client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReadMode {
+    /// ReadIndex confirmed by a quorum round (`ReadOnlyOption::Safe`): etcd's default.
+    #[default]
+    Linearizable,
+    /// The readers ask for serializable reads (clientv3 `WithSerializable()`): the member they
+    /// talk to answers from its own store, however far behind it is. Lock clients keep
+    /// linearizable reads, as etcd's concurrency package does.
+    Serializable,
+    /// The members serve linearizable reads on the leader's lease
+    /// (`ReadOnlyOption::LeaseBased`): every client's reads, the lock clients' too.
+    LeaseBased,
+}
+
+impl ReadMode {
+    /// As `cluster.read_mode` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadMode::Linearizable => "linearizable",
+            ReadMode::Serializable => "serializable",
+            ReadMode::LeaseBased => "lease-based",
+        }
+    }
+
+    /// The members' setting: only `lease-based` changes how they serve reads.
+    pub fn member_read_mode(self) -> sim::ReadMode {
+        match self {
+            ReadMode::LeaseBased => sim::ReadMode::LeaseBased,
+            ReadMode::Linearizable | ReadMode::Serializable => sim::ReadMode::Safe,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterSpec {
     pub backend: Backend,
@@ -133,6 +168,28 @@ pub struct WorkloadSpec {
     pub think: DurationRange,
 }
 
+/// The `[kv]` register workload: writers and member-bound readers beside the lock clients
+/// (see `lock::KvWorkload`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KvSpec {
+    /// Hosts `writer1..writerN`.
+    pub writers: usize,
+    /// Hosts `reader1..readerN`; reader k is bound to member `n((k−1) mod members + 1)`.
+    pub readers: usize,
+    pub interval: DurationRange,
+    pub request_timeout: Duration,
+}
+
+impl KvSpec {
+    /// Host names, writers first.
+    pub fn hosts(&self) -> Vec<String> {
+        let writers = (0..self.writers).map(lock::writer_name);
+        writers
+            .chain((0..self.readers).map(lock::reader_name))
+            .collect()
+    }
+}
+
 /// A validated scenario.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
@@ -147,6 +204,8 @@ pub struct Scenario {
     pub loss: f64,
     pub lock: LockSpec,
     pub workload: WorkloadSpec,
+    /// The `[kv]` section, when the scenario has one.
+    pub kv: Option<KvSpec>,
     pub faults: FaultPlan,
     pub expect_mutual_exclusion: Expect,
     pub expect_resource: Expect,
@@ -172,6 +231,8 @@ struct File {
     lock: Spanned<LockSection>,
     #[serde(default)]
     workload: Option<Spanned<WorkloadSection>>,
+    #[serde(default)]
+    kv: Option<Spanned<KvSection>>,
     #[serde(default)]
     fault: Vec<Spanned<FaultSection>>,
     #[serde(default)]
@@ -213,6 +274,15 @@ struct WorkloadSection {
     think: Option<Spanned<String>>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct KvSection {
+    writers: Option<Spanned<i64>>,
+    readers: Option<Spanned<i64>>,
+    interval: Option<Spanned<String>>,
+    request_timeout: Option<Spanned<String>>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FaultSection {
@@ -252,6 +322,12 @@ pub mod defaults {
     pub const CLIENTS: usize = 3;
     pub const HOLD: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(2));
     pub const THINK: (Duration, Duration) = (Duration::from_millis(0), Duration::from_millis(500));
+    /// `[kv] readers` has no constant: one per member, so every member has a reader bound to it.
+    pub const KV_WRITERS: usize = 1;
+    pub const KV_INTERVAL: (Duration, Duration) =
+        (Duration::from_millis(20), Duration::from_millis(100));
+    /// etcdctl's `--command-timeout`.
+    pub const KV_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 }
 
 /// Reads and validates a scenario file.
@@ -415,12 +491,11 @@ impl Validator<'_> {
             }
         };
         let read_mode = match &cluster_raw.read_mode {
-            None => ReadMode::Safe,
+            None => ReadMode::Linearizable,
             Some(r) => match r.get_ref().as_str() {
-                "linearizable" => ReadMode::Safe,
+                "linearizable" => ReadMode::Linearizable,
                 "lease-based" => ReadMode::LeaseBased,
-                // Serializable reads are a per-request choice; the workload issues them.
-                "serializable" => ReadMode::Safe,
+                "serializable" => ReadMode::Serializable,
                 other => return self.err(r.span(), "cluster.read_mode", format!("unknown read mode {other:?}; allowed: linearizable, serializable, lease-based")),
             },
         };
@@ -551,7 +626,24 @@ impl Validator<'_> {
             Some(t) => self.range(t, "workload.think", true)?,
         };
 
-        let hosts = hosts(backend, members, clients);
+        let kv = match raw.kv {
+            None => None,
+            Some(section) => Some(self.kv(section, backend, members)?),
+        };
+        // Serializable reads are a request option, and only the `[kv]` readers ask for them: a
+        // scenario saying `serializable` with no reader would test linearizable reads unawares.
+        if let Some(r) = &cluster_raw.read_mode {
+            if read_mode == ReadMode::Serializable && kv.as_ref().map_or(0, |k| k.readers) == 0 {
+                return self.err(
+                    r.span(),
+                    "cluster.read_mode",
+                    "\"serializable\" applies to the [kv] readers' reads (lock clients read linearizably, as etcd's concurrency package does), and this scenario has none; add a [kv] section with readers = 1 or more",
+                );
+            }
+        }
+
+        let mut hosts = hosts(backend, members, clients);
+        hosts.extend(kv.iter().flat_map(KvSpec::hosts));
         let mut faults = Vec::new();
         for (i, f) in raw.fault.iter().enumerate() {
             faults.push(self.fault(i, f, duration, backend, &hosts)?);
@@ -613,6 +705,7 @@ impl Validator<'_> {
                 hold,
                 think,
             },
+            kv,
             faults,
             expect_mutual_exclusion: expect_value(
                 &expect.mutual_exclusion,
@@ -631,6 +724,59 @@ impl Validator<'_> {
                 (None, _) => Expect::Any,
                 (Some(_), _) => expect_value(&expect.kv, "expect.kv", "linearizable", "violated")?,
             },
+        })
+    }
+
+    /// The `[kv]` section: counts in range, durations positive, etcd only.
+    fn kv(
+        &self,
+        section: Spanned<KvSection>,
+        backend: Backend,
+        members: usize,
+    ) -> Result<KvSpec, ScenarioError> {
+        let span = section.span();
+        let raw = section.into_inner();
+        if backend != Backend::Etcd {
+            return self.err(
+                span,
+                "kv",
+                format!("the [kv] workload reads and writes etcd; it does not run on the {backend:?} backend (use backend = \"etcd\")").to_lowercase(),
+            );
+        }
+        let count = |v: &Option<Spanned<i64>>, field: &str, default: usize| match v {
+            None => Ok(default),
+            Some(n) if (0..=16).contains(n.get_ref()) => Ok(*n.get_ref() as usize),
+            Some(n) => self.err(
+                n.span(),
+                field,
+                format!("{} is out of range; allowed: 0 to 16", n.get_ref()),
+            ),
+        };
+        let writers = count(&raw.writers, "kv.writers", defaults::KV_WRITERS)?;
+        let readers = count(&raw.readers, "kv.readers", members)?;
+        if writers + readers == 0 {
+            return self.err(
+                span,
+                "kv",
+                "the [kv] workload has no clients; set writers and/or readers to 1 or more, or remove the section",
+            );
+        }
+        let interval = match &raw.interval {
+            None => DurationRange {
+                min: defaults::KV_INTERVAL.0,
+                max: defaults::KV_INTERVAL.1,
+            },
+            Some(i) => self.range(i, "kv.interval", false)?,
+        };
+        let request_timeout = match &raw.request_timeout {
+            None => defaults::KV_REQUEST_TIMEOUT,
+            Some(t) => self.duration(t, "kv.request_timeout")?,
+        };
+        Ok(KvSpec {
+            writers,
+            readers,
+            interval,
+            request_timeout,
         })
     }
 
@@ -992,6 +1138,14 @@ pub const BUNDLED: &[(&str, &str)] = &[
     (
         "redlock-clock-jump",
         include_str!("../scenarios/redlock-clock-jump.toml"),
+    ),
+    (
+        "serializable-stale-read",
+        include_str!("../scenarios/serializable-stale-read.toml"),
+    ),
+    (
+        "lease-based-read-pause",
+        include_str!("../scenarios/lease-based-read-pause.toml"),
     ),
 ];
 

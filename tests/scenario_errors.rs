@@ -213,6 +213,65 @@ fn tick_too_coarse() {
     );
 }
 
+/// `GOOD` with a `[kv]` section (header on line 19, fields from line 20) before the fault.
+fn with_kv(kv: &str) -> String {
+    with("[[fault]]", &format!("[kv]\n{kv}\n[[fault]]"))
+}
+
+#[test]
+fn kv_section_parses_and_its_hosts_are_fault_targets() {
+    let text =
+        with_kv("writers = 2\nreaders = 3\ninterval = \"10ms..50ms\"\nrequest_timeout = \"1s\"")
+            .replace("target = \"holder\"", "target = \"reader3\"");
+    let s = parse("scenarios/x.toml", &text).unwrap();
+    let kv = s.kv.unwrap();
+    assert_eq!((kv.writers, kv.readers), (2, 3));
+    assert_eq!(kv.request_timeout, std::time::Duration::from_secs(1));
+    assert_eq!(
+        error(&text.replace("target = \"reader3\"", "target = \"reader4\"")),
+        "scenarios/x.toml:27: field `fault[0].target`: no host \"reader4\" in this scenario; hosts are n1, n2, n3, c1, c2, c3, resource, writer1, writer2, reader1, reader2, reader3, or use a role: leader, follower, minority, majority, holder, primary"
+    );
+    // Defaults: one writer, one reader per member.
+    let kv = parse("scenarios/x.toml", &with_kv("")).unwrap().kv.unwrap();
+    assert_eq!((kv.writers, kv.readers), (1, 3));
+}
+
+#[test]
+fn kv_section_errors() {
+    assert_eq!(
+        error(&with_kv("writers = 17")),
+        "scenarios/x.toml:20: field `kv.writers`: 17 is out of range; allowed: 0 to 16"
+    );
+    assert_eq!(
+        error(&with_kv("readers = -1")),
+        "scenarios/x.toml:20: field `kv.readers`: -1 is out of range; allowed: 0 to 16"
+    );
+    assert_eq!(
+        error(&with_kv("reader = 3")),
+        "scenarios/x.toml:20: field `reader`: unknown field `reader`, expected one of `writers`, `readers`, `interval`, `request_timeout`"
+    );
+    assert_eq!(
+        error(&with_kv("writers = 0\nreaders = 0")),
+        "scenarios/x.toml:19: field `kv`: the [kv] workload has no clients; set writers and/or readers to 1 or more, or remove the section"
+    );
+    assert_eq!(
+        error(&with_kv("interval = \"0ms\"")),
+        "scenarios/x.toml:20: field `kv.interval`: \"0ms\" must be longer than 0"
+    );
+    assert_eq!(
+        error(&with_kv("request_timeout = \"soon\"")),
+        "scenarios/x.toml:20: field `kv.request_timeout`: bad duration \"soon\"; write a whole number and a unit: 500ms, 5s, 2m"
+    );
+    let redis = with_kv("readers = 1")
+        .replace("backend = \"etcd\"", "backend = \"redis\"")
+        .replace("kind = \"etcd-mutex\"", "kind = \"redis-setnx\"")
+        .replace("target = \"holder\"", "target = \"c1\"");
+    assert_eq!(
+        error(&redis),
+        "scenarios/x.toml:19: field `kv`: the [kv] workload reads and writes etcd; it does not run on the redis backend (use backend = \"etcd\")"
+    );
+}
+
 #[test]
 fn heartbeat_below_two_ticks() {
     assert_eq!(
@@ -224,4 +283,32 @@ fn heartbeat_below_two_ticks() {
         .replace("[network]\n", "[network]\ntick = \"1ms\"\n");
     let s = parse("scenarios/x.toml", &fine).unwrap();
     assert_eq!(s.tick, std::time::Duration::from_millis(1));
+}
+
+#[test]
+fn read_mode() {
+    assert_eq!(
+        error(&with(
+            "election_timeout = \"1s\"",
+            "election_timeout = \"1s\"\nread_mode = \"stale\""
+        )),
+        "scenarios/x.toml:9: field `cluster.read_mode`: unknown read mode \"stale\"; allowed: linearizable, serializable, lease-based"
+    );
+    // Serializable is a request option of the [kv] readers: without one it would test nothing.
+    let serializable = with(
+        "election_timeout = \"1s\"",
+        "election_timeout = \"1s\"\nread_mode = \"serializable\"",
+    );
+    assert_eq!(
+        error(&serializable),
+        "scenarios/x.toml:9: field `cluster.read_mode`: \"serializable\" applies to the [kv] readers' reads (lock clients read linearizably, as etcd's concurrency package does), and this scenario has none; add a [kv] section with readers = 1 or more"
+    );
+    let with_readers = serializable.replace("[[fault]]", "[kv]\nreaders = 1\n[[fault]]");
+    let s = parse("scenarios/x.toml", &with_readers).unwrap();
+    assert_eq!(
+        s.cluster.read_mode,
+        locksim::scenario::ReadMode::Serializable
+    );
+    let no_readers = serializable.replace("[[fault]]", "[kv]\nreaders = 0\n[[fault]]");
+    assert!(error(&no_readers).contains("add a [kv] section with readers = 1 or more"));
 }

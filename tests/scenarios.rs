@@ -1,6 +1,6 @@
 //! The bundled scenarios: every file in `scenarios/` parses, and is reachable by name.
 
-use locksim::scenario::{parse, resolve, BUNDLED};
+use locksim::scenario::{parse, resolve, ClusterSpec, Expect, ReadMode, Scenario, BUNDLED};
 
 #[test]
 fn every_scenario_file_is_bundled_and_parses() {
@@ -43,11 +43,61 @@ fn every_bundled_scenario_matches_its_expectation() {
                 .outcome;
             assert!(
                 outcome.matches,
-                "{name} seed {seed}: mutual exclusion {} / resource {}, expected {} / {}",
+                "{name} seed {seed}: mutual exclusion {} / resource {} / kv {}, expected {} / {} / {}",
                 outcome.verdict,
                 outcome.resource,
+                outcome.kv,
                 outcome.expected.mutual_exclusion,
-                outcome.expected.resource
+                outcome.expected.resource,
+                outcome.expected.kv
+            );
+        }
+    }
+}
+
+/// The KV stories' stale reads come from their read mode, not from their fault plan: each
+/// story shows a stale read its report names, and the same plan with `read_mode =
+/// "linearizable"` gives a linearizable history with no stale read at all.
+#[test]
+fn kv_stories_are_stale_only_in_their_read_mode() {
+    let stories: Vec<Scenario> = BUNDLED
+        .iter()
+        .map(|(name, _)| resolve(name).unwrap())
+        .filter(|s| s.expect_kv == Expect::Violated)
+        .collect();
+    let names: Vec<&str> = stories.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["serializable-stale-read", "lease-based-read-pause"]);
+    for story in &stories {
+        let control = Scenario {
+            cluster: ClusterSpec {
+                read_mode: ReadMode::Linearizable,
+                ..story.cluster.clone()
+            },
+            expect_kv: Expect::Holds,
+            ..story.clone()
+        };
+        for seed in 0..3 {
+            let name = &story.name;
+            let outcome = locksim::runner::run(story, seed).unwrap().outcome;
+            assert_eq!(outcome.kv, "violated", "{name} seed {seed}");
+            let stale = &outcome.kv_stale_reads;
+            assert!(!stale.is_empty(), "{name} seed {seed}: no stale read named");
+            assert!(
+                stale.iter().all(|s| s.process.starts_with("reader")
+                    && s.serializable == (story.cluster.read_mode == ReadMode::Serializable)),
+                "{name} seed {seed}: {}",
+                stale[0]
+            );
+            let control = locksim::runner::run(&control, seed).unwrap();
+            assert_eq!(
+                control.outcome.kv, "linearizable",
+                "{name} with linearizable reads, seed {seed}: {:?}",
+                control.outcome.kv_detail
+            );
+            assert_eq!(
+                sim::check::stale_reads(&control.records),
+                vec![],
+                "{name} with linearizable reads, seed {seed}"
             );
         }
     }

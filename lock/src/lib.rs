@@ -13,6 +13,8 @@
 //!   algorithm (`lease_txn`, `put`, `etcd_mutex`) and `session` (lease + keepalive + belief).
 //! * `resource`: `Resource`, the protected counter on its own host, with optional fencing.
 //! * `workload`: `WorkloadConfig` and the client hosts' loop; `Holders`, who believes it holds.
+//! * `kv_workload`: `KvWorkload`, register writers and readers beside the lock clients, whose
+//!   reads (linearizable or serializable) the KV linearizability check judges.
 //! * `schedule`: `Schedule`, timed faults (until `sim`'s fault plan lands).
 //! * `checker`: `trait Checker`, `Timeline`, `Violation`; `mutual_exclusion`, `fencing`,
 //!   `lost_update`, `liveness`.
@@ -22,6 +24,7 @@ mod algorithm;
 pub mod checker;
 mod error;
 mod event;
+mod kv_workload;
 mod resource;
 mod run;
 mod schedule;
@@ -34,6 +37,7 @@ pub use algorithm::{
 pub use checker::{Checker, Timeline, Violation, ViolationKind};
 pub use error::{Error, Result};
 pub use event::LockEvent;
+pub use kv_workload::{reader_endpoint, reader_name, writer_name, KvWorkload, KV_KEY};
 pub use resource::{Fencing, Resource, ResourceClient, RESOURCE_HOST, RESOURCE_PORT};
 pub use run::{Report, Run, RunHandle};
 pub use schedule::{CustomFault, Fault, Schedule, Target};

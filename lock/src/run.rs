@@ -18,6 +18,7 @@ use sim::{
 use crate::algorithm::AlgorithmKind;
 use crate::checker::{self, Timeline, Violation, ViolationKind};
 use crate::event::LockEvent;
+use crate::kv_workload::{self, KvClientSpec, KvRole, KvWorkload};
 use crate::resource::{Fencing, Resource, RESOURCE_HOST};
 use crate::schedule::{Fault, Schedule, Target};
 use crate::workload::{self, client_name, ClientSpec, Holders, WorkloadConfig};
@@ -37,6 +38,8 @@ pub struct Run {
     fault_plan: FaultPlan,
     /// The AP store (for `redis-setnx`, `redlock`); `None` for the etcd locks.
     ap: Option<ApConfig>,
+    /// Register writers and readers beside the lock clients (etcd only); `None`: none.
+    kv: Option<KvWorkload>,
 }
 
 impl Run {
@@ -52,7 +55,16 @@ impl Run {
             schedule: Schedule::new(),
             fault_plan: FaultPlan::default(),
             ap: None,
+            kv: None,
         }
+    }
+
+    /// Add KV register clients (`writer1..`, `reader1..`) beside the lock clients. Their
+    /// operations land in the same history, so a KV linearizability check of the run judges
+    /// their reads. Needs etcd members.
+    pub fn kv(mut self, kv: KvWorkload) -> Self {
+        self.kv = Some(kv);
+        self
     }
 
     /// Put the AP store on the run (set `members(0)` for a world without etcd). The AP locks
@@ -128,7 +140,8 @@ impl Run {
         self.cluster.seed
     }
 
-    /// Every host of the run, in registration order: members, the resource, the clients.
+    /// Every host of the run, in registration order: members, the AP store's nodes, the
+    /// resource, the lock clients, the KV writers and readers.
     pub fn hosts(&self) -> Vec<String> {
         let mut hosts: Vec<String> = (1..=self.cluster.members as u64).map(member_name).collect();
         if let Some(ap) = &self.ap {
@@ -144,6 +157,9 @@ impl Run {
         }
         hosts.push(RESOURCE_HOST.to_string());
         hosts.extend((0..self.workload.clients).map(client_name));
+        if let Some(kv) = &self.kv {
+            hosts.extend(kv.hosts());
+        }
         hosts
     }
 
@@ -184,6 +200,39 @@ impl Run {
                     .map(|s| (s.client_config(&mut cluster, &name), s.nodes().to_vec())),
             };
             cluster.add_host(&name, move || workload::run_client(spec.clone()));
+        }
+        if let Some(kv) = &self.kv {
+            assert!(
+                self.cluster.members > 0,
+                "the KV workload needs etcd members (harness bug: validate before running)"
+            );
+            let clients = (0..kv.writers)
+                .map(|i| (KvRole::Writer, i))
+                .chain((0..kv.readers).map(|i| (KvRole::Reader, i)));
+            for (role, index) in clients {
+                let name = match role {
+                    KvRole::Writer => kv_workload::writer_name(index),
+                    KvRole::Reader => kv_workload::reader_name(index),
+                };
+                let mut client_config = cluster.client_config(&name);
+                if role == KvRole::Reader {
+                    client_config.endpoints = vec![kv_workload::reader_endpoint(
+                        index,
+                        &client_config.endpoints,
+                    )];
+                }
+                let spec = KvClientSpec {
+                    role,
+                    index,
+                    config: kv.clone(),
+                    seed: self.cluster.seed,
+                    client_config,
+                    history: history.clone(),
+                    incarnation: Rc::new(Cell::new(0)),
+                    written: Rc::new(Cell::new(0)),
+                };
+                cluster.add_host(&name, move || kv_workload::run_kv_client(spec.clone()));
+            }
         }
         let mut pending = self.schedule.entries.clone();
         pending.sort_by_key(|(at, _)| *at);

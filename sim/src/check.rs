@@ -12,6 +12,8 @@
 //! * `wgl`: the search over one partition.
 //! * `partition`: `Partition`, `CheckOptions`, and checking partitions in parallel.
 //! * `report`: `CheckResult`, `Verdict`, `Violation`; text and JSON.
+//! * `stale_read`: `StaleRead`, a read that missed an acknowledged write: the one-sentence
+//!   explanation of the commonest violation.
 //! * `register`: `Register`, read/write/cas (Jepsen's cas-register).
 //! * `kv_append`: `KvAppend`, keyed get/put/append strings (Jepsen's and Porcupine's kv).
 //! * `kv`: `Kv`, the etcd KV model over [`crate::ClientRequest`]/[`crate::ClientResponse`].
@@ -25,6 +27,7 @@ mod model;
 mod partition;
 mod register;
 mod report;
+mod stale_read;
 mod wgl;
 
 pub use format::{
@@ -37,6 +40,7 @@ pub use model::{Model, Op, Steps, StepsIter};
 pub use partition::{check_partitions, CheckOptions, Partition};
 pub use register::{register_partitions, Register, RegisterInput, RegisterOutput};
 pub use report::{CheckResult, OpReport, UnknownPartition, Verdict, Violation};
+pub use stale_read::{stale_reads, StaleRead, WriteRef};
 
 use crate::history::{History, Record};
 

@@ -9,9 +9,9 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use sim::{Fault, ReadMode, ScheduledFault, Target};
+use sim::{Fault, ScheduledFault, Target};
 
-use crate::scenario::{DurationRange, Expect, Scenario};
+use crate::scenario::{Backend, DurationRange, Expect, Scenario};
 
 /// `"6s"` when whole seconds, else `"5500ms"`: one unit, as `scenario::parse_duration` reads.
 pub fn duration(d: Duration) -> String {
@@ -60,11 +60,7 @@ pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
     let _ = writeln!(w, "backend = \"{}\"", c.backend.name());
     let _ = writeln!(w, "members = {}", c.members);
     let _ = writeln!(w, "election_timeout = \"{}\"", duration(c.election_timeout));
-    let read_mode = match c.read_mode {
-        ReadMode::LeaseBased => "lease-based",
-        _ => "linearizable",
-    };
-    let _ = writeln!(w, "read_mode = \"{read_mode}\"");
+    let _ = writeln!(w, "read_mode = \"{}\"", c.read_mode.name());
     let _ = writeln!(w, "replication_lag = \"{}\"", range(&c.replication_lag));
 
     let _ = writeln!(w, "\n[network]");
@@ -83,6 +79,14 @@ pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
     let _ = writeln!(w, "clients = {}", wl.clients);
     let _ = writeln!(w, "hold = \"{}\"", range(&wl.hold));
     let _ = writeln!(w, "think = \"{}\"", range(&wl.think));
+
+    if let Some(kv) = &scenario.kv {
+        let _ = writeln!(w, "\n[kv]");
+        let _ = writeln!(w, "writers = {}", kv.writers);
+        let _ = writeln!(w, "readers = {}", kv.readers);
+        let _ = writeln!(w, "interval = \"{}\"", range(&kv.interval));
+        let _ = writeln!(w, "request_timeout = \"{}\"", duration(kv.request_timeout));
+    }
 
     for f in &scenario.faults.faults {
         fault(w, f);
@@ -104,6 +108,13 @@ pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
         "resource = \"{}\"",
         expect(scenario.expect_resource, "intact", "corrupted")
     );
+    if scenario.cluster.backend == Backend::Etcd {
+        let _ = writeln!(
+            w,
+            "kv = \"{}\"",
+            expect(scenario.expect_kv, "linearizable", "violated")
+        );
+    }
     out
 }
 

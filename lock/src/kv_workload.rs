@@ -1,0 +1,221 @@
+//! `KvWorkload`: plain key-value clients beside the lock clients — writers that put fresh
+//! values into one register and readers that read it back — so a run's KV history has reads a
+//! linearizability checker can judge (Jepsen's register workload).
+//!
+//! Why readers are bound to one member each (reader k talks only to member
+//! `n((k−1) mod members + 1)`), while writers follow the leader over every endpoint: that is
+//! how reads are served in the setups where the read mode matters. A Jepsen process is bound to
+//! one node; an application that reads "its local etcd member" (the reason people ask for
+//! serializable reads) does the same. A reader that followed the leader would hide what a cut-off
+//! member answers. Writers use the whole endpoint list, as clientv3 does, so writes keep
+//! committing on whichever member leads.
+//!
+//! Reads are linearizable (ReadIndex) unless `serializable` is set: then every read carries
+//! `serializable = true`, as clientv3's `WithSerializable()`, and the member answers from its own
+//! store without asking the leader. With members in `ReadMode::LeaseBased`, the leader answers
+//! linearizable reads on its lease instead of a quorum round; that is a member setting, not this
+//! workload's.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sim::{Client, ClientConfig, ClientRequest, History, PutRequest, RangeRequest};
+
+/// The register every KV client writes and reads.
+pub const KV_KEY: &str = "kv/register";
+
+/// What the KV clients do. Durations are on each client's own clock.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KvWorkload {
+    /// Writer hosts `writer1..writerN`; writer I puts `"writerI-1"`, `"writerI-2"`, …, so every
+    /// value is written once and a read names the write it saw.
+    pub writers: usize,
+    /// Reader hosts `reader1..readerN`, reader k bound to member `n((k−1) mod members + 1)`.
+    pub readers: usize,
+    /// Pause between one operation's answer and the next operation, drawn per operation.
+    pub interval_min: Duration,
+    pub interval_max: Duration,
+    /// Deadline of one request (a clientv3 context timeout). A write that has no answer by then
+    /// is indeterminate, and the writer goes on with the next value on another member.
+    pub request_timeout: Duration,
+    /// Readers ask for serializable reads (`RangeRequest::serializable`).
+    pub serializable: bool,
+}
+
+impl Default for KvWorkload {
+    fn default() -> Self {
+        Self {
+            writers: 1,
+            readers: 3,
+            interval_min: Duration::from_millis(20),
+            interval_max: Duration::from_millis(100),
+            request_timeout: Duration::from_secs(5),
+            serializable: false,
+        }
+    }
+}
+
+impl KvWorkload {
+    /// Host names, writers first: `writer1..`, `reader1..`.
+    pub fn hosts(&self) -> Vec<String> {
+        let writers = (0..self.writers).map(writer_name);
+        writers.chain((0..self.readers).map(reader_name)).collect()
+    }
+}
+
+/// Host name of writer `index` (0-based): `writer1`, `writer2`, …
+pub fn writer_name(index: usize) -> String {
+    format!("writer{}", index + 1)
+}
+
+/// Host name of reader `index` (0-based): `reader1`, `reader2`, …
+pub fn reader_name(index: usize) -> String {
+    format!("reader{}", index + 1)
+}
+
+/// The member reader `index` (0-based) is bound to, among `endpoints`.
+pub fn reader_endpoint(index: usize, endpoints: &[String]) -> String {
+    endpoints[index % endpoints.len()].clone()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KvRole {
+    Writer,
+    Reader,
+}
+
+/// Everything one KV client host needs; cloned into its (restartable) host closure.
+#[derive(Clone)]
+pub(crate) struct KvClientSpec {
+    pub role: KvRole,
+    pub index: usize,
+    pub config: KvWorkload,
+    pub seed: u64,
+    /// Endpoints already narrowed to the bound member for a reader.
+    pub client_config: ClientConfig,
+    pub history: History,
+    /// Lives outside the host: how many times it has started.
+    pub incarnation: Rc<Cell<u32>>,
+    /// Lives outside the host: the writer's last value number, so a restarted writer never
+    /// writes a value twice (the harness's source of unique values, not the process's memory).
+    pub written: Rc<Cell<u64>>,
+}
+
+impl KvClientSpec {
+    pub fn name(&self) -> String {
+        match self.role {
+            KvRole::Writer => writer_name(self.index),
+            KvRole::Reader => reader_name(self.index),
+        }
+    }
+
+    /// Unique per host and incarnation, and apart from the lock clients' ids (below 2^16):
+    /// members match requests by (client id, sequence number), and a restarted client starts
+    /// its sequence numbers again.
+    fn client_id(&self, incarnation: u32) -> u32 {
+        let role = match self.role {
+            KvRole::Writer => 1,
+            KvRole::Reader => 2,
+        };
+        (role << 28) | ((self.index as u32 + 1) << 16) | (incarnation & 0xffff)
+    }
+}
+
+/// One KV client host's software: write or read, wait, repeat until the run ends.
+pub(crate) async fn run_kv_client(spec: KvClientSpec) -> turmoil::Result {
+    let name = spec.name();
+    let incarnation = spec.incarnation.get();
+    spec.incarnation.set(incarnation + 1);
+    let clock = spec.client_config.clock.clone();
+    let mut config = spec.client_config.clone();
+    config.request_timeout = spec.config.request_timeout;
+    config.attempt_timeout = config.attempt_timeout.min(spec.config.request_timeout);
+    let client = Client::connect(
+        &name,
+        spec.client_id(incarnation),
+        config,
+        spec.history.clone(),
+    )
+    .await?;
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        spec.seed ^ (u64::from(spec.client_id(incarnation)) << 24) ^ 0x6b76,
+    );
+    let (min, max) = (spec.config.interval_min, spec.config.interval_max);
+    let mut draw = move || {
+        if max <= min {
+            min
+        } else {
+            Duration::from_micros(rng.gen_range(min.as_micros() as u64..=max.as_micros() as u64))
+        }
+    };
+    // Clients start at slightly different moments, as real ones do.
+    clock.sleep(draw()).await;
+    loop {
+        let request = match spec.role {
+            KvRole::Writer => {
+                let n = spec.written.get() + 1;
+                spec.written.set(n);
+                ClientRequest::Put(PutRequest {
+                    key: KV_KEY.into(),
+                    value: format!("{name}-{n}").into_bytes(),
+                    ..PutRequest::default()
+                })
+            }
+            KvRole::Reader => ClientRequest::Range(RangeRequest {
+                key: KV_KEY.into(),
+                serializable: spec.config.serializable,
+                ..RangeRequest::default()
+            }),
+        };
+        // Errors are in the history (fail or indeterminate); the workload just goes on.
+        let _ = client.call(request).await;
+        clock.sleep(draw()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readers_are_bound_round_robin() {
+        let members: Vec<String> = ["n1", "n2", "n3"].map(String::from).to_vec();
+        let bound: Vec<String> = (0..5).map(|i| reader_endpoint(i, &members)).collect();
+        assert_eq!(bound, ["n1", "n2", "n3", "n1", "n2"]);
+        let kv = KvWorkload {
+            writers: 2,
+            readers: 1,
+            ..KvWorkload::default()
+        };
+        assert_eq!(kv.hosts(), ["writer1", "writer2", "reader1"]);
+    }
+
+    /// Members match requests by (client id, sequence): ids must differ between hosts and
+    /// between incarnations of one host, and stay clear of the lock clients' small ids.
+    #[test]
+    fn client_ids_are_unique() {
+        let spec = |role, index| KvClientSpec {
+            role,
+            index,
+            config: KvWorkload::default(),
+            seed: 0,
+            client_config: ClientConfig::default(),
+            history: History::new(),
+            incarnation: Rc::new(Cell::new(0)),
+            written: Rc::new(Cell::new(0)),
+        };
+        let mut ids = std::collections::BTreeSet::new();
+        for role in [KvRole::Writer, KvRole::Reader] {
+            for index in 0..16 {
+                for incarnation in 0..4 {
+                    let id = spec(role, index).client_id(incarnation);
+                    assert!(id >= 1 << 16, "{id} could be a lock client's");
+                    assert!(ids.insert(id), "{role:?} {index} {incarnation}: {id} twice");
+                }
+            }
+        }
+    }
+}
