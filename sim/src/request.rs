@@ -32,6 +32,7 @@ pub struct RequestId {
 /// One key's state at a revision, as etcd's `mvccpb.KeyValue`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyValue {
+    #[serde(with = "serde_bytes")]
     pub key: Vec<u8>,
     /// Revision of the put that created the key in its current generation.
     pub create_revision: Revision,
@@ -39,6 +40,7 @@ pub struct KeyValue {
     pub mod_revision: Revision,
     /// Number of puts since the key was (re)created; 1 after creation.
     pub version: i64,
+    #[serde(with = "serde_bytes")]
     pub value: Vec<u8>,
     pub lease: LeaseId,
 }
@@ -78,7 +80,9 @@ pub enum SortTarget {
 /// [`prefix_end`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RangeRequest {
+    #[serde(with = "serde_bytes")]
     pub key: Vec<u8>,
+    #[serde(with = "serde_bytes")]
     pub range_end: Vec<u8>,
     /// 0 = no limit.
     pub limit: i64,
@@ -109,7 +113,9 @@ pub struct RangeResponse {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PutRequest {
+    #[serde(with = "serde_bytes")]
     pub key: Vec<u8>,
+    #[serde(with = "serde_bytes")]
     pub value: Vec<u8>,
     pub lease: LeaseId,
     pub prev_kv: bool,
@@ -127,7 +133,9 @@ pub struct PutResponse {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteRangeRequest {
+    #[serde(with = "serde_bytes")]
     pub key: Vec<u8>,
+    #[serde(with = "serde_bytes")]
     pub range_end: Vec<u8>,
     pub prev_kv: bool,
 }
@@ -162,8 +170,10 @@ pub enum CompareTarget {
 pub struct Compare {
     pub result: CompareResult,
     pub target: CompareTarget,
+    #[serde(with = "serde_bytes")]
     pub key: Vec<u8>,
     /// Non-empty: the compare must hold for every key in `[key, range_end)`.
+    #[serde(with = "serde_bytes")]
     pub range_end: Vec<u8>,
 }
 
