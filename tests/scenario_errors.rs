@@ -229,7 +229,7 @@ fn kv_section_parses_and_its_hosts_are_fault_targets() {
     assert_eq!(kv.request_timeout, std::time::Duration::from_secs(1));
     assert_eq!(
         error(&text.replace("target = \"reader3\"", "target = \"reader4\"")),
-        "scenarios/x.toml:27: field `fault[0].target`: no host \"reader4\" in this scenario; hosts are n1, n2, n3, c1, c2, c3, resource, writer1, writer2, reader1, reader2, reader3, or use a role: leader, follower, minority, majority, holder, primary"
+        "scenarios/x.toml:27: field `fault[0].target`: no host \"reader4\" in this scenario; hosts are n1, n2, n3, c1, c2, c3, resource, writer1, writer2, reader1, reader2, reader3, or use a role: leader, follower, minority, majority, holder"
     );
     // Defaults: one writer, one reader per member.
     let kv = parse("scenarios/x.toml", &with_kv("")).unwrap().kv.unwrap();
