@@ -158,6 +158,7 @@ pub struct Report {
 }
 
 const PIPELINE_DEPTH: usize = 256;
+const FLOOR_RUNS: usize = 3;
 
 /// The KV row's cluster compacts revisions older than this, this often (etcd's periodic
 /// auto-compaction), so a long run measures a steady store, not one that only grows.
@@ -213,8 +214,15 @@ pub fn run(plan: &Plan, quick: bool, say: &dyn Fn(&str)) -> anyhow::Result<Repor
         say(&format!(
             "raw raft-rs floor: {proposals} proposals of 100 bytes"
         ));
-        let serial = raft_floor::run(proposals, 100, Pace::Serial);
-        let pipelined = raft_floor::run(proposals, 100, Pace::Pipelined(PIPELINE_DEPTH));
+        // The floor is the cheapest the work can be: the best of three runs each.
+        let best = |pace| {
+            (0..FLOOR_RUNS)
+                .map(|_| raft_floor::run(proposals, 100, pace))
+                .max_by(|a, b| a.per_sec().total_cmp(&b.per_sec()))
+                .expect("at least one run")
+        };
+        let serial = best(Pace::Serial);
+        let pipelined = best(Pace::Pipelined(PIPELINE_DEPTH));
         report.floor = Some(FloorRow {
             proposals,
             serial_per_sec: serial.per_sec(),
@@ -425,7 +433,7 @@ pub fn render(r: &Report) -> String {
     if let Some(f) = &r.floor {
         let _ = writeln!(
         s,
-        "| 4. raw raft-rs floor | {:.0} ops/s | — | the same {} 100-byte proposals through 3 in-memory RawNodes, one at a time ({:.0}/s with {} in flight) |",
+        "| 4. raw raft-rs floor | {:.0} ops/s | — | the same {} 100-byte proposals through 3 in-memory RawNodes, one at a time, best of 3 ({:.0}/s with {} in flight) |",
         f.serial_per_sec, f.proposals, f.pipelined_per_sec, f.pipeline_depth,
     );
         let _ = writeln!(

@@ -531,14 +531,14 @@ impl Member {
     /// reads pending at once with a single ReadIndex.
     fn flush_batch(&mut self) {
         if !self.queued.is_empty() {
-            let queued = std::mem::take(&mut self.queued);
+            let mut queued = std::mem::take(&mut self.queued);
             let mut msg = Message::default();
             msg.set_msg_type(MessageType::MsgPropose);
             msg.from = self.ctx.id;
             let entries: Vec<Entry> = queued
-                .iter()
+                .iter_mut()
                 .map(|q| Entry {
-                    data: q.data.clone().into(),
+                    data: std::mem::take(&mut q.data).into(),
                     ..Default::default()
                 })
                 .collect();
@@ -855,9 +855,11 @@ impl Member {
             leader: self.leader(),
             result,
         };
-        let to_host = turmoil::reverse_lookup(to.ip()).unwrap_or_default();
         let bytes = encode(&reply);
-        for _ in 0..self.ctx.links.copies(&self.name, &to_host) {
+        let copies = self.ctx.links.copies_to(&self.name, || {
+            turmoil::reverse_lookup(to.ip()).unwrap_or_default()
+        });
+        for _ in 0..copies {
             let _ = self.client_socket.try_send_to(&bytes, to);
         }
     }

@@ -639,8 +639,16 @@ impl Mvcc {
             sub: txn.changes,
         };
         txn.changes += 1;
-        txn.touched.insert(kv.key.clone());
-        self.index.entry(kv.key.clone()).or_default().push(rev);
+        if !txn.touched.contains(kv.key.as_slice()) {
+            txn.touched.insert(kv.key.clone());
+        }
+        // The key is nearly always indexed already: copy it only for a new one.
+        match self.index.get_mut(kv.key.as_slice()) {
+            Some(revs) => revs.push(rev),
+            None => {
+                self.index.insert(kv.key.clone(), vec![rev]);
+            }
+        }
         self.log.insert(rev, Change { kind, kv });
     }
 

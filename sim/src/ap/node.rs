@@ -267,9 +267,11 @@ impl Node {
     }
 
     fn send_to_addr(&self, to: SocketAddr, msg: &ApMessage) {
-        let host = turmoil::reverse_lookup(to.ip()).unwrap_or_default();
         let bytes = encode(msg);
-        for _ in 0..self.ctx.links.copies(&self.ctx.name, &host) {
+        let copies = self.ctx.links.copies_to(&self.ctx.name, || {
+            turmoil::reverse_lookup(to.ip()).unwrap_or_default()
+        });
+        for _ in 0..copies {
             let _ = self.socket.try_send_to(&bytes, to);
         }
     }
