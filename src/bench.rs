@@ -265,7 +265,7 @@ fn speed_factor(seeds: u64) -> anyhow::Result<SpeedRow> {
 }
 
 fn sweep(exe: &std::path::Path, seeds: u64, jobs: usize) -> anyhow::Result<SweepRow> {
-    let child = Command::new(exe)
+    let mut child = Command::new(exe)
         .args([
             "sweep",
             REFERENCE,
@@ -278,16 +278,15 @@ fn sweep(exe: &std::path::Path, seeds: u64, jobs: usize) -> anyhow::Result<Sweep
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()?;
-    let mut child = child;
     let stdout = child.stdout.take().expect("piped");
     // Read stdout on a thread so a large summary cannot block the child while we sample.
     let reader = std::thread::spawn(move || std::io::read_to_string(stdout));
-    let (ok, trace) = machine::wait_tracing_rss(child, Duration::from_millis(250))?;
+    // Its exit status is not the measure: `locksim sweep` exits 1 when a seed did not match its
+    // [expect], and the summary says which.
+    let (_, trace) = machine::wait_tracing_rss(child, Duration::from_millis(250))?;
     let out = reader
         .join()
         .map_err(|_| anyhow::anyhow!("stdout reader panicked"))??;
-    // `locksim sweep` exits 1 when a seed did not match its [expect]; the summary says which.
-    let _ = ok;
     let summary: serde_json::Value = serde_json::from_str(out.trim())
         .map_err(|e| anyhow::anyhow!("the child sweep printed no JSON summary ({e}): {out}"))?;
     let field = |k: &str| summary.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);

@@ -23,6 +23,7 @@
 mod client;
 mod command;
 mod dataset;
+mod host_loop;
 mod message;
 mod node;
 mod record;

@@ -20,19 +20,18 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tokio::sync::mpsc;
 use turmoil::net::UdpSocket;
 
 use super::command::{ApError, Command, Reply};
 use super::dataset::{Dataset, Effect};
+use super::host_loop::{serve, PeriodicHost};
 use super::message::{ApMessage, NodeInfo, NodeRole, NODE_PORT};
 use super::replication::{ReplState, Replicas, ReplicationConfig, SyncDecision};
-use crate::clock::next_deadline;
 use crate::clock::Clock;
 use crate::history::History;
 use crate::link_faults::LinkFaults;
 use crate::request::RequestId;
-use crate::transport::{decode, encode, MAX_DATAGRAM};
+use crate::transport::encode;
 
 /// What a node keeps on disk across a crash.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -139,43 +138,23 @@ struct Node {
 /// The host body of a node. Runs until the host is crashed.
 pub(crate) async fn run(ctx: NodeContext) -> turmoil::Result {
     let socket = Rc::new(UdpSocket::bind(("0.0.0.0", NODE_PORT)).await?);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::task::spawn_local(receive(socket.clone(), tx));
-    let mut node = Node::start(ctx, socket);
+    let mut node = Node::start(ctx, socket.clone());
     let clock = node.ctx.clock.clone();
     let period = node.ctx.config.cron_period;
-    let mut next_cron = clock.now() + period;
-    loop {
-        let inbound = tokio::select! {
-            _ = clock.sleep_until(next_cron) => None,
-            Some(inbound) = rx.recv() => Some(inbound),
-        };
-        // A paused process acts on nothing, not even what already arrived.
-        clock.running().await;
-        match inbound {
-            None => {
-                next_cron = next_deadline(next_cron, period, clock.now());
-                node.cron();
-            }
-            Some((from, msg)) => {
-                node.handle(from, msg);
-                while let Ok((from, msg)) = rx.try_recv() {
-                    node.handle(from, msg);
-                }
-            }
-        }
-        node.publish();
-    }
+    let first = clock.now() + period;
+    serve(&mut node, socket, clock, first, period).await;
+    Ok(())
 }
 
-async fn receive(socket: Rc<UdpSocket>, tx: mpsc::UnboundedSender<(SocketAddr, ApMessage)>) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-        if let Some(msg) = decode::<ApMessage>(&buf[..n]) {
-            if tx.send((from, msg)).is_err() {
-                return;
-            }
-        }
+impl PeriodicHost for Node {
+    fn on_timer(&mut self) {
+        self.cron();
+    }
+    fn on_message(&mut self, from: SocketAddr, msg: ApMessage) {
+        self.handle(from, msg);
+    }
+    fn after_wake(&mut self) {
+        self.publish();
     }
 }
 

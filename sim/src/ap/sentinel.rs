@@ -39,15 +39,14 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tokio::sync::mpsc;
 use turmoil::net::UdpSocket;
 
+use super::host_loop::{serve, PeriodicHost};
 use super::message::{ApMessage, NodeInfo, NodeRole, NODE_PORT, SENTINEL_PORT};
-use crate::clock::next_deadline;
 use crate::clock::Clock;
 use crate::history::{sim_now, History};
 use crate::link_faults::LinkFaults;
-use crate::transport::{decode, encode, MAX_DATAGRAM};
+use crate::transport::encode;
 
 /// Timing and quorum of the sentinels.
 #[derive(Clone, Debug, PartialEq)]
@@ -156,41 +155,20 @@ struct Sentinel {
 /// The host body of a sentinel. Runs until the host is crashed.
 pub(crate) async fn run(ctx: SentinelContext) -> turmoil::Result {
     let socket = Rc::new(UdpSocket::bind(("0.0.0.0", SENTINEL_PORT)).await?);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::task::spawn_local(receive(socket.clone(), tx));
-    let mut sentinel = Sentinel::start(ctx, socket);
+    let mut sentinel = Sentinel::start(ctx, socket.clone());
     let clock = sentinel.ctx.clock.clone();
     let period = sentinel.ctx.config.ping_period;
-    let mut next_tick = clock.now();
-    loop {
-        let inbound = tokio::select! {
-            _ = clock.sleep_until(next_tick) => None,
-            Some(inbound) = rx.recv() => Some(inbound),
-        };
-        clock.running().await;
-        match inbound {
-            None => {
-                next_tick = next_deadline(next_tick, period, clock.now());
-                sentinel.tick();
-            }
-            Some((from, msg)) => {
-                sentinel.handle(from, msg);
-                while let Ok((from, msg)) = rx.try_recv() {
-                    sentinel.handle(from, msg);
-                }
-            }
-        }
-    }
+    let first = clock.now();
+    serve(&mut sentinel, socket, clock, first, period).await;
+    Ok(())
 }
 
-async fn receive(socket: Rc<UdpSocket>, tx: mpsc::UnboundedSender<(SocketAddr, ApMessage)>) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-        if let Some(msg) = decode::<ApMessage>(&buf[..n]) {
-            if tx.send((from, msg)).is_err() {
-                return;
-            }
-        }
+impl PeriodicHost for Sentinel {
+    fn on_timer(&mut self) {
+        self.tick();
+    }
+    fn on_message(&mut self, from: SocketAddr, msg: ApMessage) {
+        self.handle(from, msg);
     }
 }
 
