@@ -6,6 +6,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+mod common;
+
 use sim::ap::{ApClient, ApConfig, ApStore, NodeRole};
 use sim::{sim_now, Cluster, ClusterConfig};
 
@@ -565,63 +567,9 @@ mod skew {
 }
 
 mod determinism {
+    use super::common::{random_plan, PlanShape};
     use super::*;
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
-    use sim::{Fault, FaultInjector, FaultPlan, ScheduledFault, Target};
-
-    /// Random plans with every fault kind, aimed at AP hosts, clients and `primary`.
-    fn random_plan(seed: u64, hosts: &[String], span: Duration) -> FaultPlan {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut targets: Vec<Target> = hosts.iter().map(|h| Target::Host(h.clone())).collect();
-        targets.extend([Target::Primary, Target::Primary]);
-        let mut faults = Vec::new();
-        for _ in 0..rng.gen_range(3..8) {
-            let at = span.mul_f64(rng.gen_range(0.0..0.8));
-            let duration = Some(span.mul_f64(rng.gen_range(0.02..0.3)));
-            let target = targets[rng.gen_range(0..targets.len())].clone();
-            let other = targets[rng.gen_range(0..targets.len())].clone();
-            let fault = match rng.gen_range(0..9) {
-                0 => Fault::Partition {
-                    groups: vec![vec![target], vec![other]],
-                },
-                1 => Fault::PartitionOneway {
-                    from: target,
-                    to: other,
-                },
-                2 => Fault::Isolate { target },
-                3 => Fault::Crash {
-                    target,
-                    lose_unsynced: false,
-                },
-                4 => Fault::Pause { target },
-                5 => Fault::Skew {
-                    target,
-                    rate: Some(rng.gen_range(0.5..2.0)),
-                    offset: Some(ms(rng.gen_range(0..3000))),
-                },
-                6 => Fault::Loss {
-                    rate: rng.gen_range(0.05..0.5),
-                    link: None,
-                },
-                7 => Fault::Duplicate {
-                    rate: rng.gen_range(0.05..0.5),
-                    link: Some((target, other)),
-                },
-                _ => Fault::Latency {
-                    min: ms(1),
-                    max: ms(rng.gen_range(20..300)),
-                    link: None,
-                },
-            };
-            faults.push(ScheduledFault {
-                at,
-                fault,
-                duration,
-            });
-        }
-        FaultPlan { faults }
-    }
+    use sim::{FaultInjector, Target};
 
     /// Lock-like traffic from two restartable clients under a random plan for 15 s, then
     /// everything healed; returns whether a write succeeded after healing, and the digest.
@@ -654,7 +602,17 @@ mod determinism {
         }
         let mut hosts = store.hosts();
         hosts.extend(["c1".to_string(), "c2".to_string()]);
-        let mut plan = random_plan(seed, &hosts, Duration::from_secs(12));
+        let mut plan = random_plan(
+            seed,
+            &hosts,
+            Duration::from_secs(12),
+            &PlanShape {
+                // `primary` twice: drawn as often as two hosts.
+                roles: vec![Target::Primary, Target::Primary],
+                faults: 3..8,
+                partition: |a, b| vec![vec![a], vec![b]],
+            },
+        );
         for f in &mut plan.faults {
             f.at += Duration::from_secs(1);
         }

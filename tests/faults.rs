@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
+mod common;
+
+use common::{random_plan, PlanShape};
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sim::{
@@ -402,59 +406,6 @@ mod partition {
     }
 }
 
-/// Random fault plans with every fault kind, aimed at hosts and roles.
-pub fn random_plan(seed: u64, hosts: &[String], span: Duration) -> FaultPlan {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut targets: Vec<Target> = hosts.iter().map(|h| Target::Host(h.clone())).collect();
-    targets.extend([Target::Leader, Target::Follower]);
-    let mut faults = Vec::new();
-    for _ in 0..rng.gen_range(2..7) {
-        let at = span.mul_f64(rng.gen_range(0.0..0.8));
-        let duration = Some(span.mul_f64(rng.gen_range(0.02..0.3)));
-        let target = targets[rng.gen_range(0..targets.len())].clone();
-        let other = targets[rng.gen_range(0..targets.len())].clone();
-        let fault = match rng.gen_range(0..9) {
-            0 => Fault::Partition {
-                groups: vec![vec![Target::Minority], vec![Target::Majority]],
-            },
-            1 => Fault::PartitionOneway {
-                from: target,
-                to: other,
-            },
-            2 => Fault::Isolate { target },
-            3 => Fault::Crash {
-                target,
-                lose_unsynced: false,
-            },
-            4 => Fault::Pause { target },
-            5 => Fault::Skew {
-                target,
-                rate: Some(rng.gen_range(0.5..2.0)),
-                offset: Some(Duration::from_millis(rng.gen_range(0..3000))),
-            },
-            6 => Fault::Loss {
-                rate: rng.gen_range(0.05..0.5),
-                link: None,
-            },
-            7 => Fault::Duplicate {
-                rate: rng.gen_range(0.05..0.5),
-                link: Some((target, other)),
-            },
-            _ => Fault::Latency {
-                min: Duration::from_millis(1),
-                max: Duration::from_millis(rng.gen_range(20..300)),
-                link: None,
-            },
-        };
-        faults.push(ScheduledFault {
-            at,
-            fault,
-            duration,
-        });
-    }
-    FaultPlan { faults }
-}
-
 /// Runs one seed: 3 writers under a random plan for 20 s, then everything healed and a final
 /// read. Returns (acked writes lost, history digest).
 fn random_faults_run(seed: u64) -> (Vec<String>, String) {
@@ -473,7 +424,16 @@ fn random_faults_run(seed: u64) -> (Vec<String>, String) {
     let mut hosts = driver.cluster().member_names();
     hosts.extend(["c2", "c3", "c4"].map(String::from));
     let start = driver.cluster().elapsed();
-    let mut plan = random_plan(seed, &hosts, s(18.0));
+    let mut plan = random_plan(
+        seed,
+        &hosts,
+        s(18.0),
+        &PlanShape {
+            roles: vec![Target::Leader, Target::Follower],
+            faults: 2..7,
+            partition: |_, _| vec![vec![Target::Minority], vec![Target::Majority]],
+        },
+    );
     for f in &mut plan.faults {
         f.at += start;
     }
