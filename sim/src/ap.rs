@@ -23,7 +23,6 @@
 mod client;
 mod command;
 mod dataset;
-mod host_loop;
 mod message;
 mod node;
 mod record;
@@ -43,8 +42,8 @@ pub use record::{operations, ApOpCounter, ApOperation, ApOutcome};
 pub use replication::{ReplId, ReplicationConfig};
 pub use sentinel::{SentinelConf, SentinelConfig};
 
-use crate::cluster::Cluster;
-use crate::fault::RoleResolver;
+use crate::etcd::cluster::Cluster;
+use crate::world::fault::RoleResolver;
 use node::{DiskState, NodeBoard, NodeContext, NodeDisk};
 use sentinel::{SentinelContext, SentinelDisk};
 

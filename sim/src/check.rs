@@ -42,7 +42,7 @@ pub use register::{register_partitions, Register, RegisterInput, RegisterOutput}
 pub use report::{CheckResult, OpReport, UnknownPartition, Verdict, Violation};
 pub use stale_read::{stale_reads, StaleRead, WriteRef};
 
-use crate::history::{History, Record};
+use crate::world::history::{History, Record};
 
 /// Which model a history is checked against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

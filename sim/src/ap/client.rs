@@ -20,11 +20,11 @@ use turmoil::net::UdpSocket;
 use super::command::{ApError, ApResult, Command, Reply};
 use super::message::{ApMessage, NodeRole, NODE_PORT, SENTINEL_PORT};
 use super::record::{self, ApOpCounter, ApOutcome};
-use crate::clock::Clock;
-use crate::history::{sim_now, History};
-use crate::link_faults::LinkFaults;
-use crate::request::RequestId;
-use crate::transport::{decode, encode, MAX_DATAGRAM};
+use crate::etcd::request::RequestId;
+use crate::world::clock::Clock;
+use crate::world::datagram::{decode, encode, MAX_DATAGRAM};
+use crate::world::history::{sim_now, History};
+use crate::world::link_faults::LinkFaults;
 
 /// Where a client sends its commands.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -133,7 +133,7 @@ pub type ApResult<T> = std::result::Result<T, ApError>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::{decode, encode};
+    use crate::world::datagram::{decode, encode};
 
     #[test]
     fn commands_and_replies_survive_the_datagram_codec() {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::command::{ApError, Command, Reply};
 use super::dataset::Dataset;
 use super::replication::{ReplEntry, ReplId};
-use crate::request::RequestId;
+use crate::etcd::request::RequestId;
 
 /// Port every node listens on (clients, replication, sentinel probes): Redis's port.
 pub const NODE_PORT: u16 = 6379;

@@ -24,14 +24,14 @@ use turmoil::net::UdpSocket;
 
 use super::command::{ApError, Command, Reply};
 use super::dataset::{Dataset, Effect};
-use super::host_loop::{serve, PeriodicHost};
 use super::message::{ApMessage, NodeInfo, NodeRole, NODE_PORT};
 use super::replication::{ReplState, Replicas, ReplicationConfig, SyncDecision};
-use crate::clock::Clock;
-use crate::history::History;
-use crate::link_faults::LinkFaults;
-use crate::request::RequestId;
-use crate::transport::encode;
+use crate::etcd::request::RequestId;
+use crate::world::clock::Clock;
+use crate::world::datagram::encode;
+use crate::world::history::History;
+use crate::world::host_loop::{serve, PeriodicHost};
+use crate::world::link_faults::LinkFaults;
 
 /// What a node keeps on disk across a crash.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -147,6 +147,8 @@ pub(crate) async fn run(ctx: NodeContext) -> turmoil::Result {
 }
 
 impl PeriodicHost for Node {
+    type Message = ApMessage;
+
     fn on_timer(&mut self) {
         self.cron();
     }
@@ -188,7 +190,7 @@ impl Node {
             ctx.history.app(
                 &ctx.name,
                 serde_json::json!({"ap": "node_started", "role": role, "keys": data.len(), "offset": offset}),
-                crate::history::sim_now(),
+                crate::world::history::sim_now(),
             );
         }
         let limit = ctx.config.replication.backlog;
@@ -319,7 +321,7 @@ impl Node {
                         "keys": dataset.len(),
                         "offset": offset,
                     }),
-                    crate::history::sim_now(),
+                    crate::world::history::sim_now(),
                 );
                 self.data = dataset;
                 self.repl.adopt(replid, offset, false);
@@ -466,7 +468,7 @@ impl Node {
             self.ctx.history.app(
                 &self.ctx.name,
                 serde_json::json!({"ap": "promoted", "epoch": epoch, "offset": self.repl.offset}),
-                crate::history::sim_now(),
+                crate::world::history::sim_now(),
             );
         }
         self.persist_role();
@@ -488,7 +490,7 @@ impl Node {
                     "now": new_role,
                     "offset": self.repl.offset,
                 }),
-                crate::history::sim_now(),
+                crate::world::history::sim_now(),
             );
             self.role = new_role;
             self.replicas = Replicas::default();

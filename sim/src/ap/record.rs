@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::command::{ApError, Command, Reply};
-use crate::history::{History, Record};
+use crate::world::history::{History, Record};
 
 /// What became of an AP command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

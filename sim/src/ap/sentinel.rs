@@ -41,12 +41,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use turmoil::net::UdpSocket;
 
-use super::host_loop::{serve, PeriodicHost};
 use super::message::{ApMessage, NodeInfo, NodeRole, NODE_PORT, SENTINEL_PORT};
-use crate::clock::Clock;
-use crate::history::{sim_now, History};
-use crate::link_faults::LinkFaults;
-use crate::transport::encode;
+use crate::world::clock::Clock;
+use crate::world::datagram::encode;
+use crate::world::history::{sim_now, History};
+use crate::world::host_loop::{serve, PeriodicHost};
+use crate::world::link_faults::LinkFaults;
 
 /// Timing and quorum of the sentinels.
 #[derive(Clone, Debug, PartialEq)]
@@ -164,6 +164,8 @@ pub(crate) async fn run(ctx: SentinelContext) -> turmoil::Result {
 }
 
 impl PeriodicHost for Sentinel {
+    type Message = ApMessage;
+
     fn on_timer(&mut self) {
         self.tick();
     }

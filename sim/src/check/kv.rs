@@ -38,9 +38,9 @@ use std::sync::Arc;
 
 use super::model::{Model, Op, Steps};
 use super::partition::Partition;
-use crate::history::{ClusterEvent, Outcome, Record};
-use crate::request::*;
-use crate::transport::{ClientRequest, ClientResponse};
+use crate::etcd::request::*;
+use crate::etcd::transport::{ClientRequest, ClientResponse};
+use crate::world::history::{ClusterEvent, Outcome, Record};
 
 /// Index of a key in the history's key universe (sorted by bytes, so index order is key order).
 pub type KeyId = u32;

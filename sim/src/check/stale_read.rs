@@ -20,10 +20,10 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::cluster::member_name;
-use crate::history::{Operation, Outcome, Record};
-use crate::request::{MemberId, RequestOp, Revision};
-use crate::transport::{ClientRequest, ClientResponse};
+use crate::etcd::cluster::member_name;
+use crate::etcd::request::{MemberId, RequestOp, Revision};
+use crate::etcd::transport::{ClientRequest, ClientResponse};
+use crate::world::history::{Operation, Outcome, Record};
 
 /// A write as a stale-read report names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -218,8 +218,8 @@ fn text(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::{KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse};
-    use crate::request::{ResponseHeader, TxnRequest, TxnResponse};
+    use crate::etcd::request::{KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse};
+    use crate::etcd::request::{ResponseHeader, TxnRequest, TxnResponse};
 
     fn header(revision: Revision, member_id: MemberId) -> ResponseHeader {
         ResponseHeader {

@@ -1,7 +1,7 @@
 //! The project's own history: one [`Record`] per line (README, "History format").
 
 use super::ParseError;
-use crate::history::Record;
+use crate::world::history::Record;
 
 /// Parse JSON lines into records. Blank lines are skipped; anything else that is not a record is
 /// an error naming the line and serde's complaint.

@@ -9,10 +9,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
-use crate::mvcc::Mvcc;
-use crate::request::*;
-use crate::transport::{WatchRequest, WatchResponse};
+use crate::etcd::error::{Error, Result};
+use crate::etcd::mvcc::Mvcc;
+use crate::etcd::request::*;
+use crate::etcd::transport::{WatchRequest, WatchResponse};
 
 /// At most this many revisions per answer, so an answer fits one datagram comfortably.
 pub(crate) const MAX_REVISIONS_PER_ANSWER: usize = 128;

@@ -8,14 +8,15 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use turmoil::net::UdpSocket;
 
-use super::message::ApMessage;
-use crate::clock::{next_deadline, Clock};
-use crate::transport::{decode, MAX_DATAGRAM};
+use crate::world::clock::{next_deadline, Clock};
+use crate::world::datagram::{decode, MAX_DATAGRAM};
 
 /// What a host does on its timer and on each message.
 pub(crate) trait PeriodicHost {
+    /// What arrives on the host's socket.
+    type Message: serde::de::DeserializeOwned + 'static;
     fn on_timer(&mut self);
-    fn on_message(&mut self, from: SocketAddr, msg: ApMessage);
+    fn on_message(&mut self, from: SocketAddr, msg: Self::Message);
     /// After every wake-up, timer or messages (e.g. publish status).
     fn after_wake(&mut self) {}
 }
@@ -23,15 +24,15 @@ pub(crate) trait PeriodicHost {
 /// Serves `host` on `socket` until the host is crashed: the timer first fires at `first`, then
 /// every `period` (after a pause it fires once and carries on); messages that arrived together
 /// are handled together.
-pub(crate) async fn serve(
-    host: &mut impl PeriodicHost,
+pub(crate) async fn serve<H: PeriodicHost>(
+    host: &mut H,
     socket: Rc<UdpSocket>,
     clock: Clock,
     first: Duration,
     period: Duration,
 ) {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::task::spawn_local(receive(socket, tx));
+    tokio::task::spawn_local(receive::<H::Message>(socket, tx));
     let mut next = first;
     loop {
         let inbound = tokio::select! {
@@ -56,10 +57,13 @@ pub(crate) async fn serve(
     }
 }
 
-async fn receive(socket: Rc<UdpSocket>, tx: mpsc::UnboundedSender<(SocketAddr, ApMessage)>) {
+async fn receive<M: serde::de::DeserializeOwned>(
+    socket: Rc<UdpSocket>,
+    tx: mpsc::UnboundedSender<(SocketAddr, M)>,
+) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-        if let Some(msg) = decode::<ApMessage>(&buf[..n]) {
+        if let Some(msg) = decode::<M>(&buf[..n]) {
             if tx.send((from, msg)).is_err() {
                 return;
             }

@@ -16,9 +16,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{member_name, Cluster};
-use crate::link_faults::LinkRule;
-use crate::member::Role;
+use crate::etcd::cluster::{member_name, Cluster};
+use crate::etcd::member::Role;
+use crate::world::link_faults::LinkRule;
 
 /// Who a fault hits. Roles are resolved at injection time.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

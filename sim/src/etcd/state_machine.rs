@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
-use crate::lease::Lessor;
-use crate::mvcc::Mvcc;
-use crate::request::*;
-use crate::transport::{decode, encode, ClientResponse, WriteOp};
+use crate::etcd::error::Result;
+use crate::etcd::lease::Lessor;
+use crate::etcd::mvcc::Mvcc;
+use crate::etcd::request::*;
+use crate::etcd::transport::{ClientResponse, WriteOp};
+use crate::world::datagram::{decode, encode};
 
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct StateMachine {

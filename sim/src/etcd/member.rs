@@ -20,20 +20,20 @@ use rand_chacha::ChaCha8Rng;
 use tokio::sync::mpsc;
 use turmoil::net::UdpSocket;
 
-use crate::clock::{next_deadline, Clock};
-use crate::error::Error;
-use crate::history::{sim_now, ClusterEvent, History};
-use crate::lease::{LeaseIdGenerator, EXPIRED_LEASE_RETRY_INTERVAL, LEASE_REVOKE_RATE};
-use crate::link_faults::LinkFaults;
-use crate::page_cache::PageCache;
-use crate::request::*;
-use crate::state_machine::StateMachine;
-use crate::storage::MemberStorage;
-use crate::transport::{
-    decode, encode, ClientMessage, ClientRequest, ClientResponse, Proposal, Reply, WriteOp,
-    CLIENT_PORT, MAX_DATAGRAM, PEER_PORT,
+use crate::etcd::error::Error;
+use crate::etcd::lease::{LeaseIdGenerator, EXPIRED_LEASE_RETRY_INTERVAL, LEASE_REVOKE_RATE};
+use crate::etcd::page_cache::PageCache;
+use crate::etcd::request::*;
+use crate::etcd::state_machine::StateMachine;
+use crate::etcd::storage::MemberStorage;
+use crate::etcd::transport::{
+    ClientMessage, ClientRequest, ClientResponse, Proposal, Reply, WriteOp, CLIENT_PORT, PEER_PORT,
 };
-use crate::watch::WatchHub;
+use crate::etcd::watch::WatchHub;
+use crate::world::clock::{next_deadline, Clock};
+use crate::world::datagram::{decode, encode, MAX_DATAGRAM};
+use crate::world::history::{sim_now, ClusterEvent, History};
+use crate::world::link_faults::LinkFaults;
 
 /// The cluster id every response header carries (etcd derives one from the member URLs; a
 /// simulated cluster has one fixed id).
@@ -99,7 +99,7 @@ impl MemberConfig {
 
     /// etcd's minimum lease TTL: ceil(1.5 × election timeout) in seconds.
     pub fn min_lease_ttl_secs(&self) -> i64 {
-        crate::lease::min_lease_ttl(self.election_ticks, self.heartbeat_interval)
+        crate::etcd::lease::min_lease_ttl(self.election_ticks, self.heartbeat_interval)
     }
 }
 
@@ -356,7 +356,7 @@ impl Member {
             watches: WatchHub::default(),
             revoking: BTreeMap::new(),
             internal_seq: 0,
-            name: crate::cluster::member_name(ctx.id),
+            name: crate::etcd::cluster::member_name(ctx.id),
             ctx,
         };
         member.reseed_election_timeout();

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::client::Client;
-use crate::cluster::{Cluster, ClusterConfig, SimError};
-use crate::error::{Error, Result};
-use crate::request::*;
-use crate::transport::{ClientRequest, ClientResponse, WatchRequest, WatchResponse};
+use crate::etcd::client::Client;
+use crate::etcd::cluster::{Cluster, ClusterConfig, SimError};
+use crate::etcd::error::{Error, Result};
+use crate::etcd::request::*;
+use crate::etcd::transport::{ClientRequest, ClientResponse, WatchRequest, WatchResponse};
 
 /// Name of the host the driver's client runs in.
 pub const CTL_HOST: &str = "ctl";

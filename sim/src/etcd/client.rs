@@ -1,6 +1,6 @@
 //! `Client`: the etcd clientv3-like API that lock algorithms and `locksim ctl` use.
 //!
-//! It runs inside a turmoil host, talks to members over UDP ([`crate::transport`]), finds the
+//! It runs inside a turmoil host, talks to members over UDP ([`crate::etcd::transport`]), finds the
 //! leader from the hint on every reply, and records every call in the [`History`].
 //!
 //! Retries follow one rule: retry only what cannot be applied twice. A read, a keepalive or a
@@ -17,15 +17,15 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use turmoil::net::UdpSocket;
 
-use crate::clock::Clock;
-use crate::error::{Error, Result};
-use crate::history::{sim_now, History, Outcome};
-use crate::link_faults::LinkFaults;
-use crate::request::*;
-use crate::transport::{
-    decode, encode, ClientMessage, ClientRequest, ClientResponse, Reply, WatchRequest,
-    WatchResponse, CLIENT_PORT, MAX_DATAGRAM,
+use crate::etcd::error::{Error, Result};
+use crate::etcd::request::*;
+use crate::etcd::transport::{
+    ClientMessage, ClientRequest, ClientResponse, Reply, WatchRequest, WatchResponse, CLIENT_PORT,
 };
+use crate::world::clock::Clock;
+use crate::world::datagram::{decode, encode, MAX_DATAGRAM};
+use crate::world::history::{sim_now, History, Outcome};
+use crate::world::link_faults::LinkFaults;
 
 /// How a client behaves. Defaults follow etcd's clientv3 where it has one.
 #[derive(Clone, Debug)]
@@ -275,7 +275,7 @@ impl Client {
         result
     }
 
-    fn record(&self, handle: crate::history::OpHandle, result: &Result<ClientResponse>) {
+    fn record(&self, handle: crate::world::history::OpHandle, result: &Result<ClientResponse>) {
         let outcome = match result {
             Ok(r) => Outcome::Ok(r.clone()),
             Err(Error::Indeterminate) => Outcome::Indeterminate,

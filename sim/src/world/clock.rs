@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::history::sim_now;
+use crate::world::history::sim_now;
 
 struct State {
     paused: watch::Sender<bool>,

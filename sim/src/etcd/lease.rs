@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::request::{LeaseId, MemberId, NO_LEASE};
+use crate::etcd::error::{Error, Result};
+use crate::etcd::request::{LeaseId, MemberId, NO_LEASE};
 
 /// etcd's `MaxLeaseTTL` (about 285 years, in seconds). A grant above it is refused with
 /// [`Error::LeaseTtlTooLarge`]; measured on etcd 3.4.23: `lease grant 9000000000` succeeds,

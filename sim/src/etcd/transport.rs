@@ -1,22 +1,18 @@
-//! What travels between simulated hosts, and how it is framed on `turmoil::net::UdpSocket`.
+//! What travels between etcd hosts: the peer and client ports and the wire types of client
+//! RPCs and watch polls. The framing is [`crate::world::datagram`]'s, shared by every store.
 //!
-//! Why UDP and not TCP: turmoil's TCP has no retransmission, so a stream that lost a segment in a
-//! partition hangs forever without an error (DESIGN §7). Raft tolerates loss by design; client
-//! RPCs carry a [`RequestId`] and a deadline, so a lost datagram becomes a timeout the client
-//! reasons about (retry a read, report a write as indeterminate) instead of a silent hang.
+//! Client RPCs carry a [`RequestId`] and a deadline, so a lost datagram becomes a timeout the
+//! client reasons about (retry a read, report a write as indeterminate) instead of a silent hang.
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
-use crate::request::*;
+use crate::etcd::error::Error;
+use crate::etcd::request::*;
 
 /// Port every member listens on for Raft messages (etcd's peer port).
 pub const PEER_PORT: u16 = 2380;
 /// Port every member listens on for client requests (etcd's client port).
 pub const CLIENT_PORT: u16 = 2379;
-/// Receive buffer size. turmoil truncates a datagram to the buffer given to `recv_from`, and a
-/// Raft snapshot travels in one datagram, so the buffer is generous.
-pub const MAX_DATAGRAM: usize = 8 << 20;
 
 /// A watch long-poll: "send me every event in this range from `start_revision` on".
 ///
@@ -182,15 +178,4 @@ pub enum WriteOp {
     /// `id` is chosen by the proposing member when the client gave 0 (etcd does the same).
     LeaseGrant(LeaseGrantRequest),
     LeaseRevoke(LeaseRevokeRequest),
-}
-
-/// Compact binary encoding for everything above. Why bincode and not JSON: the codec runs per
-/// message on the hot path of every simulated step.
-pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    bincode::serialize(value).expect("in-memory serialization of a plain struct cannot fail")
-}
-
-/// Decode; `None` for a malformed datagram (dropped, like a corrupt packet).
-pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
-    bincode::deserialize(bytes).ok()
 }

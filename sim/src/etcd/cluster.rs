@@ -13,14 +13,14 @@ use std::time::{Duration, SystemTime};
 
 use turmoil::{Builder, Sim};
 
-use crate::client::ClientConfig;
-use crate::clock::Clock;
-use crate::history::{ClusterEvent, History};
-use crate::link_faults::{LinkFaults, LinkRule};
-use crate::member::{self, MemberConfig, MemberContext, MemberStatus, Role, StatusBoard};
-use crate::page_cache::PageCache;
-use crate::request::MemberId;
-use crate::storage::MemberStorage;
+use crate::etcd::client::ClientConfig;
+use crate::etcd::member::{self, MemberConfig, MemberContext, MemberStatus, Role, StatusBoard};
+use crate::etcd::page_cache::PageCache;
+use crate::etcd::request::MemberId;
+use crate::etcd::storage::MemberStorage;
+use crate::world::clock::Clock;
+use crate::world::history::{ClusterEvent, History};
+use crate::world::link_faults::{LinkFaults, LinkRule};
 
 /// Shape and timing of a simulated cluster.
 #[derive(Clone, Debug)]

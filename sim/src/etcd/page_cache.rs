@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use raft::eraftpb::{Entry, HardState};
 
-use crate::storage::MemberStorage;
+use crate::etcd::storage::MemberStorage;
 
 enum DiskWrite {
     Entries(Vec<Entry>),

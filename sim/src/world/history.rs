@@ -13,9 +13,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::Error;
-use crate::request::MemberId;
-use crate::transport::{ClientRequest, ClientResponse};
+use crate::etcd::error::Error;
+use crate::etcd::request::MemberId;
+use crate::etcd::transport::{ClientRequest, ClientResponse};
 
 /// What became of an operation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

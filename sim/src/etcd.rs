@@ -1,0 +1,16 @@
+//! A small etcd v3: N members, each a turmoil host running tikv raft-rs, replicate an MVCC
+//! key-value store with etcd's revision numbering, transactions, leases and watches.
+
+pub(crate) mod client;
+pub(crate) mod cluster;
+pub(crate) mod driver;
+pub(crate) mod error;
+pub(crate) mod lease;
+pub(crate) mod member;
+pub(crate) mod mvcc;
+pub(crate) mod page_cache;
+pub(crate) mod request;
+pub(crate) mod state_machine;
+pub(crate) mod storage;
+pub(crate) mod transport;
+pub(crate) mod watch;

@@ -1,0 +1,13 @@
+//! The simulated world every store runs in: turmoil hosts, each with its own clock, the links
+//! between them and their faults, the fault plan and its injector, and the history every client
+//! operation and world event lands in.
+//!
+//! Nothing here knows a store. A store (etcd, the AP store) registers hosts and answers
+//! role questions through [`fault::RoleResolver`].
+
+pub(crate) mod clock;
+pub(crate) mod datagram;
+pub(crate) mod fault;
+pub(crate) mod history;
+pub(crate) mod host_loop;
+pub(crate) mod link_faults;
