@@ -538,6 +538,7 @@ fn run(
                 )
             );
         }
+        println!("liveness: {}", o.liveness.describe());
         println!(
             "acquisitions {}, resource writes {} accepted / {} rejected, counter {}, ops {}",
             o.acquisitions, o.accepted_writes, o.rejected_writes, o.final_counter, o.ops

@@ -3,11 +3,14 @@
 
 use std::time::Duration;
 
-use lock::{AlgorithmKind, KvWorkload, LockOptions, Run, Violation, ViolationKind, WorkloadConfig};
+use lock::{
+    AlgorithmKind, KvWorkload, LivenessVerdict, LockOptions, Run, Violation, ViolationKind,
+    WorkloadConfig,
+};
 use serde::Serialize;
 use sim::ap::{ApConfig, Topology};
 use sim::check::{CheckResult, StaleRead};
-use sim::{ClusterConfig, Fault, FaultPlan, MemberConfig, Record, ScheduledFault};
+use sim::{ClusterConfig, Fault, FaultPlan, FaultSpan, MemberConfig, Record, ScheduledFault};
 
 use crate::scenario::{Backend, Expect, ReadMode, Scenario};
 
@@ -33,6 +36,11 @@ pub struct Outcome {
     /// acknowledged before the read began (who, what, when, from which member).
     pub kv_stale_reads: Vec<StaleRead>,
     pub violations: Vec<Violation>,
+    /// Whether a client acquired within the bound once every fault was healed: `ok`, `stalled`
+    /// (from–to), or `not_checked` and why.
+    pub liveness: LivenessVerdict,
+    /// Every fault of the run as an interval (`sim::ActiveFaults`): what the timeline shades.
+    pub faults: Vec<FaultSpan>,
     pub history_digest: String,
     pub sim_ms: u64,
     /// Wall-clock time of the run; the only field that differs between replays.
@@ -169,6 +177,8 @@ pub fn run_with(
             kv_detail,
             kv_stale_reads,
             violations: report.violations,
+            liveness: report.liveness,
+            faults: report.faults,
             history_digest: report.digest,
             sim_ms: report.elapsed_ms,
             wall_ms,

@@ -72,7 +72,12 @@ impl<'a> Timeline<'a> {
     /// can read it with an XML parser.
     pub fn render(&self) -> String {
         let outcome = &self.artifacts.outcome;
-        let model = Model::new(self.scenario, &self.artifacts.records, outcome.sim_ms);
+        let model = Model::new(
+            self.scenario,
+            &self.artifacts.records,
+            &outcome.faults,
+            outcome.sim_ms,
+        );
         let violations = &outcome.violations;
         let captions: Vec<String> = violations
             .iter()

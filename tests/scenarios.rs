@@ -51,8 +51,38 @@ fn every_bundled_scenario_matches_its_expectation() {
                 outcome.expected.resource,
                 outcome.expected.kv
             );
+            // Every run ends with a healed tail as long as the liveness bound: liveness is
+            // always judged (it was once skipped whenever a partition ended by its own `for`).
+            assert!(
+                !matches!(outcome.liveness, lock::LivenessVerdict::NotChecked { .. }),
+                "{name} seed {seed}: liveness {}",
+                outcome.liveness.describe()
+            );
         }
     }
+}
+
+/// `lease-txn-partition-safe` cuts the leader off for 10 s (`for = "10s"`): its JSON says the
+/// partition ended when its `for` ran out, and that liveness was judged after it.
+#[test]
+fn a_partition_ended_by_its_for_leaves_liveness_checked() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_locksim"))
+        .args(["run", "lease-txn-partition-safe", "--seed", "1", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["liveness"]["status"], "ok", "{}", v["liveness"]);
+    let partitions: Vec<&serde_json::Value> = v["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "partition")
+        .collect();
+    assert_eq!(partitions.len(), 1, "{}", v["faults"]);
+    let (from, to) = (&partitions[0]["from_ms"], &partitions[0]["to_ms"]);
+    assert_eq!(to.as_u64().unwrap() - from.as_u64().unwrap(), 10_000);
+    assert!(v["liveness"]["healed_ms"].as_u64() >= to.as_u64());
 }
 
 /// The KV stories' stale reads come from their read mode, not from their fault plan: each
@@ -136,6 +166,8 @@ fn run_json_replays_identically() {
         "sim_ms",
         "acquisitions",
         "ops",
+        "liveness",
+        "faults",
     ] {
         assert!(a.get(field).is_some(), "missing {field}");
     }

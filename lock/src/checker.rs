@@ -13,15 +13,13 @@ mod liveness;
 mod lost_update;
 mod mutual_exclusion;
 
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
-use sim::{ClusterEvent, Record};
+use sim::{ActiveFaults, ClusterConfig, ClusterEvent, Record};
 
 use crate::event::LockEvent;
 
 pub use fencing::Fencing;
-pub use liveness::Liveness;
+pub use liveness::{Liveness, LivenessVerdict};
 pub use lost_update::LostUpdate;
 pub use mutual_exclusion::MutualExclusion;
 
@@ -57,7 +55,9 @@ pub struct Violation {
     /// Simulated milliseconds: when the violation starts and ends (the same for an instant).
     pub from_ms: u64,
     pub to_ms: u64,
-    /// Faults active during `from_ms..=to_ms`, as `crash n1`, `pause c2`, `partition …`.
+    /// Faults active at some moment while it built up, as `crash n1`, `pause c2`, `partition …`
+    /// (`sim::ActiveFaults` labels): for mutual exclusion from the first holder's acquisition to
+    /// `to_ms`, for the others during `from_ms..=to_ms`.
     pub faults: Vec<String>,
     pub detail: String,
 }
@@ -96,7 +96,7 @@ pub struct Access {
 }
 
 /// The lock-level view of a history: what the checkers read.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Timeline {
     pub lock_events: Vec<(u64, String, LockEvent)>,
     pub cluster_events: Vec<(u64, ClusterEvent)>,
@@ -104,11 +104,20 @@ pub struct Timeline {
     pub end_ms: u64,
     /// The resource's counter at the end (the last accepted write's value if not given).
     pub final_value: Option<u64>,
+    /// The `(min, max)` link latency with no fault: a `Latency` event back to it ends a latency
+    /// fault (`ClusterConfig::default_latency_ms`; the default config's unless given).
+    pub default_latency_ms: (u64, u64),
 }
 
 impl Timeline {
     pub fn from_records(records: &[Record]) -> Self {
-        let mut t = Timeline::default();
+        let mut t = Timeline {
+            lock_events: Vec::new(),
+            cluster_events: Vec::new(),
+            end_ms: 0,
+            final_value: None,
+            default_latency_ms: ClusterConfig::default().default_latency_ms(),
+        };
         for record in records {
             match record {
                 Record::Event { at_ms, event } => {
@@ -131,6 +140,11 @@ impl Timeline {
 
     pub fn with_end(mut self, end_ms: u64) -> Self {
         self.end_ms = self.end_ms.max(end_ms);
+        self
+    }
+
+    pub fn with_default_latency(mut self, default_latency_ms: (u64, u64)) -> Self {
+        self.default_latency_ms = default_latency_ms;
         self
     }
 
@@ -230,89 +244,15 @@ impl Timeline {
             .collect()
     }
 
-    /// Active fault set after each cluster event: `(at_ms, faults)`.
-    fn fault_steps(&self) -> Vec<(u64, BTreeSet<String>)> {
-        let mut active: BTreeSet<String> = BTreeSet::new();
-        let mut steps = Vec::new();
-        for (at, event) in &self.cluster_events {
-            let before = active.clone();
-            match event {
-                ClusterEvent::Crash { host } => {
-                    active.insert(format!("crash {host}"));
-                }
-                ClusterEvent::Restart { host } => {
-                    active.remove(&format!("crash {host}"));
-                }
-                ClusterEvent::Pause { host } => {
-                    active.insert(format!("pause {host}"));
-                }
-                ClusterEvent::Resume { host } => {
-                    active.remove(&format!("pause {host}"));
-                }
-                ClusterEvent::Partition { groups } => {
-                    let groups: Vec<String> = groups.iter().map(|g| g.join(",")).collect();
-                    active.insert(format!("partition {}", groups.join(" | ")));
-                }
-                ClusterEvent::PartitionOneway { from, to } => {
-                    active.insert(format!("partition {from} -> {to}"));
-                }
-                ClusterEvent::Heal => active.retain(|f| !f.starts_with("partition")),
-                ClusterEvent::Skew {
-                    host,
-                    rate,
-                    offset_ms,
-                } => {
-                    active.retain(|f| !f.starts_with(&format!("skew {host} ")));
-                    if *rate != 1.0 || *offset_ms != 0 {
-                        active.insert(format!("skew {host} rate {rate} offset {offset_ms}ms"));
-                    }
-                }
-                ClusterEvent::LinkRule {
-                    link,
-                    loss,
-                    duplicate,
-                } => {
-                    let name = match link {
-                        Some(l) => format!("link {}", l.join("-")),
-                        None => "link *".to_string(),
-                    };
-                    active.retain(|f| !f.starts_with(&format!("{name} ")));
-                    if *loss > 0.0 || *duplicate > 0.0 {
-                        active.insert(format!("{name} loss {loss} duplicate {duplicate}"));
-                    }
-                }
-                _ => {}
-            }
-            if active != before {
-                steps.push((*at, active.clone()));
-            }
-        }
-        steps
+    /// Which faults were active when (the one derivation, `sim::ActiveFaults`).
+    pub fn faults(&self) -> ActiveFaults {
+        let events = self.cluster_events.iter().map(|(at, e)| (*at, e));
+        ActiveFaults::from_events(events, self.default_latency_ms)
     }
 
     /// Every fault active at some moment in `from..=to` (simulated ms).
     pub fn faults_during(&self, from: u64, to: u64) -> Vec<String> {
-        let mut out = BTreeSet::new();
-        let mut current = BTreeSet::new();
-        for (at, set) in self.fault_steps() {
-            if at <= from {
-                current = set;
-            } else if at <= to {
-                out.extend(set);
-            }
-        }
-        out.extend(current);
-        out.into_iter().collect()
-    }
-
-    /// Since when no fault has been active (`Some(0)` if none ever was); `None` if one still is
-    /// at the end.
-    pub fn healed_since(&self) -> Option<u64> {
-        match self.fault_steps().last() {
-            None => Some(0),
-            Some((at, set)) if set.is_empty() => Some(*at),
-            Some(_) => None,
-        }
+        self.faults().during(from, to)
     }
 }
 
@@ -443,6 +383,30 @@ pub(crate) mod tests {
             ]
         );
         assert_eq!(t.faults_during(3000, 3100), vec!["pause c1".to_string()]);
-        assert_eq!(t.healed_since(), None);
+        assert!(t.faults().healed_since().is_err(), "c3 is still down");
+    }
+
+    /// `lease-txn-partition-safe`'s shape: a partition with `for` is repaired by `Unpartition`
+    /// before the overlap starts; a violation later must not list it as active.
+    #[test]
+    fn a_partition_that_ended_is_not_listed_in_a_later_violation() {
+        let groups = vec![vec!["n1".to_string()], vec!["n2".into(), "n3".into()]];
+        let t = Timeline::from_records(&[
+            event(
+                1000,
+                ClusterEvent::Partition {
+                    groups: groups.clone(),
+                },
+            ),
+            event(11_000, ClusterEvent::Unpartition { groups }),
+            acquired(12_000, "c1", 5),
+            acquired(12_500, "c2", 6),
+            release(13_000, "c1", 5),
+        ]);
+        let v = MutualExclusion.check(&t);
+        assert_eq!(v.len(), 1);
+        assert!(v[0].faults.is_empty(), "{:?}", v[0].faults);
+        assert_eq!(t.faults().healed_since(), Ok(11_000));
+        assert_eq!(t.faults_during(5000, 5000), ["partition n1 | n2,n3"]);
     }
 }

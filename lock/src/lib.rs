@@ -34,7 +34,7 @@ pub use algorithm::{
     AlgorithmKind, AnyLock, EtcdMutex, FencingToken, Guard, LeaseTxn, LockAlgorithm, LockContext,
     LockOptions, LossReason, PutLock, Session, SessionWatch,
 };
-pub use checker::{Checker, Timeline, Violation, ViolationKind};
+pub use checker::{Checker, LivenessVerdict, Timeline, Violation, ViolationKind};
 pub use error::{Error, Result};
 pub use event::LockEvent;
 pub use kv_workload::{reader_endpoint, reader_name, writer_name, KvWorkload, KV_KEY};

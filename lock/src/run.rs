@@ -12,11 +12,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sim::ap::{ApConfig, ApStore, Topology};
 use sim::{
-    member_name, Cluster, ClusterConfig, FaultInjector, FaultPlan, History, RoleResolver, SimError,
+    member_name, Cluster, ClusterConfig, FaultInjector, FaultPlan, FaultSpan, History,
+    RoleResolver, SimError,
 };
 
 use crate::algorithm::AlgorithmKind;
-use crate::checker::{self, Timeline, Violation, ViolationKind};
+use crate::checker::{self, Liveness, LivenessVerdict, Timeline, Violation, ViolationKind};
 use crate::event::LockEvent;
 use crate::kv_workload::{self, KvClientSpec, KvRole, KvWorkload};
 use crate::resource::{Fencing, Resource, RESOURCE_HOST};
@@ -482,11 +483,14 @@ impl RunHandle {
         let end_ms = self.cluster.elapsed().as_millis() as u64;
         let timeline = Timeline::from_records(&self.history.records())
             .with_end(end_ms)
+            .with_default_latency(self.run.cluster.default_latency_ms())
             .with_final_value(self.resource.value());
+        let bound_ms = self.run.liveness_bound.as_millis() as u64;
         let mut violations = Vec::new();
-        for checker in checker::all(self.run.liveness_bound.as_millis() as u64) {
+        for checker in checker::all(bound_ms) {
             violations.extend(checker.check(&timeline));
         }
+        let liveness = Liveness { bound_ms }.verdict(&timeline);
         let acquisitions = timeline
             .lock_events
             .iter()
@@ -497,6 +501,8 @@ impl RunHandle {
             algorithm: self.run.algorithm,
             fencing: self.resource.fencing(),
             violations,
+            liveness,
+            faults: timeline.faults().into_spans(),
             acquisitions,
             accepted_writes: self.resource.accepted_writes(),
             rejected_writes: self.resource.rejected_writes(),
@@ -514,6 +520,10 @@ pub struct Report {
     pub algorithm: AlgorithmKind,
     pub fencing: Fencing,
     pub violations: Vec<Violation>,
+    /// Whether a client acquired within the bound once every fault was healed.
+    pub liveness: LivenessVerdict,
+    /// Every fault of the run as an interval (`sim::ActiveFaults`).
+    pub faults: Vec<FaultSpan>,
     /// Times a client's `acquire` returned a guard.
     pub acquisitions: u64,
     pub accepted_writes: u64,

@@ -50,6 +50,7 @@ pub use etcd::mvcc::Mvcc;
 pub use etcd::request::*;
 pub use etcd::storage::{Disk, MemberStorage};
 pub use etcd::transport::{ClientRequest, ClientResponse, WatchRequest, WatchResponse};
+pub use world::active_faults::{ActiveFaults, FaultKind, FaultSpan};
 pub use world::clock::Clock;
 pub use world::fault::{
     Fault, FaultError, FaultInjector, FaultPlan, NoRoles, RoleResolver, ScheduledFault, Target,

@@ -5,6 +5,7 @@
 //! Nothing here knows a store. A store (etcd, the AP store) registers hosts and answers
 //! role questions through [`fault::RoleResolver`].
 
+pub(crate) mod active_faults;
 pub(crate) mod clock;
 pub(crate) mod datagram;
 pub(crate) mod fault;

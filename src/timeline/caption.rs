@@ -4,7 +4,8 @@
 use lock::{Violation, ViolationKind};
 
 use super::describe::{secs, span};
-use super::model::{FaultKind, FaultSpan, Model};
+use super::model::{FaultSpan, Model};
+use sim::FaultKind;
 
 /// The caption of one violation.
 pub(crate) fn caption(v: &Violation, model: &Model) -> String {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use lock::checker::Interval;
 use lock::LockEvent;
-use sim::{ClientRequest, ClientResponse, ClusterEvent, Operation, Outcome, Record};
+use sim::{ClientRequest, ClientResponse, ClusterEvent, FaultKind, Operation, Outcome, Record};
 
 use crate::scenario::{Backend, Scenario};
 
@@ -93,30 +93,8 @@ pub(crate) struct RoleSpan {
     pub to_ms: u64,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum FaultKind {
-    Pause,
-    Crash,
-    Partition,
-    Skew,
-    Loss,
-    Latency,
-}
-
-impl FaultKind {
-    pub fn class(self) -> &'static str {
-        match self {
-            FaultKind::Pause => "pause",
-            FaultKind::Crash => "crash",
-            FaultKind::Partition => "partition",
-            FaultKind::Skew => "skew",
-            FaultKind::Loss => "loss",
-            FaultKind::Latency => "latency",
-        }
-    }
-}
-
-/// A fault from when it was injected to when it was undone (or the end of the run).
+/// A fault from when it was injected to when it was undone (or the end of the run): a
+/// `sim::FaultSpan` (the one derivation, `sim::ActiveFaults`) with its end resolved.
 pub(crate) struct FaultSpan {
     pub kind: FaultKind,
     /// `pause c3`, `partition n2 | n1,n3`, `loss 0.2 everywhere`.
@@ -188,7 +166,12 @@ fn sort_names(names: &mut Vec<String>) {
 }
 
 impl Model {
-    pub fn new(scenario: &Scenario, records: &[Record], end_ms: u64) -> Model {
+    pub fn new(
+        scenario: &Scenario,
+        records: &[Record],
+        faults: &[sim::FaultSpan],
+        end_ms: u64,
+    ) -> Model {
         let lock_timeline = lock::Timeline::from_records(records);
         let end_ms = end_ms.max(lock_timeline.end_ms);
         let backend = scenario.cluster.backend;
@@ -301,7 +284,7 @@ impl Model {
 
         let (leases, ops, expiries) = leases_and_ops(records, &clients, end_ms);
         let roles = roles(records, &members, backend, end_ms);
-        let faults = faults(&lock_timeline.cluster_events, scenario, end_ms);
+        let faults = drawn_faults(faults, end_ms);
         let mut others: Vec<String> = faults
             .iter()
             .flat_map(|f| f.hosts.iter())
@@ -538,139 +521,19 @@ fn roles(records: &[Record], members: &[String], backend: Backend, end_ms: u64) 
     spans
 }
 
-fn faults(events: &[(u64, ClusterEvent)], scenario: &Scenario, end_ms: u64) -> Vec<FaultSpan> {
-    // Open faults by identity; BTreeMap so that faults still open at the end close in a
-    // deterministic order.
-    let mut open: BTreeMap<String, FaultSpan> = BTreeMap::new();
-    let mut done: Vec<FaultSpan> = Vec::new();
-    let default_latency = (
-        scenario.latency.min.as_millis() as u64,
-        scenario.latency.max.as_millis() as u64,
-    );
-    let mut close = |open: &mut BTreeMap<String, FaultSpan>, key: &str, at: u64| {
-        if let Some(mut f) = open.remove(key) {
-            f.to_ms = at;
-            done.push(f);
-        }
-    };
-    let span = |kind, label: String, hosts: Vec<String>, at| FaultSpan {
-        kind,
-        label,
-        hosts,
-        groups: Vec::new(),
-        from_ms: at,
-        to_ms: end_ms,
-    };
-    let link_name = |link: &Option<Vec<String>>| match link {
-        Some(l) => format!("on {}", l.join("–")),
-        None => "everywhere".to_string(),
-    };
-    for (at, event) in events {
-        let at = *at;
-        match event {
-            ClusterEvent::Pause { host } => {
-                let key = format!("pause {host}");
-                open.entry(key.clone())
-                    .or_insert_with(|| span(FaultKind::Pause, key, vec![host.clone()], at));
-            }
-            ClusterEvent::Resume { host } => close(&mut open, &format!("pause {host}"), at),
-            ClusterEvent::Crash { host } => {
-                let key = format!("crash {host}");
-                open.entry(key.clone())
-                    .or_insert_with(|| span(FaultKind::Crash, key, vec![host.clone()], at));
-            }
-            ClusterEvent::Restart { host } => close(&mut open, &format!("crash {host}"), at),
-            ClusterEvent::Partition { groups } => {
-                let names: Vec<String> = groups.iter().map(|g| g.join(",")).collect();
-                let key = format!("partition {}", names.join(" | "));
-                let hosts = groups.iter().flatten().cloned().collect();
-                open.entry(key.clone()).or_insert_with(|| FaultSpan {
-                    groups: groups.clone(),
-                    ..span(FaultKind::Partition, key, hosts, at)
-                });
-            }
-            ClusterEvent::Unpartition { groups } => {
-                let names: Vec<String> = groups.iter().map(|g| g.join(",")).collect();
-                close(&mut open, &format!("partition {}", names.join(" | ")), at);
-            }
-            ClusterEvent::PartitionOneway { from, to } => {
-                let key = format!("partition {from} → {to}");
-                open.entry(key.clone()).or_insert_with(|| {
-                    span(
-                        FaultKind::Partition,
-                        key,
-                        vec![from.clone(), to.clone()],
-                        at,
-                    )
-                });
-            }
-            ClusterEvent::RepairOneway { from, to } => {
-                close(&mut open, &format!("partition {from} → {to}"), at)
-            }
-            ClusterEvent::Heal => {
-                let keys: Vec<String> = open
-                    .keys()
-                    .filter(|k| k.starts_with("partition "))
-                    .cloned()
-                    .collect();
-                for k in keys {
-                    close(&mut open, &k, at);
-                }
-            }
-            ClusterEvent::Skew {
-                host,
-                rate,
-                offset_ms,
-            } => {
-                let key = format!("skew {host}");
-                close(&mut open, &key, at);
-                if *rate != 1.0 || *offset_ms != 0 {
-                    let label = format!("skew {host} ×{rate}, +{offset_ms} ms");
-                    open.insert(key, span(FaultKind::Skew, label, vec![host.clone()], at));
-                }
-            }
-            ClusterEvent::LinkRule {
-                link,
-                loss,
-                duplicate,
-            } => {
-                let key = format!("link {}", link_name(link));
-                close(&mut open, &key, at);
-                if *loss > 0.0 || *duplicate > 0.0 {
-                    let mut what = Vec::new();
-                    if *loss > 0.0 {
-                        what.push(format!("loss {:.0}%", loss * 100.0));
-                    }
-                    if *duplicate > 0.0 {
-                        what.push(format!("duplicate {:.0}%", duplicate * 100.0));
-                    }
-                    let label = format!("{} {}", what.join(", "), link_name(link));
-                    let hosts = link.clone().unwrap_or_default();
-                    open.insert(key, span(FaultKind::Loss, label, hosts, at));
-                }
-            }
-            ClusterEvent::Latency {
-                link,
-                min_ms,
-                max_ms,
-            } => {
-                let key = format!("latency {}", link_name(link));
-                close(&mut open, &key, at);
-                if (*min_ms, *max_ms) != default_latency {
-                    let label = format!("latency {min_ms}–{max_ms} ms {}", link_name(link));
-                    let hosts = link.clone().unwrap_or_default();
-                    open.insert(key, span(FaultKind::Latency, label, hosts, at));
-                }
-            }
-            _ => {}
-        }
-    }
-    let keys: Vec<String> = open.keys().cloned().collect();
-    for k in keys {
-        close(&mut open, &k, end_ms);
-    }
-    done.sort_by_key(|f| (f.from_ms, f.to_ms, f.label.clone()));
-    done
+/// The run's faults as drawn: a fault still active at the end is drawn to the end.
+fn drawn_faults(faults: &[sim::FaultSpan], end_ms: u64) -> Vec<FaultSpan> {
+    faults
+        .iter()
+        .map(|f| FaultSpan {
+            kind: f.kind,
+            label: f.label.clone(),
+            hosts: f.hosts.clone(),
+            groups: f.groups.clone(),
+            from_ms: f.from_ms,
+            to_ms: f.to_ms.unwrap_or(end_ms),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -305,7 +305,7 @@ impl View<'_> {
             let Some((x, w)) = self.clip(f.from_ms, f.to_ms, 2.0) else {
                 continue;
             };
-            let class = f.kind.class();
+            let class = f.kind.name();
             let title = fault_title(f);
             let mut s = String::new();
             let data = format!(

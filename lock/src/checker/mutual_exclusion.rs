@@ -38,7 +38,9 @@ impl Checker for MutualExclusion {
                     tokens: vec![a.token, b.token],
                     from_ms: from,
                     to_ms: to,
-                    faults: timeline.faults_during(from, to),
+                    // From the first holder's acquisition: a fault that ended before the
+                    // second acquired (a pause, a cut) is often what made the overlap.
+                    faults: timeline.faults_during(a.start_ms, to),
                     detail: format!(
                         "{} (token {}) believed it held the lock from {} ms to {}; {} (token {}) acquired at {} ms",
                         a.client,

@@ -52,6 +52,24 @@ impl Default for ClusterConfig {
     }
 }
 
+impl ClusterConfig {
+    /// The `(min, max)` latency a link gets when `requested` (or, for `None`, the configured
+    /// default) is applied: never below one tick, so a message cannot arrive in the step it was
+    /// sent in, and max never below min.
+    pub fn link_latency(&self, requested: Option<(Duration, Duration)>) -> (Duration, Duration) {
+        let (min, max) = requested.unwrap_or((self.latency_min, self.latency_max));
+        let min = min.max(self.tick);
+        (min, max.max(min))
+    }
+
+    /// The default latency as `ClusterEvent::Latency` records it, in ms: what a latency fault
+    /// returns to when it ends (see `ActiveFaults::from_events`).
+    pub fn default_latency_ms(&self) -> (u64, u64) {
+        let (min, max) = self.link_latency(None);
+        (min.as_millis() as u64, max.as_millis() as u64)
+    }
+}
+
 /// The simulation failed: a host returned an error or panicked, or turmoil gave up.
 #[derive(Debug, thiserror::Error)]
 #[error("simulation failed at {elapsed:?}: {message}")]
@@ -507,10 +525,7 @@ impl<'a> Cluster<'a> {
         link: Option<(&str, &str)>,
         latency: Option<(Duration, Duration)>,
     ) {
-        let (min, max) = latency.unwrap_or((self.config.latency_min, self.config.latency_max));
-        // Never below one tick: a message must not arrive before the step it was sent in ends.
-        let min = min.max(self.config.tick);
-        let max = max.max(min);
+        let (min, max) = self.config.link_latency(latency);
         match link {
             Some((a, b)) => {
                 self.sim.set_link_latency(a, b, min);
