@@ -32,28 +32,27 @@ pub fn installed() -> bool {
         })
 }
 
-/// Whether the real-etcd tests can run: true if etcd is installed; false (with a notice) when it
-/// is not and `LOCKSIM_SKIP_ETCD=1`.
-///
-/// # Panics
-/// When etcd is missing and the skip is not asked for: a silently skipped conformance test
-/// proves nothing.
+/// Whether the real-etcd tests can run: true if etcd is installed. When it is not, the test
+/// prints one line saying it was skipped and how to enable it, and is skipped — unless
+/// `LOCKSIM_REQUIRE_REAL=1` (CI sets it), where a missing server is a failure: there a silently
+/// skipped conformance test would prove nothing.
 pub fn available_or_skip(test: &str) -> bool {
     if installed() {
         return true;
     }
-    if std::env::var("LOCKSIM_SKIP_ETCD").as_deref() == Ok("1") {
-        // Straight to stderr: the test harness captures eprintln!, and a skip must be seen.
-        let _ = writeln!(
-            std::io::stderr(),
-            "{test}: SKIPPED: etcd/etcdctl not on PATH and LOCKSIM_SKIP_ETCD=1"
+    if std::env::var("LOCKSIM_REQUIRE_REAL").as_deref() == Ok("1") {
+        panic!(
+            "{test}: etcd and etcdctl 3.4 must be on PATH when LOCKSIM_REQUIRE_REAL=1: run \
+             `apt-get install -y etcd-server etcd-client`"
         );
-        return false;
     }
-    panic!(
-        "{test}: etcd and etcdctl 3.4 must be on PATH: run `apt-get install -y etcd-server \
-         etcd-client` (CI installs them), or set LOCKSIM_SKIP_ETCD=1 to skip"
+    // Straight to stderr: the test harness captures eprintln!, and a skip must be seen.
+    let _ = writeln!(
+        std::io::stderr(),
+        "{test}: skipped: etcd/etcdctl 3.4 not on PATH (to run it: apt-get install -y \
+         etcd-server etcd-client; LOCKSIM_REQUIRE_REAL=1 makes a missing server a failure)"
     );
+    false
 }
 
 /// A running single-member etcd. Dropping it kills the process and removes its directory.
