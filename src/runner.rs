@@ -360,9 +360,10 @@ fn build(scenario: &Scenario, algorithm: AlgorithmKind, seed: u64) -> Run {
         })
 }
 
-/// A text timeline of the history around `[from_ms, to_ms]`: lock events, resource writes,
+/// A text timeline of the history around `[from_ms, to_ms]`: client operations (each in its
+/// store's words, `SET lock "c1:8050:67" NX PX 10000 → OK`), lock events, resource writes,
 /// faults and elections, one per line. Cluster events (faults, elections) are shown from 15 s
-/// before, so the fault that led to a violation is on screen; lock events from 2 s before.
+/// before, so the fault that led to a violation is on screen; the rest from 2 s before.
 pub fn text_timeline(records: &[Record], from_ms: u64, to_ms: u64) -> String {
     timeline(records, from_ms, to_ms, true)
 }
@@ -386,6 +387,22 @@ fn timeline(records: &[Record], from_ms: u64, to_ms: u64, lock_events: bool) -> 
             Record::Event { at_ms, event } => {
                 let json = serde_json::to_value(event).unwrap_or_default();
                 (*at_ms, "cluster".to_string(), compact(&json))
+            }
+            Record::Op(op) if lock_events => {
+                let took = match op.return_ms {
+                    Some(r) => format!(" ({} ms)", r - op.invoke_ms),
+                    None => String::new(),
+                };
+                let node = op
+                    .node
+                    .as_ref()
+                    .map(|n| format!(" [{n}]"))
+                    .unwrap_or_default();
+                (
+                    op.invoke_ms,
+                    op.process.clone(),
+                    format!("{}{took}{node}", op.summary()),
+                )
             }
             Record::Op(_) => continue,
         };

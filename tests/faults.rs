@@ -164,9 +164,9 @@ mod pause {
                 "seed {seed}"
             );
             for op in history.operations() {
-                if let Outcome::Ok(response) = &op.outcome {
+                if let Some(response) = op.outcome.etcd_response() {
                     let h = response.header();
-                    if h.member_id == old && h.raft_term == old_term && op.request.is_mutation() {
+                    if h.member_id == old && h.raft_term == old_term && op.request.is_write() {
                         // A reply sent just before the pause may still be on the wire: one hop
                         // takes up to the latency maximum plus two ticks (sent mid-tick,
                         // delivered at a tick boundary).
@@ -238,8 +238,8 @@ mod lease {
             let before = history
                 .operations()
                 .into_iter()
-                .filter_map(|op| match op.outcome {
-                    Outcome::Ok(ClientResponse::Put(p)) => Some(p.header.revision),
+                .filter_map(|op| match op.outcome.etcd_response() {
+                    Some(ClientResponse::Put(p)) => Some(p.header.revision),
                     _ => None,
                 })
                 .max()

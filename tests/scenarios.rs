@@ -194,3 +194,32 @@ fn bad_scenario_exits_2() {
         "{err}"
     );
 }
+
+/// The AP store's commands are operations like etcd's: `run` prints them as redis-cli would
+/// (`SET lock "c1:…" NX PX 10000 → OK`), never as byte arrays, and `ops` counts them.
+#[test]
+fn ap_commands_print_as_commands_and_count_as_ops() {
+    let run = |json: bool| {
+        let mut args = vec!["run", "ap-failover", "--seed", "1"];
+        if json {
+            args.push("--json");
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_locksim"))
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run(false);
+    assert!(
+        text.contains(r#"SET lock "c"#) && text.contains(" NX PX 10000 → "),
+        "{text}"
+    );
+    assert!(text.contains("INCR lock:fence → (integer) "), "{text}");
+    assert!(
+        !text.contains("[108,111,99,107]"),
+        "a key printed as bytes: {text}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&run(true)).unwrap();
+    assert!(v["ops"].as_u64().unwrap() > 100, "ops {}", v["ops"]);
+}

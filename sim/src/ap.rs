@@ -15,7 +15,8 @@
 //! * `node`: `Node`, one Redis server host (primary or replica); its disk and persistence.
 //! * `sentinel`: `Sentinel`, one monitor host: SDOWN/ODOWN, leader vote, promotion.
 //! * `client`: `ApClient`, the API locks use: primary discovery, deadlines, recording.
-//! * `record`: how AP commands are recorded in the `History` and read back (`operations`).
+//! * `record`: AP commands read back typed from the `History` (`operations`).
+//! * `summary`: commands and replies in redis-cli's words (history summaries).
 //!
 //! [`ApStore`] (here) registers the hosts on a [`Cluster`] and answers the harness's questions
 //! (who is primary, each node's status), including [`RoleResolver::primary`] for fault plans.
@@ -28,6 +29,7 @@ mod node;
 mod record;
 mod replication;
 mod sentinel;
+pub(crate) mod summary;
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -38,7 +40,7 @@ pub use command::{ApError, ApResult, Command, Reply};
 pub use dataset::{Dataset, Effect, Entry};
 pub use message::{NodeInfo, NodeRole, NODE_PORT, SENTINEL_PORT};
 pub use node::{NodeConfig, NodeStatus, Persistence};
-pub use record::{operations, ApOpCounter, ApOperation, ApOutcome};
+pub use record::{operations, ApOperation, ApOutcome};
 pub use replication::{ReplId, ReplicationConfig};
 pub use sentinel::{SentinelConf, SentinelConfig};
 
@@ -101,7 +103,6 @@ pub struct ApStore {
     sentinels: Vec<String>,
     board: NodeBoard,
     sentinel_disks: BTreeMap<String, SentinelDisk>,
-    ops: ApOpCounter,
 }
 
 impl ApStore {
@@ -183,7 +184,6 @@ impl ApStore {
             sentinels,
             board,
             sentinel_disks,
-            ops: ApOpCounter::default(),
         }
     }
 
@@ -220,7 +220,6 @@ impl ApStore {
             endpoint,
             clock: cluster.clock(host),
             links: cluster.links(),
-            ops: self.ops.clone(),
             ..ApClientConfig::default()
         }
     }

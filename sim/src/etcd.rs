@@ -12,5 +12,6 @@ pub(crate) mod page_cache;
 pub(crate) mod request;
 pub(crate) mod state_machine;
 pub(crate) mod storage;
+pub(crate) mod summary;
 pub(crate) mod transport;
 pub(crate) mod watch;

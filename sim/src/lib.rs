@@ -22,10 +22,13 @@
 //!   * `watch`: `WatchHub`, watch polls held until events arrive.
 //!   * `member`: `Member`, one etcd server: the Ready loop.
 //!   * `cluster`: `Cluster`, members on a turmoil `Sim`, with crash/restart/partition.
+//!   * `summary`: requests and answers in etcdctl's words (history summaries).
 //!   * `transport`, `client`, `driver`: wire types; `Client` (clientv3-like, recording every
 //!     call); `Driver`, a synchronous handle for `locksim ctl` and tests.
 //! * `ap/` — the AP contrast: a Redis-like store (primary, async replicas, Sentinel failover):
 //!   `ApStore`, `ApClient` (a public module: its names are Redis's).
+//! * `op` — `Request`, `Response`, `OpError`: every store's operations as the history records
+//!   them, each with a summary in the store's words.
 //! * `check/` — linearizability checking (WGL search, per-key partitions) of a `History` or of
 //!   histories from elsewhere (Jepsen logs, EDN).
 //!
@@ -35,6 +38,7 @@
 pub mod ap;
 pub mod check;
 mod etcd;
+mod op;
 mod world;
 
 pub use etcd::client::{Client, ClientConfig, Watcher};
@@ -50,6 +54,7 @@ pub use etcd::mvcc::Mvcc;
 pub use etcd::request::*;
 pub use etcd::storage::{Disk, MemberStorage};
 pub use etcd::transport::{ClientRequest, ClientResponse, WatchRequest, WatchResponse};
+pub use op::{OpError, Request, Response};
 pub use world::active_faults::{ActiveFaults, FaultKind, FaultSpan};
 pub use world::clock::Clock;
 pub use world::fault::{

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use lock::checker::Interval;
 use lock::LockEvent;
-use sim::{ClientRequest, ClientResponse, ClusterEvent, FaultKind, Operation, Outcome, Record};
+use sim::{ClientRequest, ClientResponse, ClusterEvent, FaultKind, Operation, Record};
 
 use crate::scenario::{Backend, Scenario};
 
@@ -358,52 +358,54 @@ fn leases_and_ops(
     let mut expiries = Vec::new();
     for record in records {
         match record {
-            Record::Op(op) if clients.contains(&op.process) => match (&op.request, &op.outcome) {
-                (ClientRequest::LeaseGrant(_), Outcome::Ok(ClientResponse::LeaseGrant(r))) => {
-                    by_id.insert(r.id, leases.len());
-                    leases.push(Lease {
-                        client: op.process.clone(),
-                        id: r.id,
-                        ttl_secs: r.ttl,
-                        granted_ms: op.return_ms.unwrap_or(op.invoke_ms),
-                        end_ms: None,
-                        end: "alive at the end of the run".into(),
-                        keepalives: Vec::new(),
-                    });
-                }
-                (ClientRequest::LeaseKeepAlive(req), outcome) => {
-                    let Some(&i) = by_id.get(&req.id) else {
-                        ops.push(op.clone());
-                        continue;
-                    };
-                    let (alive, result) = match outcome {
-                        Outcome::Ok(ClientResponse::LeaseKeepAlive(r)) if r.ttl > 0 => {
-                            (true, format!("alive, TTL {} s", r.ttl))
-                        }
-                        Outcome::Ok(ClientResponse::LeaseKeepAlive(r)) => {
-                            (false, format!("gone (TTL {})", r.ttl))
-                        }
-                        other => (false, super::describe::outcome(other)),
-                    };
-                    leases[i].keepalives.push(KeepAlive {
-                        from_ms: op.invoke_ms,
-                        to_ms: op.return_ms,
-                        alive,
-                        result,
-                    });
-                }
-                (ClientRequest::LeaseRevoke(req), Outcome::Ok(_)) => {
-                    if let Some(&i) = by_id.get(&req.id) {
-                        let lease = &mut leases[i];
-                        if lease.end_ms.is_none() {
-                            lease.end_ms = op.return_ms;
-                            lease.end = format!("revoked by {}", op.process);
-                        }
+            Record::Op(op) if clients.contains(&op.process) => {
+                match (op.request.as_etcd(), op.outcome.etcd_response()) {
+                    (Some(ClientRequest::LeaseGrant(_)), Some(ClientResponse::LeaseGrant(r))) => {
+                        by_id.insert(r.id, leases.len());
+                        leases.push(Lease {
+                            client: op.process.clone(),
+                            id: r.id,
+                            ttl_secs: r.ttl,
+                            granted_ms: op.return_ms.unwrap_or(op.invoke_ms),
+                            end_ms: None,
+                            end: "alive at the end of the run".into(),
+                            keepalives: Vec::new(),
+                        });
                     }
-                    ops.push(op.clone());
+                    (Some(ClientRequest::LeaseKeepAlive(req)), response) => {
+                        let Some(&i) = by_id.get(&req.id) else {
+                            ops.push(op.clone());
+                            continue;
+                        };
+                        let (alive, result) = match response {
+                            Some(ClientResponse::LeaseKeepAlive(r)) if r.ttl > 0 => {
+                                (true, format!("alive, TTL {} s", r.ttl))
+                            }
+                            Some(ClientResponse::LeaseKeepAlive(r)) => {
+                                (false, format!("gone (TTL {})", r.ttl))
+                            }
+                            _ => (false, op.outcome.summary()),
+                        };
+                        leases[i].keepalives.push(KeepAlive {
+                            from_ms: op.invoke_ms,
+                            to_ms: op.return_ms,
+                            alive,
+                            result,
+                        });
+                    }
+                    (Some(ClientRequest::LeaseRevoke(req)), Some(_)) => {
+                        if let Some(&i) = by_id.get(&req.id) {
+                            let lease = &mut leases[i];
+                            if lease.end_ms.is_none() {
+                                lease.end_ms = op.return_ms;
+                                lease.end = format!("revoked by {}", op.process);
+                            }
+                        }
+                        ops.push(op.clone());
+                    }
+                    _ => ops.push(op.clone()),
                 }
-                _ => ops.push(op.clone()),
-            },
+            }
             Record::Event {
                 at_ms,
                 event: ClusterEvent::LeaseExpired { member, lease },

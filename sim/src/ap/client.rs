@@ -19,7 +19,7 @@ use turmoil::net::UdpSocket;
 
 use super::command::{ApError, ApResult, Command, Reply};
 use super::message::{ApMessage, NodeRole, NODE_PORT, SENTINEL_PORT};
-use super::record::{self, ApOpCounter, ApOutcome};
+use super::record;
 use crate::etcd::request::RequestId;
 use crate::world::clock::Clock;
 use crate::world::datagram::{decode, encode, MAX_DATAGRAM};
@@ -51,7 +51,6 @@ pub struct ApClientConfig {
     /// The client host's clock: take it from the cluster so pause and skew reach the client.
     pub clock: Clock,
     pub links: LinkFaults,
-    pub ops: ApOpCounter,
 }
 
 impl Default for ApClientConfig {
@@ -64,7 +63,6 @@ impl Default for ApClientConfig {
             port: 6380,
             clock: Clock::new(),
             links: LinkFaults::new(0),
-            ops: ApOpCounter::default(),
         }
     }
 }
@@ -287,23 +285,14 @@ impl ApClient {
     pub async fn call(&self, command: Command) -> ApResult<Reply> {
         let inner = &self.inner;
         inner.config.clock.running().await;
-        let index = inner.config.ops.next();
-        record::invoke(&inner.history, &inner.name, index, &command, sim_now());
+        let handle = inner
+            .history
+            .invoke(&inner.name, command.clone(), sim_now());
         let result = self.execute(&command).await;
-        let outcome = match &result {
-            Ok(reply) => ApOutcome::Ok(reply.clone()),
-            Err(ApError::Indeterminate) => ApOutcome::Indeterminate,
-            Err(e) => ApOutcome::Fail(e.clone()),
-        };
         let node = inner.last_node.borrow().clone();
-        record::complete(
-            &inner.history,
-            &inner.name,
-            index,
-            node.as_deref(),
-            &outcome,
-            sim_now(),
-        );
+        inner
+            .history
+            .complete_from(handle, node, record::outcome(&result), sim_now());
         result
     }
 

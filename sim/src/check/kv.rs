@@ -1124,16 +1124,20 @@ pub fn kv_partitions(records: &[Record]) -> (Vec<Partition<Kv>>, Vec<String>) {
             }
             Record::Event { .. } | Record::App { .. } => continue,
         };
-        let revoke = match &op.request {
+        // Only etcd's operations are key-value operations (the AP store's are judged elsewhere).
+        let Some(etcd_request) = op.request.as_etcd() else {
+            continue;
+        };
+        let revoke = match etcd_request {
             ClientRequest::LeaseRevoke(r) => Some(r.id),
             _ => None,
         };
-        let request = as_request_op(&op.request);
+        let request = as_request_op(etcd_request);
         if request.is_none() && revoke.is_none() {
             continue;
         }
         let response = match &op.outcome {
-            Outcome::Ok(r) => Some(r.clone()),
+            Outcome::Ok(r) => r.as_etcd().cloned(),
             Outcome::Fail(e) if e.is_definite() => {
                 dropped_fail += 1;
                 continue;

@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::etcd::cluster::member_name;
 use crate::etcd::request::{MemberId, RequestOp, Revision};
 use crate::etcd::transport::{ClientRequest, ClientResponse};
-use crate::world::history::{Operation, Outcome, Record};
+use crate::world::history::{Operation, Record};
 
 /// A write as a stale-read report names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -139,9 +139,11 @@ pub fn stale_reads(records: &[Record]) -> Vec<StaleRead> {
     }
     let mut found = Vec::new();
     for op in &ops {
-        let (ClientRequest::Range(req), Outcome::Ok(ClientResponse::Range(resp)), Some(ret)) =
-            (&op.request, &op.outcome, op.return_ms)
-        else {
+        let (Some(ClientRequest::Range(req)), Some(ClientResponse::Range(resp)), Some(ret)) = (
+            op.request.as_etcd(),
+            op.outcome.etcd_response(),
+            op.return_ms,
+        ) else {
             continue;
         };
         if !req.range_end.is_empty() || req.revision != 0 {
@@ -181,7 +183,11 @@ pub fn stale_reads(records: &[Record]) -> Vec<StaleRead> {
 
 /// The keys `op` put, with the revision it wrote, if it was acknowledged.
 fn acknowledged_puts(op: &Operation) -> Vec<(Vec<u8>, WriteRef)> {
-    let (Outcome::Ok(response), Some(ret)) = (&op.outcome, op.return_ms) else {
+    let (Some(request), Some(response), Some(ret)) = (
+        op.request.as_etcd(),
+        op.outcome.etcd_response(),
+        op.return_ms,
+    ) else {
         return Vec::new();
     };
     let write = |value: &[u8], revision: Revision| WriteRef {
@@ -192,7 +198,7 @@ fn acknowledged_puts(op: &Operation) -> Vec<(Vec<u8>, WriteRef)> {
         invoke_ms: op.invoke_ms,
         return_ms: ret,
     };
-    match (&op.request, response) {
+    match (request, response) {
         // `ignore_value` keeps the old value: the write is real but names no value of its own.
         (ClientRequest::Put(p), ClientResponse::Put(r)) if !p.ignore_value => {
             vec![(p.key.clone(), write(&p.value, r.header.revision))]
@@ -220,6 +226,7 @@ mod tests {
     use super::*;
     use crate::etcd::request::{KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse};
     use crate::etcd::request::{ResponseHeader, TxnRequest, TxnResponse};
+    use crate::world::history::Outcome;
 
     fn header(revision: Revision, member_id: MemberId) -> ResponseHeader {
         ResponseHeader {
@@ -237,13 +244,18 @@ mod tests {
                 key: b"k".to_vec(),
                 value: value.into(),
                 ..PutRequest::default()
-            }),
+            })
+            .into(),
             invoke_ms: at.0,
             return_ms: Some(at.1),
-            outcome: Outcome::Ok(ClientResponse::Put(PutResponse {
-                header: header(revision, 1),
-                prev_kv: None,
-            })),
+            node: None,
+            outcome: Outcome::Ok(
+                ClientResponse::Put(PutResponse {
+                    header: header(revision, 1),
+                    prev_kv: None,
+                })
+                .into(),
+            ),
         })
     }
 
@@ -255,22 +267,27 @@ mod tests {
                 key: b"k".to_vec(),
                 serializable: true,
                 ..RangeRequest::default()
-            }),
+            })
+            .into(),
             invoke_ms: at.0,
             return_ms: Some(at.1),
-            outcome: Outcome::Ok(ClientResponse::Range(RangeResponse {
-                header: header(revision, 3),
-                kvs: vec![KeyValue {
-                    key: b"k".to_vec(),
-                    value: value.into(),
-                    mod_revision: revision,
-                    create_revision: 2,
-                    version: 1,
-                    lease: 0,
-                }],
-                more: false,
-                count: 1,
-            })),
+            node: None,
+            outcome: Outcome::Ok(
+                ClientResponse::Range(RangeResponse {
+                    header: header(revision, 3),
+                    kvs: vec![KeyValue {
+                        key: b"k".to_vec(),
+                        value: value.into(),
+                        mod_revision: revision,
+                        create_revision: 2,
+                        version: 1,
+                        lease: 0,
+                    }],
+                    more: false,
+                    count: 1,
+                })
+                .into(),
+            ),
         })
     }
 
@@ -319,14 +336,19 @@ mod tests {
                     ..PutRequest::default()
                 })],
                 failure: vec![],
-            }),
+            })
+            .into(),
             invoke_ms: 20,
             return_ms: Some(30),
-            outcome: Outcome::Ok(ClientResponse::Txn(TxnResponse {
-                header: header(5, 1),
-                succeeded: true,
-                responses: vec![],
-            })),
+            node: None,
+            outcome: Outcome::Ok(
+                ClientResponse::Txn(TxnResponse {
+                    header: header(5, 1),
+                    succeeded: true,
+                    responses: vec![],
+                })
+                .into(),
+            ),
         });
         let records = vec![put(0, "a", 2, (0, 10)), txn, get(2, "a", 2, (40, 45))];
         let found = stale_reads(&records);

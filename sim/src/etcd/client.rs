@@ -241,7 +241,7 @@ impl Client {
         let handle = self
             .inner
             .history
-            .invoke(&self.inner.name, &request, sim_now());
+            .invoke(&self.inner.name, request.clone(), sim_now());
         let result = self
             .attempt(endpoint, &request, self.inner.config.attempt_timeout)
             .await
@@ -269,7 +269,7 @@ impl Client {
         let handle = self
             .inner
             .history
-            .invoke(&self.inner.name, &request, sim_now());
+            .invoke(&self.inner.name, request.clone(), sim_now());
         let result = self.execute(&request).await;
         self.record(handle, &result);
         result
@@ -277,9 +277,9 @@ impl Client {
 
     fn record(&self, handle: crate::world::history::OpHandle, result: &Result<ClientResponse>) {
         let outcome = match result {
-            Ok(r) => Outcome::Ok(r.clone()),
+            Ok(r) => Outcome::Ok(r.clone().into()),
             Err(Error::Indeterminate) => Outcome::Indeterminate,
-            Err(e) => Outcome::Fail(e.clone()),
+            Err(e) => Outcome::Fail(e.clone().into()),
         };
         self.inner.history.complete(handle, outcome, sim_now());
     }

@@ -13,9 +13,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::etcd::error::Error;
 use crate::etcd::request::MemberId;
-use crate::etcd::transport::{ClientRequest, ClientResponse};
+use crate::op::{OpError, Request, Response};
 
 /// What became of an operation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,24 +22,29 @@ use crate::etcd::transport::{ClientRequest, ClientResponse};
 pub enum Outcome {
     /// Still waiting for an answer (only while the simulation runs).
     Pending,
-    Ok(ClientResponse),
+    Ok(Response),
     /// A definite failure: the operation did not take effect.
-    Fail(Error),
+    Fail(OpError),
     /// No answer came: the operation may or may not have taken effect (Jepsen's `:info`).
     Indeterminate,
 }
 
-/// One client operation.
+/// One client operation, of any store ([`Request`]); [`Operation::summary`] says it in the
+/// store's own words.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operation {
     /// Position among operations, in invoke order.
     pub index: u64,
     /// The client host that issued it (`c1`, …).
     pub process: String,
-    pub request: ClientRequest,
+    pub request: Request,
     pub invoke_ms: u64,
     /// `None` while pending or when indeterminate.
     pub return_ms: Option<u64>,
+    /// The server that answered (or was last tried), when the client records it (the AP
+    /// store's clients do: which node a command reached is the story of a failover).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     pub outcome: Outcome,
 }
 
@@ -156,15 +160,16 @@ impl History {
     }
 
     /// Record the invocation of `request` by `process` at `at`.
-    pub fn invoke(&self, process: &str, request: &ClientRequest, at: Duration) -> OpHandle {
+    pub fn invoke(&self, process: &str, request: impl Into<Request>, at: Duration) -> OpHandle {
         let mut records = self.records.borrow_mut();
         let mut ops = self.ops.borrow_mut();
         records.push(Record::Op(Operation {
             index: *ops,
             process: process.to_string(),
-            request: request.clone(),
+            request: request.into(),
             invoke_ms: at.as_millis() as u64,
             return_ms: None,
+            node: None,
             outcome: Outcome::Pending,
         }));
         *ops += 1;
@@ -176,6 +181,17 @@ impl History {
     /// # Panics
     /// If `handle` was completed already: that is a harness bug.
     pub fn complete(&self, handle: OpHandle, outcome: Outcome, at: Duration) {
+        self.complete_from(handle, None, outcome, at);
+    }
+
+    /// [`History::complete`], naming the server that answered (or was last tried).
+    pub fn complete_from(
+        &self,
+        handle: OpHandle,
+        node: Option<String>,
+        outcome: Outcome,
+        at: Duration,
+    ) {
         let mut records = self.records.borrow_mut();
         let Record::Op(op) = &mut records[handle.0] else {
             panic!("history handle {handle:?} does not name an operation");
@@ -184,6 +200,7 @@ impl History {
         if outcome != Outcome::Indeterminate {
             op.return_ms = Some(at.as_millis() as u64);
         }
+        op.node = node;
         op.outcome = outcome;
     }
 

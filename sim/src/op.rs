@@ -1,0 +1,228 @@
+//! The operations of every store as the history records them — where the stores meet the
+//! [`History`](crate::History): one sum type for requests, one for answers, one for errors, each
+//! with a summary in its store's own words (`SET lock "c1:8050:67" NX PX 10000 → OK`,
+//! `put lock/… lease 0x… → ok, put, rev 57 (n3, term 2)`).
+//!
+//! Why sum types and not a trait object: a history is data — serialized, hashed, read back by
+//! `locksim check` — and a checker matches on the request it cares about. Untagged, so that an
+//! etcd operation's JSON (and so every etcd run's digest) is what it was before other stores
+//! joined; the stores' own encodings (etcd's `Put`, Redis's `set`) never collide.
+//!
+//! A new store (ZooKeeper, Postgres) adds its variant to each enum and its summary module.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ap::{ApError, Command, Reply};
+use crate::etcd::error::Error;
+use crate::etcd::summary as etcd_summary;
+use crate::etcd::transport::{ClientRequest, ClientResponse};
+use crate::world::history::{Operation, Outcome};
+
+/// A client request to any store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Request {
+    Etcd(ClientRequest),
+    Redis(Command),
+}
+
+/// A store's answer to a [`Request`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Response {
+    Etcd(ClientResponse),
+    Redis(Reply),
+}
+
+/// A store's definite refusal of a [`Request`], with the store's own message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(untagged)]
+pub enum OpError {
+    #[error("{0}")]
+    Etcd(Error),
+    #[error("{0}")]
+    Redis(ApError),
+}
+
+impl OpError {
+    /// True when the request certainly did not take effect.
+    pub fn is_definite(&self) -> bool {
+        match self {
+            OpError::Etcd(e) => e.is_definite(),
+            OpError::Redis(e) => e.is_definite(),
+        }
+    }
+}
+
+impl Request {
+    /// The request as its store's command-line client would show it.
+    pub fn summary(&self) -> String {
+        match self {
+            Request::Etcd(r) => etcd_summary::request(r),
+            Request::Redis(c) => crate::ap::summary::command(c),
+        }
+    }
+
+    /// Short name used in histories and logs: etcd's RPC (`lease_keep_alive`), Redis's
+    /// command (`SET`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Etcd(r) => r.name(),
+            Request::Redis(c) => c.name(),
+        }
+    }
+
+    /// Whether the request may change the store: never resent after a lost answer, and
+    /// indeterminate then.
+    pub fn is_write(&self) -> bool {
+        match self {
+            Request::Etcd(r) => r.is_mutation(),
+            Request::Redis(c) => c.is_write(),
+        }
+    }
+
+    pub fn as_etcd(&self) -> Option<&ClientRequest> {
+        match self {
+            Request::Etcd(r) => Some(r),
+            Request::Redis(_) => None,
+        }
+    }
+
+    pub fn as_redis(&self) -> Option<&Command> {
+        match self {
+            Request::Redis(c) => Some(c),
+            Request::Etcd(_) => None,
+        }
+    }
+}
+
+impl Response {
+    pub fn summary(&self) -> String {
+        match self {
+            Response::Etcd(r) => etcd_summary::response(r),
+            Response::Redis(r) => crate::ap::summary::reply(r),
+        }
+    }
+
+    pub fn as_etcd(&self) -> Option<&ClientResponse> {
+        match self {
+            Response::Etcd(r) => Some(r),
+            Response::Redis(_) => None,
+        }
+    }
+}
+
+impl Outcome {
+    /// The outcome in a few words: `OK`, `ok, put, rev 57 (n3, term 2)`, `fail: etcdserver: no
+    /// leader`, `indeterminate: no answer came`.
+    pub fn summary(&self) -> String {
+        match self {
+            Outcome::Pending => "pending".into(),
+            Outcome::Indeterminate => "indeterminate: no answer came".into(),
+            Outcome::Fail(e) => format!("fail: {e}"),
+            Outcome::Ok(r) => r.summary(),
+        }
+    }
+
+    /// The etcd answer, if this is one.
+    pub fn etcd_response(&self) -> Option<&ClientResponse> {
+        match self {
+            Outcome::Ok(r) => r.as_etcd(),
+            _ => None,
+        }
+    }
+}
+
+impl Operation {
+    /// `SET lock "c1:8050:67" NX PX 10000 → OK`.
+    pub fn summary(&self) -> String {
+        format!("{} → {}", self.request.summary(), self.outcome.summary())
+    }
+}
+
+impl From<ClientRequest> for Request {
+    fn from(r: ClientRequest) -> Self {
+        Request::Etcd(r)
+    }
+}
+
+impl From<Command> for Request {
+    fn from(c: Command) -> Self {
+        Request::Redis(c)
+    }
+}
+
+impl From<ClientResponse> for Response {
+    fn from(r: ClientResponse) -> Self {
+        Response::Etcd(r)
+    }
+}
+
+impl From<Reply> for Response {
+    fn from(r: Reply) -> Self {
+        Response::Redis(r)
+    }
+}
+
+impl From<Error> for OpError {
+    fn from(e: Error) -> Self {
+        OpError::Etcd(e)
+    }
+}
+
+impl From<ApError> for OpError {
+    fn from(e: ApError) -> Self {
+        OpError::Redis(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::etcd::request::PutRequest;
+    use crate::world::history::Record;
+
+    /// Each store's operations read back as the same store's, through JSON.
+    #[test]
+    fn operations_of_both_stores_round_trip_through_json() {
+        let ops = [
+            Operation {
+                index: 0,
+                process: "c1".into(),
+                request: Request::Etcd(ClientRequest::Put(PutRequest {
+                    key: b"k".to_vec(),
+                    value: b"v".to_vec(),
+                    ..Default::default()
+                })),
+                invoke_ms: 1,
+                return_ms: None,
+                node: None,
+                outcome: Outcome::Fail(OpError::Etcd(Error::Timeout)),
+            },
+            Operation {
+                index: 1,
+                process: "c2".into(),
+                request: Request::Redis(Command::Get { key: b"k".to_vec() }),
+                invoke_ms: 2,
+                return_ms: Some(3),
+                node: Some("r1".into()),
+                outcome: Outcome::Fail(OpError::Redis(ApError::Timeout)),
+            },
+            Operation {
+                index: 2,
+                process: "c2".into(),
+                request: Request::Redis(Command::Incr { key: b"f".to_vec() }),
+                invoke_ms: 2,
+                return_ms: Some(3),
+                node: Some("r1".into()),
+                outcome: Outcome::Ok(Response::Redis(Reply::Ok)),
+            },
+        ];
+        for op in ops {
+            let record = Record::Op(op);
+            let json = serde_json::to_string(&record).unwrap();
+            let back: Record = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, record, "{json}");
+        }
+    }
+}
