@@ -455,3 +455,45 @@ mod lease {
         }
     }
 }
+
+/// A client's deadlines run on its host's own clock (the shared RPC layer), as the AP store's
+/// client's do: a read that never gets an answer gives up after `request_timeout` of *local*
+/// time, so on a clock running 2× fast it ends after half as much simulated time.
+mod client_deadlines {
+    use super::*;
+
+    /// Simulated ms a read takes to time out on a client cut off from every member whose clock
+    /// runs at `rate`.
+    fn read_timeout_ms(rate: f64) -> u64 {
+        let mut driver = Driver::new(config(5)).unwrap();
+        let cluster = driver.cluster();
+        cluster.skew("c1", Some(rate), None);
+        let cc = cluster.client_config("c1");
+        let history = cluster.history().clone();
+        let took: Rc<RefCell<Option<(u64, String)>>> = Rc::default();
+        let out = took.clone();
+        cluster.add_client("c1", async move {
+            let client = Client::connect("c1", 7, cc, history).await?;
+            let start = sim_now();
+            let result = client.get(prefix("k")).await;
+            let error = result.expect_err("no member can answer").to_string();
+            *out.borrow_mut() = Some(((sim_now() - start).as_millis() as u64, error));
+            Ok(())
+        });
+        let members = cluster.member_names();
+        cluster.partition(&[vec!["c1".to_string()], members]);
+        cluster.run_for(Duration::from_secs(12)).unwrap();
+        let (ms, error) = took.borrow().clone().expect("the read returned");
+        assert_eq!(error, "etcdserver: request timed out");
+        ms
+    }
+
+    #[test]
+    fn a_fast_clock_times_out_early() {
+        let normal = read_timeout_ms(1.0);
+        let fast = read_timeout_ms(2.0);
+        // 5 s request timeout; a tick (10 ms) of slack for the step the deadline falls in.
+        assert!((5000..=5020).contains(&normal), "rate 1: {normal} ms");
+        assert!((2500..=2520).contains(&fast), "rate 2: {fast} ms");
+    }
+}

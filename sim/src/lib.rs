@@ -10,6 +10,8 @@
 //!   * `link_faults`: `LinkFaults`, per-datagram loss and duplication, decided at the sender.
 //!   * `datagram`: the one codec and receive-buffer size for datagrams between hosts.
 //!   * `host_loop`: the periodic server loop (datagrams in, a timer on the host's clock).
+//!   * `rpc`: `RpcSocket`, the one request/response layer of every store's client: attempts
+//!     with deadlines on the host's own clock, the retry rule, the endpoint ring.
 //!   * `fault`: `FaultPlan` (faults in time, aimed at hosts or roles), its validation, and the
 //!     `FaultInjector` — **where a fault reaches a host**.
 //!   * `history`: `History`, the run's operations and events; its digest is the determinism check.

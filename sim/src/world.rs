@@ -12,3 +12,4 @@ pub(crate) mod fault;
 pub(crate) mod history;
 pub(crate) mod host_loop;
 pub(crate) mod link_faults;
+pub(crate) mod rpc;

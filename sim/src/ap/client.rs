@@ -8,23 +8,19 @@
 //! come is *not* resent: it is [`ApError::Indeterminate`], because it may have been applied.
 //! `WAIT` is not retried either: on another primary it would count a different history.
 
-use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
-
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use turmoil::net::UdpSocket;
 
 use super::command::{ApError, ApResult, Command, Reply};
 use super::message::{ApMessage, NodeRole, NODE_PORT, SENTINEL_PORT};
 use super::record;
-use crate::etcd::request::RequestId;
 use crate::world::clock::Clock;
-use crate::world::datagram::{decode, encode, MAX_DATAGRAM};
 use crate::world::history::{sim_now, History};
 use crate::world::link_faults::LinkFaults;
+use crate::world::rpc::{
+    call_with_retries, Answer, EndpointRing, RequestId, RetryPolicy, RpcSocket, Step,
+};
 
 /// Where a client sends its commands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,34 +63,42 @@ impl Default for ApClientConfig {
     }
 }
 
-type Waiters = Rc<RefCell<BTreeMap<RequestId, oneshot::Sender<ApMessage>>>>;
-
-/// What every view of one client shares: its socket and request-id space.
-struct Shared {
-    socket: Rc<UdpSocket>,
-    waiters: Waiters,
-    next_seq: Cell<u64>,
-    dispatcher: JoinHandle<()>,
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        self.dispatcher.abort();
+impl Answer for ApMessage {
+    fn request_id(&self) -> Option<RequestId> {
+        match self {
+            ApMessage::Reply { id, .. } | ApMessage::PrimaryIs { id, .. } => Some(*id),
+            _ => None,
+        }
     }
 }
 
 struct Inner {
-    id: u32,
-    name: String,
     config: ApClientConfig,
-    shared: Rc<Shared>,
+    rpc: RpcSocket<ApMessage>,
     /// The primary as last discovered (sentinel mode).
     primary: RefCell<Option<String>>,
-    /// Sentinel to ask first.
-    next_sentinel: Cell<usize>,
+    /// The sentinels, the one to ask first in front.
+    sentinels: EndpointRing,
     /// The node that answered the last command.
     last_node: RefCell<Option<String>>,
     history: History,
+}
+
+impl Inner {
+    fn new(config: ApClientConfig, rpc: RpcSocket<ApMessage>, history: History) -> Inner {
+        let sentinels = match &config.endpoint {
+            ApEndpoint::Sentinels(s) => s.clone(),
+            ApEndpoint::Node(_) => Vec::new(),
+        };
+        Inner {
+            config,
+            rpc,
+            primary: RefCell::new(None),
+            sentinels: EndpointRing::new(sentinels),
+            last_node: RefCell::new(None),
+            history,
+        }
+    }
 }
 
 /// A connection to the AP store. Clones share one socket and one request-id space.
@@ -114,28 +118,11 @@ impl ApClient {
         config: ApClientConfig,
         history: History,
     ) -> ApResult<ApClient> {
-        let socket = UdpSocket::bind(("0.0.0.0", config.port))
+        let rpc = RpcSocket::bind(name, id, config.port, &config.clock, &config.links)
             .await
-            .map_err(|e| ApError::InvalidArgument(format!("cannot bind client socket: {e}")))?;
-        let socket = Rc::new(socket);
-        let waiters: Waiters = Rc::default();
-        let dispatcher = tokio::task::spawn_local(dispatch(socket.clone(), waiters.clone()));
+            .map_err(ApError::InvalidArgument)?;
         Ok(ApClient {
-            inner: Rc::new(Inner {
-                id,
-                name: name.to_string(),
-                config,
-                shared: Rc::new(Shared {
-                    socket,
-                    waiters,
-                    next_seq: Cell::new(1),
-                    dispatcher,
-                }),
-                primary: RefCell::new(None),
-                next_sentinel: Cell::new(0),
-                last_node: RefCell::new(None),
-                history,
-            }),
+            inner: Rc::new(Inner::new(config, rpc, history)),
         })
     }
 
@@ -143,20 +130,12 @@ impl ApClient {
     /// Redlock's client talking to each of its N independent nodes in turn.
     pub fn with_endpoint(&self, endpoint: ApEndpoint) -> ApClient {
         let inner = &self.inner;
+        let config = ApClientConfig {
+            endpoint,
+            ..inner.config.clone()
+        };
         ApClient {
-            inner: Rc::new(Inner {
-                id: inner.id,
-                name: inner.name.clone(),
-                config: ApClientConfig {
-                    endpoint,
-                    ..inner.config.clone()
-                },
-                shared: inner.shared.clone(),
-                primary: RefCell::new(None),
-                next_sentinel: Cell::new(0),
-                last_node: RefCell::new(None),
-                history: inner.history.clone(),
-            }),
+            inner: Rc::new(Inner::new(config, inner.rpc.clone(), inner.history.clone())),
         }
     }
 
@@ -165,7 +144,7 @@ impl ApClient {
     }
 
     pub fn name(&self) -> &str {
-        &self.inner.name
+        self.inner.rpc.name()
     }
 
     pub fn history(&self) -> &History {
@@ -287,7 +266,7 @@ impl ApClient {
         inner.config.clock.running().await;
         let handle = inner
             .history
-            .invoke(&inner.name, command.clone(), sim_now());
+            .invoke(self.name(), command.clone(), sim_now());
         let result = self.execute(&command).await;
         let node = inner.last_node.borrow().clone();
         inner
@@ -306,16 +285,16 @@ impl ApClient {
     async fn execute(&self, command: &Command) -> ApResult<Reply> {
         let config = &self.inner.config;
         let clock = &config.clock;
-        let deadline = clock.now() + config.request_timeout;
         let sentinel_mode = matches!(config.endpoint, ApEndpoint::Sentinels(_));
-        loop {
-            let now = clock.now();
-            if now >= deadline {
-                return Err(ApError::Timeout);
-            }
+        let policy = RetryPolicy {
+            request_timeout: config.request_timeout,
+            retry_backoff: config.retry_backoff,
+        };
+        let step = async |remaining: Duration| {
+            let deadline = clock.now() + remaining;
             let node = match self.discover(deadline).await {
                 Ok(node) => node,
-                Err(e) => return Err(e),
+                Err(e) => return Step::Done(Err(e)),
             };
             let remaining = deadline.saturating_sub(clock.now());
             let timeout = match command {
@@ -331,29 +310,35 @@ impl ApClient {
                 id,
                 command: command.clone(),
             };
-            let Some(answer) = self.attempt(&node, NODE_PORT, msg, timeout).await else {
-                // No answer: the node may be down or cut off. Rediscover next time.
+            let Some(answer) = self.inner.rpc.attempt(&node, NODE_PORT, msg, timeout).await else {
+                // No answer: the node may be down or cut off. Rediscover next time. `WAIT` is
+                // not resent: on another primary it would count a different history.
                 self.forget_primary();
-                if command.is_write() {
-                    return Err(ApError::Indeterminate);
-                }
                 if matches!(command, Command::Wait { .. }) {
-                    return Err(ApError::Timeout);
+                    return Step::Done(Err(ApError::Timeout));
                 }
-                continue;
+                return Step::NoAnswer;
             };
             let ApMessage::Reply { role, result, .. } = answer else {
-                continue;
+                return Step::Retry { backoff: false };
             };
             if sentinel_mode && role != NodeRole::Primary {
                 // A replica answered (a demoted primary, or a stale sentinel view): whatever
                 // it said, this is not the primary. A write it refused was not applied.
                 self.forget_primary();
-                clock.sleep(config.retry_backoff).await;
-                continue;
+                return Step::Retry { backoff: true };
             }
-            return result;
-        }
+            Step::Done(result)
+        };
+        call_with_retries(
+            clock,
+            policy,
+            command.is_write(),
+            ApError::Timeout,
+            ApError::Indeterminate,
+            step,
+        )
+        .await
     }
 
     fn forget_primary(&self) {
@@ -362,28 +347,28 @@ impl ApClient {
 
     async fn discover(&self, deadline: Duration) -> ApResult<String> {
         let config = &self.inner.config;
-        let sentinels = match &config.endpoint {
-            ApEndpoint::Node(node) => return Ok(node.clone()),
-            ApEndpoint::Sentinels(s) => s.clone(),
-        };
+        if let ApEndpoint::Node(node) = &config.endpoint {
+            return Ok(node.clone());
+        }
         if let Some(primary) = self.inner.primary.borrow().clone() {
             return Ok(primary);
         }
         let clock = &config.clock;
+        let sentinels = &self.inner.sentinels;
         loop {
             let now = clock.now();
-            if now >= deadline || sentinels.is_empty() {
+            let Some(sentinel) = sentinels.current().map(str::to_string) else {
+                return Err(ApError::NoPrimary);
+            };
+            if now >= deadline {
                 return Err(ApError::NoPrimary);
             }
-            let i = self.inner.next_sentinel.get() % sentinels.len();
             let timeout = config.attempt_timeout.min(deadline - now);
+            let ask = |id| ApMessage::GetPrimary { id };
             let answer = self
-                .attempt(
-                    &sentinels[i],
-                    SENTINEL_PORT,
-                    |id| ApMessage::GetPrimary { id },
-                    timeout,
-                )
+                .inner
+                .rpc
+                .attempt(&sentinel, SENTINEL_PORT, ask, timeout)
                 .await;
             match answer {
                 Some(ApMessage::PrimaryIs {
@@ -392,10 +377,10 @@ impl ApClient {
                     ..
                 }) => {
                     self.inner.history.app(
-                        &self.inner.name,
+                        self.name(),
                         serde_json::json!({
                             "ap": "discovered", "primary": primary,
-                            "sentinel": sentinels[i], "epoch": config_epoch,
+                            "sentinel": sentinel, "epoch": config_epoch,
                         }),
                         sim_now(),
                     );
@@ -403,66 +388,11 @@ impl ApClient {
                     return Ok(primary);
                 }
                 Some(_) => {
-                    self.inner.next_sentinel.set(i + 1);
+                    sentinels.rotate();
                     clock.sleep(config.retry_backoff).await;
                 }
-                None => self.inner.next_sentinel.set(i + 1),
+                None => sentinels.rotate(),
             }
-        }
-    }
-
-    /// One send and wait. `None` when no answer came in time.
-    async fn attempt(
-        &self,
-        host: &str,
-        port: u16,
-        message: impl FnOnce(RequestId) -> ApMessage,
-        timeout: Duration,
-    ) -> Option<ApMessage> {
-        let inner = &self.inner;
-        let shared = &inner.shared;
-        let seq = shared.next_seq.get();
-        shared.next_seq.set(seq + 1);
-        let id = RequestId {
-            client: inner.id,
-            seq,
-        };
-        let (tx, rx) = oneshot::channel();
-        shared.waiters.borrow_mut().insert(id, tx);
-        let bytes = encode(&message(id));
-        for _ in 0..inner.config.links.copies(&inner.name, host) {
-            // A send error (e.g. an unknown name) is treated like a lost datagram.
-            let _ = shared.socket.send_to(&bytes, (host, port)).await;
-        }
-        // The deadline is on the client's own clock: a paused client learns nothing until it
-        // runs again, and a skewed one times out early or late.
-        let clock = inner.config.clock.clone();
-        let answer = tokio::select! {
-            answer = rx => answer.ok(),
-            _ = clock.sleep(timeout) => None,
-        };
-        shared.waiters.borrow_mut().remove(&id);
-        clock.running().await;
-        answer
-    }
-}
-
-/// Receives answers and hands each to the request waiting for it; late ones are dropped.
-async fn dispatch(socket: Rc<UdpSocket>, waiters: Waiters) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    loop {
-        let Ok((n, _from)) = socket.recv_from(&mut buf).await else {
-            continue;
-        };
-        let Some(msg) = decode::<ApMessage>(&buf[..n]) else {
-            continue;
-        };
-        let id = match &msg {
-            ApMessage::Reply { id, .. } | ApMessage::PrimaryIs { id, .. } => *id,
-            _ => continue,
-        };
-        if let Some(tx) = waiters.borrow_mut().remove(&id) {
-            let _ = tx.send(msg);
         }
     }
 }

@@ -8,24 +8,19 @@
 //! member if need be, until the deadline. A mutation whose answer did not come is *not* resent:
 //! it is reported as [`Error::Indeterminate`] and recorded so, because it may have been applied.
 
-use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use turmoil::net::UdpSocket;
-
+use crate::etcd::cluster::member_name;
 use crate::etcd::error::{Error, Result};
 use crate::etcd::request::*;
 use crate::etcd::transport::{
     ClientMessage, ClientRequest, ClientResponse, Reply, WatchRequest, WatchResponse, CLIENT_PORT,
 };
 use crate::world::clock::Clock;
-use crate::world::datagram::{decode, encode, MAX_DATAGRAM};
-use crate::world::history::{sim_now, History, Outcome};
+use crate::world::history::{sim_now, History, OpHandle, Outcome};
 use crate::world::link_faults::LinkFaults;
+use crate::world::rpc::{call_with_retries, Answer, EndpointRing, RetryPolicy, RpcSocket, Step};
 
 /// How a client behaves. Defaults follow etcd's clientv3 where it has one.
 #[derive(Clone, Debug)]
@@ -64,25 +59,18 @@ impl Default for ClientConfig {
     }
 }
 
-type Waiters = Rc<RefCell<BTreeMap<RequestId, oneshot::Sender<Reply>>>>;
-
-struct Inner {
-    id: u32,
-    name: String,
-    config: ClientConfig,
-    socket: Rc<UdpSocket>,
-    waiters: Waiters,
-    next_seq: Cell<u64>,
-    /// Index into `config.endpoints` of the member to try first.
-    preferred: Cell<usize>,
-    history: History,
-    dispatcher: JoinHandle<()>,
+impl Answer for Reply {
+    fn request_id(&self) -> Option<RequestId> {
+        Some(self.id)
+    }
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.dispatcher.abort();
-    }
+struct Inner {
+    config: ClientConfig,
+    rpc: RpcSocket<Reply>,
+    /// The member to try first: the last leader a reply named, else the next that answers.
+    members: EndpointRing,
+    history: History,
 }
 
 /// A connection to the simulated cluster. Clones share one socket and one request-id space, so a
@@ -105,30 +93,21 @@ impl Client {
         history: History,
     ) -> Result<Client> {
         assert!(id != 0, "client id 0 is reserved for members");
-        let socket = UdpSocket::bind(("0.0.0.0", config.port))
+        let rpc = RpcSocket::bind(name, id, config.port, &config.clock, &config.links)
             .await
-            .map_err(|e| Error::InvalidArgument(format!("cannot bind client socket: {e}")))?;
-        let socket = Rc::new(socket);
-        let waiters: Waiters = Rc::default();
-        let dispatcher = tokio::task::spawn_local(dispatch(socket.clone(), waiters.clone()));
-        let name = name.to_string();
+            .map_err(Error::InvalidArgument)?;
         Ok(Client {
             inner: Rc::new(Inner {
-                id,
-                name,
+                members: EndpointRing::new(config.endpoints.clone()),
                 config,
-                socket,
-                waiters,
-                next_seq: Cell::new(1),
-                preferred: Cell::new(0),
+                rpc,
                 history,
-                dispatcher,
             }),
         })
     }
 
     pub fn id(&self) -> u32 {
-        self.inner.id
+        self.inner.rpc.id()
     }
 
     pub fn history(&self) -> &History {
@@ -237,11 +216,7 @@ impl Client {
     /// rerouted, so a crashed member shows as an error.
     pub async fn status(&self, endpoint: &str) -> Result<StatusResponse> {
         let request = ClientRequest::Status;
-        self.inner.config.clock.running().await;
-        let handle = self
-            .inner
-            .history
-            .invoke(&self.inner.name, request.clone(), sim_now());
+        let handle = self.invoke(&request).await;
         let result = self
             .attempt(endpoint, &request, self.inner.config.attempt_timeout)
             .await
@@ -266,16 +241,20 @@ impl Client {
 
     /// Send any request, with the retry rule described on the module, and record it.
     pub async fn call(&self, request: ClientRequest) -> Result<ClientResponse> {
-        let handle = self
-            .inner
-            .history
-            .invoke(&self.inner.name, request.clone(), sim_now());
+        let handle = self.invoke(&request).await;
         let result = self.execute(&request).await;
         self.record(handle, &result);
         result
     }
 
-    fn record(&self, handle: crate::world::history::OpHandle, result: &Result<ClientResponse>) {
+    /// Record the invocation once the host runs: a paused process sends nothing.
+    async fn invoke(&self, request: &ClientRequest) -> OpHandle {
+        self.inner.rpc.clock().running().await;
+        let name = self.inner.rpc.name();
+        self.inner.history.invoke(name, request.clone(), sim_now())
+    }
+
+    fn record(&self, handle: OpHandle, result: &Result<ClientResponse>) {
         let outcome = match result {
             Ok(r) => Outcome::Ok(r.clone().into()),
             Err(Error::Indeterminate) => Outcome::Indeterminate,
@@ -286,114 +265,71 @@ impl Client {
 
     async fn execute(&self, request: &ClientRequest) -> Result<ClientResponse> {
         let config = &self.inner.config;
-        let clock = &config.clock;
-        let deadline = clock.now() + config.request_timeout;
-        let mutation = request.is_mutation();
-        loop {
-            let now = clock.now();
-            if now >= deadline {
-                return Err(Error::Timeout);
-            }
-            let remaining = deadline - now;
+        let policy = RetryPolicy {
+            request_timeout: config.request_timeout,
+            retry_backoff: config.retry_backoff,
+        };
+        let write = request.is_mutation();
+        let step = async |remaining: Duration| {
             let attempt_timeout = match request {
-                _ if mutation => remaining,
+                _ if write => remaining,
                 ClientRequest::Watch(_) => config.watch_poll + config.attempt_timeout,
                 _ => config.attempt_timeout.min(remaining),
             };
-            let endpoint = config.endpoints[self.inner.preferred.get()].clone();
+            let endpoint = self
+                .inner
+                .members
+                .current()
+                .expect("a client has endpoints");
+            let endpoint = endpoint.to_string();
             let Some(reply) = self.attempt(&endpoint, request, attempt_timeout).await else {
                 // No answer: the member may be down or cut off. Try another next time.
-                self.rotate();
-                if mutation {
-                    return Err(Error::Indeterminate);
-                }
-                continue;
+                self.inner.members.rotate();
+                return Step::NoAnswer;
             };
             match reply.result {
-                Ok(response) => return Ok(response),
-                Err(Error::NotLeader { .. }) if reply.leader != 0 => {
-                    // Definite: not applied. The hint was already taken in `attempt`.
-                }
+                // Definite: not applied. The hint was already taken in `attempt`.
+                Err(Error::NotLeader { .. }) if reply.leader != 0 => Step::Retry { backoff: false },
                 Err(Error::NotLeader { .. } | Error::NoLeader | Error::Unavailable) => {
-                    self.rotate();
-                    clock.sleep(config.retry_backoff).await;
+                    self.inner.members.rotate();
+                    Step::Retry { backoff: true }
                 }
-                Err(e) => return Err(e),
+                result => Step::Done(result),
             }
-        }
+        };
+        call_with_retries(
+            self.inner.rpc.clock(),
+            policy,
+            write,
+            Error::Timeout,
+            Error::Indeterminate,
+            step,
+        )
+        .await
     }
 
-    /// One send and wait. `None` when no reply came in time.
+    /// One send and wait (on the client's own clock). `None` when no reply came in time.
     async fn attempt(
         &self,
         endpoint: &str,
         request: &ClientRequest,
         timeout: Duration,
     ) -> Option<Reply> {
-        let inner = &self.inner;
-        let seq = inner.next_seq.get();
-        inner.next_seq.set(seq + 1);
-        let id = RequestId {
-            client: inner.id,
-            seq,
-        };
-        let (tx, rx) = oneshot::channel();
-        inner.waiters.borrow_mut().insert(id, tx);
-        let datagram = encode(&ClientMessage {
+        let message = |id| ClientMessage {
             id,
             request: request.clone(),
-        });
-        // A send error (e.g. the name is unknown) is treated like a lost datagram; loss and
-        // duplication faults decide how many copies leave.
-        for _ in 0..inner.config.links.copies(&inner.name, endpoint) {
-            let _ = inner
-                .socket
-                .send_to(&datagram, (endpoint, CLIENT_PORT))
-                .await;
-        }
-        let reply = tokio::time::timeout(timeout, rx)
-            .await
-            .ok()
-            .and_then(|r| r.ok());
-        inner.waiters.borrow_mut().remove(&id);
+        };
+        let reply = self
+            .inner
+            .rpc
+            .attempt(endpoint, CLIENT_PORT, message, timeout)
+            .await;
         if let Some(reply) = &reply {
-            self.learn_leader(reply.leader);
+            if reply.leader != 0 {
+                self.inner.members.prefer(&member_name(reply.leader));
+            }
         }
         reply
-    }
-
-    fn learn_leader(&self, leader: MemberId) {
-        if leader == 0 {
-            return;
-        }
-        let name = format!("n{leader}");
-        if let Some(i) = self.inner.config.endpoints.iter().position(|e| *e == name) {
-            self.inner.preferred.set(i);
-        }
-    }
-
-    fn rotate(&self) {
-        let n = self.inner.config.endpoints.len();
-        self.inner
-            .preferred
-            .set((self.inner.preferred.get() + 1) % n);
-    }
-}
-
-/// Receives replies and hands each to the request waiting for it. Replies nobody waits for any
-/// more (late answers to timed-out attempts) are dropped.
-async fn dispatch(socket: Rc<UdpSocket>, waiters: Waiters) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    loop {
-        let Ok((n, _from)) = socket.recv_from(&mut buf).await else {
-            continue;
-        };
-        let Some(reply) = decode::<Reply>(&buf[..n]) else {
-            continue;
-        };
-        if let Some(tx) = waiters.borrow_mut().remove(&reply.id) {
-            let _ = tx.send(reply);
-        }
     }
 }
 

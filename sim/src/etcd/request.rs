@@ -19,15 +19,7 @@ pub const NO_LEASE: LeaseId = 0;
 /// Raft member id (1-based: n1 has id 1). Raft-rs reserves 0 for "none".
 pub type MemberId = u64;
 
-/// Identifies one client request across retries and across the Raft log.
-///
-/// Invariant: unique per (client, seq); a retry that could duplicate a write gets a new seq only
-/// when the first attempt is known not to have been proposed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct RequestId {
-    pub client: u32,
-    pub seq: u64,
-}
+pub use crate::world::rpc::RequestId;
 
 /// One key's state at a revision, as etcd's `mvccpb.KeyValue`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
