@@ -8,6 +8,8 @@
 //! * `ctl`: the `locksim ctl` shell — an etcdctl-like line parser ([`ctl::Command`]), a renderer
 //!   that prints each result in `etcdctl -w json`'s shape, and [`ctl::run_shell`], which drives an
 //!   [`ctl::Executor`] (the simulated cluster implements it).
+//! * `duration`: the one duration syntax (`500ms`, `5s`, `2m`, `1h`) of scenario files and ctl
+//!   lines, parsed with overflow checks and formatted back.
 //! * `runner`: runs a scenario for one seed and judges it against its `[expect]`.
 //! * `sweep`: many seeds in parallel, one simulation per thread.
 //! * `explore`: property-based exploration — proptest strategies over fault plans, workloads and
@@ -18,6 +20,7 @@
 pub mod bench;
 pub mod check_cmd;
 pub mod ctl;
+pub mod duration;
 pub mod explore;
 pub mod runner;
 pub mod scenario;

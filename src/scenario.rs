@@ -64,17 +64,15 @@ impl DurationRange {
     }
 }
 
+/// `"5s"` or `"1ms..20ms"`, one unit each ([`crate::duration::format`]): what a scenario file
+/// says, so every output parses back as the same range.
 impl fmt::Display for DurationRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::duration::format;
         if self.min == self.max {
-            write!(f, "{}", humantime::format_duration(self.min))
+            f.write_str(&format(self.min))
         } else {
-            write!(
-                f,
-                "{}..{}",
-                humantime::format_duration(self.min),
-                humantime::format_duration(self.max)
-            )
+            write!(f, "{}..{}", format(self.min), format(self.max))
         }
     }
 }
@@ -397,7 +395,8 @@ impl Validator<'_> {
     }
 
     fn duration(&self, s: &Spanned<String>, field: &str) -> Result<Duration, ScenarioError> {
-        let d = parse_duration(s.get_ref()).or_else(|m| self.err(s.span(), field, m))?;
+        let d =
+            parse_duration(s.get_ref()).or_else(|e| self.err(s.span(), field, e.to_string()))?;
         if d.is_zero() {
             return self.err(
                 s.span(),
@@ -410,7 +409,7 @@ impl Validator<'_> {
 
     /// `at` may be 0 (a fault at the start); other durations may not.
     fn time(&self, s: &Spanned<String>, field: &str) -> Result<Duration, ScenarioError> {
-        parse_duration(s.get_ref()).or_else(|m| self.err(s.span(), field, m))
+        parse_duration(s.get_ref()).or_else(|e| self.err(s.span(), field, e.to_string()))
     }
 
     fn range(
@@ -422,8 +421,10 @@ impl Validator<'_> {
         let text = s.get_ref();
         let range = match text.split_once("..") {
             Some((a, b)) => {
-                let min = parse_duration(a.trim()).or_else(|m| self.err(s.span(), field, m))?;
-                let max = parse_duration(b.trim()).or_else(|m| self.err(s.span(), field, m))?;
+                let min = parse_duration(a.trim())
+                    .or_else(|e| self.err(s.span(), field, e.to_string()))?;
+                let max = parse_duration(b.trim())
+                    .or_else(|e| self.err(s.span(), field, e.to_string()))?;
                 if min > max {
                     return self.err(
                         s.span(),
@@ -434,7 +435,7 @@ impl Validator<'_> {
                 DurationRange { min, max }
             }
             None => DurationRange::fixed(
-                parse_duration(text).or_else(|m| self.err(s.span(), field, m))?,
+                parse_duration(text).or_else(|e| self.err(s.span(), field, e.to_string()))?,
             ),
         };
         if !allow_zero && range.max.is_zero() {
@@ -978,7 +979,7 @@ impl Validator<'_> {
                 );
             }
         }
-        role_allowed(backend, &t).or_else(|m| self.err(s.span(), field, m))?;
+        role_allowed(backend, &t).or_else(|e| self.err(s.span(), field, e.to_string()))?;
         Ok(t)
     }
 }
@@ -1083,26 +1084,8 @@ pub fn hosts(backend: Backend, members: usize, clients: usize) -> Vec<String> {
     hosts
 }
 
-/// `"500ms"`, `"5s"`, `"2m"`, `"1h"`, `"0s"`; whole numbers with one unit.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("bad duration {text:?}; write a whole number and a unit: 500ms, 5s, 2m");
-    let text = text.trim();
-    if text.starts_with('-') {
-        return Err(format!(
-            "{text:?} is negative; durations are 0 or more: 500ms, 5s, 2m"
-        ));
-    }
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| bad())?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(bad()),
-    }
-}
+/// The scenario file's duration syntax: [`crate::duration::parse`], re-exported at its old path.
+pub use crate::duration::parse as parse_duration;
 
 /// The scenarios shipped in `scenarios/`, compiled in so `locksim run NAME` works anywhere.
 pub const BUNDLED: &[(&str, &str)] = &[
@@ -1170,5 +1153,36 @@ pub fn resolve(name_or_path: &str) -> Result<Scenario, ScenarioError> {
                     .join(", ")
             ),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `DurationRange` a scenario can hold prints as text the scenario parser reads back
+    /// as the same range (the explorer writes scenario files with this `Display`).
+    #[test]
+    fn duration_range_display_round_trips() {
+        let ms = [0, 1, 500, 999, 1000, 1500, 60_000, 90_500, 3_600_000];
+        for &min in &ms {
+            for &max in ms.iter().filter(|&&max| max >= min) {
+                let range = DurationRange {
+                    min: Duration::from_millis(min),
+                    max: Duration::from_millis(max),
+                };
+                let text = format!(
+                    "name = \"r\"\nduration = \"20s\"\n[lock]\nkind = \"put\"\nttl = \"5s\"\n\
+                     [workload]\nthink = \"{range}\"\n"
+                );
+                let parsed = parse("r.toml", &text).unwrap_or_else(|e| panic!("{range}: {e}"));
+                assert_eq!(parsed.workload.think, range, "{range}");
+            }
+        }
+        let range = DurationRange {
+            min: Duration::from_millis(1500),
+            max: Duration::from_secs(2),
+        };
+        assert_eq!(range.to_string(), "1500ms..2s");
     }
 }

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
+use crate::duration::DurationError;
 use sim::{
     prefix_end, CompactionRequest, Compare, CompareResult, CompareTarget, DeleteRangeRequest,
     LeaseGrantRequest, LeaseId, LeaseKeepAliveRequest, LeaseRevokeRequest, LeaseTimeToLiveRequest,
@@ -1077,25 +1078,15 @@ fn parse_compare(clause: &str) -> Result<Compare> {
 // ---------------------------------------------------------------------------------------------
 // Simulation commands
 
-/// `500ms`, `2s`, `1m`, `1h`: an integer and a unit, as durations in scenario TOML.
+/// `500ms`, `2s`, `1m`, `1h`: [`crate::duration::parse`], as durations in scenario TOML, with
+/// the shell's own wording for a text that is not one (negative included: `-` starts a flag).
 fn parse_duration(text: &str) -> Result<Duration> {
-    let bad = || {
-        ParseError::new(format!(
+    crate::duration::parse(text).map_err(|e| match e {
+        DurationError::Malformed(_) | DurationError::Negative(_) => ParseError::new(format!(
             "bad duration {text:?}; write an integer and a unit: 500ms, 2s, 1m, 1h"
-        ))
-    };
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (n, unit) = text.split_at(split);
-    let n: u64 = n.parse().map_err(|_| bad())?;
-    let ms = match unit {
-        "ms" => Some(n),
-        "s" => n.checked_mul(1_000),
-        "m" => n.checked_mul(60_000),
-        "h" => n.checked_mul(3_600_000),
-        _ => None,
-    }
-    .ok_or_else(bad)?;
-    Ok(Duration::from_millis(ms))
+        )),
+        DurationError::TooLong(_) => ParseError::new(e.to_string()),
+    })
 }
 
 /// `n1`, `n2`, …: member names are `n` and the 1-based raft id.
@@ -1609,6 +1600,15 @@ mod tests {
             ("sleep 5", "bad duration \"5\"; write an integer and a unit"),
             ("sleep 1.5s", "bad duration"),
             ("sleep 2d", "bad duration"),
+            (
+                "sleep 307445734561825861m",
+                "bad duration \"307445734561825861m\": too long; at most 18446744073709551615s",
+            ),
+            ("sleep 99999999999999999h", "too long"),
+            (
+                "skew n1 --offset=-5s",
+                "bad duration \"-5s\"; write an integer",
+            ),
             ("crash 1", "bad member \"1\"; members are n1, n2"),
             ("crash n0", "bad member \"n0\""),
             ("restart", "restart takes 1 argument (MEMBER), got 0"),

@@ -7,30 +7,12 @@
 //! file should read like the bundled ones, sections in the same order.
 
 use std::fmt::Write;
-use std::time::Duration;
 
 use sim::{Fault, ScheduledFault, Target};
 
-use crate::scenario::{Backend, DurationRange, Expect, Scenario};
+use crate::scenario::{Backend, Expect, Scenario};
 
-/// `"6s"` when whole seconds, else `"5500ms"`: one unit, as `scenario::parse_duration` reads.
-pub fn duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    let (secs, rest) = (ms / 1000, ms % 1000);
-    if rest == 0 {
-        format!("{secs}s")
-    } else {
-        format!("{ms}ms")
-    }
-}
-
-fn range(r: &DurationRange) -> String {
-    if r.min == r.max {
-        duration(r.min)
-    } else {
-        format!("{}..{}", duration(r.min), duration(r.max))
-    }
-}
+pub use crate::duration::format as duration;
 
 fn quote(s: &str) -> String {
     // A TOML basic string is a JSON string for everything we write (no control characters
@@ -61,11 +43,11 @@ pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
     let _ = writeln!(w, "members = {}", c.members);
     let _ = writeln!(w, "election_timeout = \"{}\"", duration(c.election_timeout));
     let _ = writeln!(w, "read_mode = \"{}\"", c.read_mode.name());
-    let _ = writeln!(w, "replication_lag = \"{}\"", range(&c.replication_lag));
+    let _ = writeln!(w, "replication_lag = \"{}\"", c.replication_lag);
 
     let _ = writeln!(w, "\n[network]");
     let _ = writeln!(w, "tick = \"{}\"", duration(scenario.tick));
-    let _ = writeln!(w, "latency = \"{}\"", range(&scenario.latency));
+    let _ = writeln!(w, "latency = \"{}\"", scenario.latency);
     let _ = writeln!(w, "loss = {:?}", scenario.loss);
 
     let l = &scenario.lock;
@@ -77,14 +59,14 @@ pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
     let wl = &scenario.workload;
     let _ = writeln!(w, "\n[workload]");
     let _ = writeln!(w, "clients = {}", wl.clients);
-    let _ = writeln!(w, "hold = \"{}\"", range(&wl.hold));
-    let _ = writeln!(w, "think = \"{}\"", range(&wl.think));
+    let _ = writeln!(w, "hold = \"{}\"", wl.hold);
+    let _ = writeln!(w, "think = \"{}\"", wl.think);
 
     if let Some(kv) = &scenario.kv {
         let _ = writeln!(w, "\n[kv]");
         let _ = writeln!(w, "writers = {}", kv.writers);
         let _ = writeln!(w, "readers = {}", kv.readers);
-        let _ = writeln!(w, "interval = \"{}\"", range(&kv.interval));
+        let _ = writeln!(w, "interval = \"{}\"", kv.interval);
         let _ = writeln!(w, "request_timeout = \"{}\"", duration(kv.request_timeout));
     }
 
