@@ -1,0 +1,50 @@
+//! The scenarios shipped in `scenarios/`, compiled in: `locksim run NAME` and `locksim list`
+//! work from any directory.
+
+/// The scenarios shipped in `scenarios/`, compiled in so `locksim run NAME` works anywhere.
+pub const BUNDLED: &[(&str, &str)] = &[
+    (
+        "put-lock-race",
+        include_str!("../../scenarios/put-lock-race.toml"),
+    ),
+    (
+        "lease-txn-partition-safe",
+        include_str!("../../scenarios/lease-txn-partition-safe.toml"),
+    ),
+    (
+        "etcd-mutex-leader-crash-safe",
+        include_str!("../../scenarios/etcd-mutex-leader-crash-safe.toml"),
+    ),
+    (
+        "pause-no-fencing",
+        include_str!("../../scenarios/pause-no-fencing.toml"),
+    ),
+    (
+        "pause-with-fencing",
+        include_str!("../../scenarios/pause-with-fencing.toml"),
+    ),
+    (
+        "lease-promotion-failover",
+        include_str!("../../scenarios/lease-promotion-failover.toml"),
+    ),
+    (
+        "ap-failover",
+        include_str!("../../scenarios/ap-failover.toml"),
+    ),
+    (
+        "ap-failover-etcd",
+        include_str!("../../scenarios/ap-failover-etcd.toml"),
+    ),
+    (
+        "redlock-clock-jump",
+        include_str!("../../scenarios/redlock-clock-jump.toml"),
+    ),
+    (
+        "serializable-stale-read",
+        include_str!("../../scenarios/serializable-stale-read.toml"),
+    ),
+    (
+        "lease-based-read-pause",
+        include_str!("../../scenarios/lease-based-read-pause.toml"),
+    ),
+];

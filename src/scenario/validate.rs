@@ -1,0 +1,456 @@
+//! `Validator`: a parsed scenario file → a [`Scenario`], or an error naming the file, the line
+//! and the field and saying what is allowed. The `[[fault]]` tables are checked in `fault`.
+
+use std::time::Duration;
+
+use sim::FaultPlan;
+use toml::Spanned;
+
+use super::defaults;
+use super::file::{File, KvSection};
+use super::hosts::hosts;
+use super::parse_duration;
+use super::schema::{
+    Backend, ClusterSpec, DurationRange, Expect, KvSpec, LockSpec, ReadMode, Scenario,
+    ScenarioError, WorkloadSpec, LOCK_KINDS,
+};
+
+/// Validation of one file's text; `file` names it in errors.
+pub(super) struct Validator<'a> {
+    pub(super) file: &'a str,
+    pub(super) text: &'a str,
+}
+
+impl Validator<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
+    }
+
+    pub(super) fn err<T>(
+        &self,
+        span: std::ops::Range<usize>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> Result<T, ScenarioError> {
+        Err(ScenarioError {
+            file: self.file.to_string(),
+            line: self.line_of(span.start),
+            field: field.to_string(),
+            message: message.into(),
+        })
+    }
+
+    pub(super) fn toml_error(&self, e: &toml::de::Error) -> ScenarioError {
+        let line = e.span().map(|s| self.line_of(s.start)).unwrap_or(0);
+        let message = e.message().trim().to_string();
+        // serde names the field in its message ("unknown field `ttll`, expected ..."); pull it out.
+        let field = message
+            .split('`')
+            .nth(1)
+            .filter(|_| {
+                message.starts_with("unknown field") || message.starts_with("missing field")
+            })
+            .unwrap_or("")
+            .to_string();
+        ScenarioError {
+            file: self.file.to_string(),
+            line,
+            field,
+            message,
+        }
+    }
+
+    pub(super) fn duration(
+        &self,
+        s: &Spanned<String>,
+        field: &str,
+    ) -> Result<Duration, ScenarioError> {
+        let d =
+            parse_duration(s.get_ref()).or_else(|e| self.err(s.span(), field, e.to_string()))?;
+        if d.is_zero() {
+            return self.err(
+                s.span(),
+                field,
+                format!("{:?} must be longer than 0", s.get_ref()),
+            );
+        }
+        Ok(d)
+    }
+
+    /// `at` may be 0 (a fault at the start); other durations may not.
+    pub(super) fn time(&self, s: &Spanned<String>, field: &str) -> Result<Duration, ScenarioError> {
+        parse_duration(s.get_ref()).or_else(|e| self.err(s.span(), field, e.to_string()))
+    }
+
+    pub(super) fn range(
+        &self,
+        s: &Spanned<String>,
+        field: &str,
+        allow_zero: bool,
+    ) -> Result<DurationRange, ScenarioError> {
+        let text = s.get_ref();
+        let range = match text.split_once("..") {
+            Some((a, b)) => {
+                let min = parse_duration(a.trim())
+                    .or_else(|e| self.err(s.span(), field, e.to_string()))?;
+                let max = parse_duration(b.trim())
+                    .or_else(|e| self.err(s.span(), field, e.to_string()))?;
+                if min > max {
+                    return self.err(
+                        s.span(),
+                        field,
+                        format!("{text:?}: the lower bound is above the upper bound"),
+                    );
+                }
+                DurationRange { min, max }
+            }
+            None => DurationRange::fixed(
+                parse_duration(text).or_else(|e| self.err(s.span(), field, e.to_string()))?,
+            ),
+        };
+        if !allow_zero && range.max.is_zero() {
+            return self.err(s.span(), field, format!("{text:?} must be longer than 0"));
+        }
+        Ok(range)
+    }
+
+    pub(super) fn scenario(&self, raw: File) -> Result<Scenario, ScenarioError> {
+        let name = raw.name.get_ref().trim().to_string();
+        if name.is_empty() {
+            return self.err(raw.name.span(), "name", "must not be empty");
+        }
+        let duration = self.duration(&raw.duration, "duration")?;
+
+        let cluster_raw = raw.cluster.map(|c| c.into_inner()).unwrap_or_default();
+        let backend = match &cluster_raw.backend {
+            None => Backend::Etcd,
+            Some(b) => match b.get_ref().as_str() {
+                "etcd" => Backend::Etcd,
+                "redis" => Backend::Redis,
+                "redlock" => Backend::Redlock,
+                other => {
+                    return self.err(
+                        b.span(),
+                        "cluster.backend",
+                        format!("unknown backend {other:?}; allowed: etcd, redis, redlock"),
+                    )
+                }
+            },
+        };
+        let members = match &cluster_raw.members {
+            None => defaults::MEMBERS,
+            Some(m) if (1..=7).contains(m.get_ref()) => *m.get_ref() as usize,
+            Some(m) => {
+                return self.err(
+                    m.span(),
+                    "cluster.members",
+                    format!(
+                        "{} is out of range; allowed: 1 to 7 (etcd runs 3 or 5)",
+                        m.get_ref()
+                    ),
+                )
+            }
+        };
+        let election_timeout = match &cluster_raw.election_timeout {
+            None => defaults::ELECTION_TIMEOUT,
+            Some(e) => {
+                let d = self.duration(e, "cluster.election_timeout")?;
+                if d < Duration::from_millis(20) {
+                    return self.err(e.span(), "cluster.election_timeout", "must be at least 20ms (heartbeat = election_timeout / 10 must be at least 2 ticks of 1ms)");
+                }
+                d
+            }
+        };
+        let read_mode = match &cluster_raw.read_mode {
+            None => ReadMode::Linearizable,
+            Some(r) => match r.get_ref().as_str() {
+                "linearizable" => ReadMode::Linearizable,
+                "lease-based" => ReadMode::LeaseBased,
+                "serializable" => ReadMode::Serializable,
+                other => return self.err(r.span(), "cluster.read_mode", format!("unknown read mode {other:?}; allowed: linearizable, serializable, lease-based")),
+            },
+        };
+        let replication_lag = match &cluster_raw.replication_lag {
+            None => DurationRange {
+                min: defaults::REPLICATION_LAG.0,
+                max: defaults::REPLICATION_LAG.1,
+            },
+            Some(r) => self.range(r, "cluster.replication_lag", true)?,
+        };
+
+        let network = raw.network.map(|n| n.into_inner()).unwrap_or_default();
+        let tick = match &network.tick {
+            None => defaults::TICK,
+            Some(t) => {
+                let d = self.duration(t, "network.tick")?;
+                if d > Duration::from_millis(100) {
+                    return self.err(
+                        t.span(),
+                        "network.tick",
+                        format!(
+                            "{} is too coarse; allowed: 1ms to 100ms (default 10ms)",
+                            t.get_ref()
+                        ),
+                    );
+                }
+                d
+            }
+        };
+        // Raft's heartbeat is a timer on the member's own clock, but its messages move only on
+        // tick boundaries: below two ticks per heartbeat, followers would time out spuriously.
+        if election_timeout / 10 < tick * 2 {
+            let (span, field) = match (&cluster_raw.election_timeout, &network.tick) {
+                (Some(e), _) => (e.span(), "cluster.election_timeout"),
+                (None, Some(t)) => (t.span(), "network.tick"),
+                (None, None) => unreachable!("the defaults are consistent"),
+            };
+            return self.err(
+                span,
+                field,
+                format!(
+                    "the heartbeat (election_timeout / 10 = {:?}) must be at least 2 ticks of network.tick ({:?}); raise cluster.election_timeout or lower network.tick",
+                    election_timeout / 10,
+                    tick
+                ),
+            );
+        }
+        let latency = match &network.latency {
+            None => DurationRange {
+                min: defaults::LATENCY.0,
+                max: defaults::LATENCY.1,
+            },
+            Some(l) => self.range(l, "network.latency", false)?,
+        };
+        let loss = match &network.loss {
+            None => 0.0,
+            Some(l) if (0.0..1.0).contains(l.get_ref()) => *l.get_ref(),
+            Some(l) => {
+                return self.err(
+                    l.span(),
+                    "network.loss",
+                    format!(
+                        "{} is not a probability below 1; use 0.0 (none) up to e.g. 0.2",
+                        l.get_ref()
+                    ),
+                )
+            }
+        };
+
+        let lock_span = raw.lock.span();
+        let lock_raw = raw.lock.into_inner();
+        let kind = lock_raw.kind.get_ref().clone();
+        if !LOCK_KINDS.contains(&kind.as_str()) {
+            return self.err(
+                lock_raw.kind.span(),
+                "lock.kind",
+                format!(
+                    "unknown lock kind {kind:?}; allowed: {}",
+                    LOCK_KINDS.join(", ")
+                ),
+            );
+        }
+        let etcd_lock = matches!(kind.as_str(), "lease-txn" | "put" | "etcd-mutex");
+        if etcd_lock != (backend == Backend::Etcd) {
+            return self.err(lock_span, "lock.kind", format!(
+                "lock {kind:?} does not run on the {backend:?} backend; etcd takes lease-txn, put, etcd-mutex; redis takes redis-setnx; redlock takes redlock"
+            ).to_lowercase());
+        }
+        let ttl = match &lock_raw.ttl {
+            None => defaults::TTL,
+            Some(t) => self.duration(t, "lock.ttl")?,
+        };
+        if backend == Backend::Etcd {
+            let min = sim::min_lease_ttl(10, election_timeout / 10);
+            if ttl < Duration::from_secs(min as u64) || ttl.subsec_nanos() != 0 {
+                let at = lock_raw.ttl.as_ref().map(|t| t.span()).unwrap_or(lock_span);
+                return self.err(at, "lock.ttl", format!(
+                    "{} is not a whole number of seconds of at least the minimum lease TTL {min}s (ceil(1.5 × election_timeout)); etcd leases have whole-second TTLs and etcd would silently raise a smaller one",
+                    humantime::format_duration(ttl)
+                ));
+            }
+        }
+
+        let workload_raw = raw.workload.map(|w| w.into_inner()).unwrap_or_default();
+        let clients = match &workload_raw.clients {
+            None => defaults::CLIENTS,
+            Some(c) if (1..=64).contains(c.get_ref()) => *c.get_ref() as usize,
+            Some(c) => {
+                return self.err(
+                    c.span(),
+                    "workload.clients",
+                    format!("{} is out of range; allowed: 1 to 64", c.get_ref()),
+                )
+            }
+        };
+        let hold = match &workload_raw.hold {
+            None => DurationRange {
+                min: defaults::HOLD.0,
+                max: defaults::HOLD.1,
+            },
+            Some(h) => self.range(h, "workload.hold", true)?,
+        };
+        let think = match &workload_raw.think {
+            None => DurationRange {
+                min: defaults::THINK.0,
+                max: defaults::THINK.1,
+            },
+            Some(t) => self.range(t, "workload.think", true)?,
+        };
+
+        let kv = match raw.kv {
+            None => None,
+            Some(section) => Some(self.kv(section, backend, members)?),
+        };
+        // Serializable reads are a request option, and only the `[kv]` readers ask for them: a
+        // scenario saying `serializable` with no reader would test linearizable reads unawares.
+        if let Some(r) = &cluster_raw.read_mode {
+            if read_mode == ReadMode::Serializable && kv.as_ref().map_or(0, |k| k.readers) == 0 {
+                return self.err(
+                    r.span(),
+                    "cluster.read_mode",
+                    "\"serializable\" applies to the [kv] readers' reads (lock clients read linearizably, as etcd's concurrency package does), and this scenario has none; add a [kv] section with readers = 1 or more",
+                );
+            }
+        }
+
+        let mut hosts = hosts(backend, members, clients);
+        hosts.extend(kv.iter().flat_map(KvSpec::hosts));
+        let mut faults = Vec::new();
+        for (i, f) in raw.fault.iter().enumerate() {
+            faults.push(self.fault(i, f, duration, backend, &hosts)?);
+        }
+        let faults = FaultPlan { faults };
+        faults.validate(&hosts, members).or_else(|e| {
+            let f = &raw.fault[e.index];
+            // Point at `for` when the problem is the duration, else at the fault.
+            match &f.get_ref().duration {
+                Some(d) if e.message.contains("`for`") => {
+                    self.err(d.span(), &format!("fault[{}].for", e.index), e.message)
+                }
+                _ => self.err(f.span(), &format!("fault[{}]", e.index), e.message),
+            }
+        })?;
+
+        let expect = raw.expect.unwrap_or_default();
+        let expect_value = |e: &Option<Spanned<String>>,
+                            field: &str,
+                            good: &str,
+                            bad: &str|
+         -> Result<Expect, ScenarioError> {
+            match e {
+                None => Ok(Expect::Any),
+                Some(s) if s.get_ref() == good => Ok(Expect::Holds),
+                Some(s) if s.get_ref() == bad => Ok(Expect::Violated),
+                Some(s) if s.get_ref() == "any" => Ok(Expect::Any),
+                Some(s) => self.err(
+                    s.span(),
+                    field,
+                    format!(
+                        "{:?} is not an expectation; allowed: {good}, {bad}, any",
+                        s.get_ref()
+                    ),
+                ),
+            }
+        };
+        Ok(Scenario {
+            name,
+            description: raw.description.trim().to_string(),
+            duration,
+            cluster: ClusterSpec {
+                backend,
+                members,
+                election_timeout,
+                read_mode,
+                replication_lag,
+            },
+            tick,
+            latency,
+            loss,
+            lock: LockSpec {
+                kind,
+                ttl,
+                fencing: lock_raw.fencing,
+            },
+            workload: WorkloadSpec {
+                clients,
+                hold,
+                think,
+            },
+            kv,
+            faults,
+            expect_mutual_exclusion: expect_value(
+                &expect.mutual_exclusion,
+                "expect.mutual_exclusion",
+                "holds",
+                "violated",
+            )?,
+            expect_resource: expect_value(
+                &expect.resource,
+                "expect.resource",
+                "intact",
+                "corrupted",
+            )?,
+            expect_kv: match (&expect.kv, backend) {
+                (None, Backend::Etcd) => Expect::Holds,
+                (None, _) => Expect::Any,
+                (Some(_), _) => expect_value(&expect.kv, "expect.kv", "linearizable", "violated")?,
+            },
+        })
+    }
+
+    /// The `[kv]` section: counts in range, durations positive, etcd only.
+    fn kv(
+        &self,
+        section: Spanned<KvSection>,
+        backend: Backend,
+        members: usize,
+    ) -> Result<KvSpec, ScenarioError> {
+        let span = section.span();
+        let raw = section.into_inner();
+        if backend != Backend::Etcd {
+            return self.err(
+                span,
+                "kv",
+                format!("the [kv] workload reads and writes etcd; it does not run on the {backend:?} backend (use backend = \"etcd\")").to_lowercase(),
+            );
+        }
+        let count = |v: &Option<Spanned<i64>>, field: &str, default: usize| match v {
+            None => Ok(default),
+            Some(n) if (0..=16).contains(n.get_ref()) => Ok(*n.get_ref() as usize),
+            Some(n) => self.err(
+                n.span(),
+                field,
+                format!("{} is out of range; allowed: 0 to 16", n.get_ref()),
+            ),
+        };
+        let writers = count(&raw.writers, "kv.writers", defaults::KV_WRITERS)?;
+        let readers = count(&raw.readers, "kv.readers", members)?;
+        if writers + readers == 0 {
+            return self.err(
+                span,
+                "kv",
+                "the [kv] workload has no clients; set writers and/or readers to 1 or more, or remove the section",
+            );
+        }
+        let interval = match &raw.interval {
+            None => DurationRange {
+                min: defaults::KV_INTERVAL.0,
+                max: defaults::KV_INTERVAL.1,
+            },
+            Some(i) => self.range(i, "kv.interval", false)?,
+        };
+        let request_timeout = match &raw.request_timeout {
+            None => defaults::KV_REQUEST_TIMEOUT,
+            Some(t) => self.duration(t, "kv.request_timeout")?,
+        };
+        Ok(KvSpec {
+            writers,
+            readers,
+            interval,
+            request_timeout,
+        })
+    }
+}
