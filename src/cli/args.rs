@@ -1,0 +1,169 @@
+//! The command line: `locksim`'s subcommands and their flags (clap derive). The doc comments
+//! here are the `--help` text.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "locksim", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Run a scenario for one seed: verdict, violations, a timeline around the first one.
+    /// Exit 0 when the verdict matches the scenario's [expect], 1 when not, 2 on bad input.
+    Run {
+        /// A scenario file, or the name of a bundled one (`locksim list`).
+        scenario: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Skip the linearizability check of the run's KV history.
+        #[arg(long)]
+        no_check: bool,
+        /// Also write the run's picture to this file (self-contained HTML).
+        #[arg(long, value_name = "FILE")]
+        timeline: Option<std::path::PathBuf>,
+    },
+    /// Run a scenario over many seeds in parallel and summarise.
+    Sweep {
+        scenario: String,
+        /// Seeds A..B (B excluded).
+        #[arg(long, default_value = "0..100")]
+        seeds: String,
+        /// Threads (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only every N-th seed starting at the I-th (0-based): split a sweep across machines.
+        #[arg(long)]
+        shard: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Skip the linearizability check of each run's KV history.
+        #[arg(long)]
+        no_check: bool,
+    },
+    /// Run one seed and print its full event log (elections, faults, lock holds, resource
+    /// writes); identical on every replay.
+    Replay {
+        scenario: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also write the run's picture to this file (self-contained HTML).
+        #[arg(long, value_name = "FILE")]
+        timeline: Option<std::path::PathBuf>,
+    },
+    /// Run generated variants of a scenario (random fault plans, workloads, seeds) against a
+    /// property; shrink the first failing one and print it as a scenario file. Exit 0 when
+    /// every case keeps the property, 1 when one does not, 2 on bad input.
+    Explore {
+        scenario: String,
+        /// New cases to generate (cases in the regression file re-run first).
+        #[arg(long, default_value_t = 32)]
+        cases: u32,
+        /// What variants may change: faults, workload, seed (comma-separated), or all.
+        #[arg(long, default_value = "all")]
+        vary: String,
+        /// Fault kinds generated plans may use: pause, crash, isolate, partition,
+        /// partition-oneway, skew, loss, duplicate, latency (comma-separated), or all.
+        #[arg(long, default_value = "all")]
+        faults: String,
+        /// expect (the scenario's holds/intact claims), safety, mutual-exclusion or resource.
+        #[arg(long, default_value = "expect")]
+        property: String,
+        /// Seed of the exploration itself (which variants, in which order).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Most shrink steps (each is one simulation).
+        #[arg(long, default_value_t = 256)]
+        max_shrink_iters: u32,
+        /// Regression file (default proptest-regressions/explore/NAME.txt); `none` for none.
+        #[arg(long)]
+        regressions: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure the simulator: speed factor of the reference scenario, sweep seeds/s and peak
+    /// memory, saturated KV ops/s in the simulation, and the raw raft-rs floor (BENCHMARKS.md).
+    /// Build with --release.
+    Bench {
+        /// Every row, smaller (under two minutes): 3 seeds, a 200-seed sweep, one KV load.
+        #[arg(long)]
+        quick: bool,
+        /// One JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Sweep threads (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Only these rows (comma-separated), e.g. to profile one.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        only: Vec<locksim::bench::Row>,
+        /// KV row: total concurrent writers to try (comma-separated); the best is reported.
+        #[arg(long, value_delimiter = ',')]
+        kv_writers: Vec<usize>,
+        /// KV row: simulated seconds measured per load.
+        #[arg(long)]
+        kv_seconds: Option<u64>,
+    },
+    /// The bundled scenarios, with their one-line descriptions.
+    List {
+        /// One JSON object per scenario instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// An etcdctl-like shell into a simulated cluster: one command per stdin line, one
+    /// `etcdctl -w json`-shaped line per command on stdout.
+    Ctl {
+        /// Cluster size.
+        #[arg(long, default_value_t = 3)]
+        members: u64,
+        /// Seed of the simulation.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Write the run's history (JSON lines, with simulated timings) to this file at the end.
+        #[arg(long)]
+        history: Option<std::path::PathBuf>,
+    },
+    /// Check a history file for linearizability. Exit 0 linearizable, 1 not, 3 unknown
+    /// (budget exhausted), 2 bad input.
+    Check {
+        /// The history file.
+        file: std::path::PathBuf,
+        /// `jsonl` (this project's histories), `jepsen-log` (jepsen.util lines) or `edn`
+        /// (one Jepsen history map per line).
+        #[arg(long, value_enum, default_value_t = FormatArg::Jsonl)]
+        format: FormatArg,
+        /// The model; by default `kv` for jsonl, `register` for jepsen-log, and for edn
+        /// `kv-append` if the history has get/put/append operations, else `register`.
+        #[arg(long, value_enum)]
+        model: Option<ModelArg>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Search steps allowed per partition before answering unknown.
+        #[arg(long, default_value_t = 50_000_000)]
+        max_steps: u64,
+        /// Wall-clock budget in seconds before answering unknown.
+        #[arg(long)]
+        timeout_secs: Option<u64>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum FormatArg {
+    Jsonl,
+    JepsenLog,
+    Edn,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ModelArg {
+    Register,
+    Kv,
+    KvAppend,
+}

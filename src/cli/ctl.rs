@@ -1,0 +1,25 @@
+//! `locksim ctl`: start a simulated cluster and run the shell on stdin/stdout
+//! ([`locksim::ctl::run_shell`]); optionally write the history at the end.
+
+use std::io;
+
+use anyhow::Context;
+
+/// Runs the shell until stdin ends; `members` must be 1 to 7 (exit 2 otherwise).
+pub fn ctl(members: u64, seed: u64, history: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    if !(1..=7).contains(&members) {
+        eprintln!(
+            "locksim ctl: --members {members} is out of range; a cluster has 1 to 7 members (etcd runs 3 or 5)"
+        );
+        std::process::exit(2);
+    }
+    let mut executor = locksim::ctl::SimExecutor::new(members as usize, seed)
+        .with_context(|| format!("locksim ctl: starting the cluster (seed {seed})"))?;
+    locksim::ctl::run_shell(io::stdin().lock(), io::stdout().lock(), &mut executor)
+        .context("locksim ctl: reading stdin or writing stdout")?;
+    if let Some(path) = history {
+        std::fs::write(&path, executor.history_jsonl())
+            .with_context(|| format!("locksim ctl: writing the history to {}", path.display()))?;
+    }
+    Ok(())
+}

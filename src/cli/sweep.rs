@@ -1,0 +1,69 @@
+//! `locksim sweep`: many seeds in parallel ([`locksim::sweep`]), with a progress bar when
+//! stderr is a terminal, and a summary.
+
+use super::{bad_input, load};
+
+pub fn sweep(
+    scenario: &str,
+    seeds: &str,
+    jobs: Option<usize>,
+    shard: Option<&str>,
+    json: bool,
+    options: locksim::runner::RunOptions,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let scenario = load(scenario);
+    let seeds = locksim::sweep::seeds(seeds, shard).unwrap_or_else(|e| bad_input(e));
+    let jobs = jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let bar = if !json && std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(seeds.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}",
+            )
+            .expect("a valid template"),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let summary = locksim::sweep::sweep(&scenario, &seeds, jobs, options, &|done| {
+        if let Some(bar) = &bar {
+            bar.set_position(done as u64);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "{}: {} seeds, {} violating mutual exclusion, {} with a non-linearizable KV history, {} not as expected, {:.1} seeds/s ({} jobs)",
+            summary.scenario,
+            summary.seeds_run,
+            summary.violating,
+            summary.kv_violating,
+            summary.mismatching,
+            summary.seeds_per_sec,
+            jobs
+        );
+        if let Some(seed) = summary.first_violating_seed {
+            println!(
+                "first violating seed: {seed} (locksim run {} --seed {seed})",
+                summary.scenario
+            );
+        }
+        if let Some(seed) = summary.first_mismatching_seed {
+            println!("first seed not as expected: {seed}");
+        }
+        for e in &summary.errors {
+            println!("BUG: {e}");
+        }
+    }
+    std::process::exit(if summary.mismatching == 0 { 0 } else { 1 });
+}
