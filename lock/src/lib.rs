@@ -15,7 +15,6 @@
 //! * `workload`: `WorkloadConfig` and the client hosts' loop; `Holders`, who believes it holds.
 //! * `kv_workload`: `KvWorkload`, register writers and readers beside the lock clients, whose
 //!   reads (linearizable or serializable) the KV linearizability check judges.
-//! * `schedule`: `Schedule`, timed faults (until `sim`'s fault plan lands).
 //! * `checker`: `trait Checker`, `Timeline`, `Violation`; `mutual_exclusion`, `fencing`,
 //!   `lost_update`, `liveness`.
 //! * `run`: `Run` (builder), `RunHandle` (stepping, faults, `current_holder`), `Report`.
@@ -27,7 +26,6 @@ mod event;
 mod kv_workload;
 mod resource;
 mod run;
-mod schedule;
 mod workload;
 
 pub use algorithm::{
@@ -40,5 +38,4 @@ pub use event::LockEvent;
 pub use kv_workload::{reader_endpoint, reader_name, writer_name, KvWorkload, KV_KEY};
 pub use resource::{Fencing, Resource, ResourceClient, RESOURCE_HOST, RESOURCE_PORT};
 pub use run::{Report, Run, RunHandle};
-pub use schedule::{CustomFault, Fault, Schedule, Target};
 pub use workload::{client_name, Holders, WorkloadConfig};

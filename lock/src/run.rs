@@ -1,7 +1,7 @@
 //! `Run`: configure a lock run (cluster, algorithm, workload, fencing, seed, duration, faults);
 //! `RunHandle`: step it, apply faults, ask who holds the lock; `Report`: what the checkers found.
 //!
-//! A run has two phases (TigerBeetle's VOPR): a safety phase of `duration` with the schedule's
+//! A run has two phases (TigerBeetle's VOPR): a safety phase of `duration` with the fault plan's
 //! faults, then everything is healed (links repaired, hosts restarted and resumed) and the run
 //! goes on for `heal_period`, in which the liveness checker expects an acquisition.
 
@@ -21,7 +21,6 @@ use crate::checker::{self, Liveness, LivenessVerdict, Timeline, Violation, Viola
 use crate::event::LockEvent;
 use crate::kv_workload::{self, KvClientSpec, KvRole, KvWorkload};
 use crate::resource::{Fencing, Resource, RESOURCE_HOST};
-use crate::schedule::{Fault, Schedule, Target};
 use crate::workload::{self, client_name, ClientSpec, Holders, WorkloadConfig};
 
 /// A lock run's configuration (builder). Options are bare nouns; `start` or `run` it.
@@ -34,8 +33,7 @@ pub struct Run {
     duration: Duration,
     heal_period: Duration,
     liveness_bound: Duration,
-    schedule: Schedule,
-    /// Faults from a scenario or the explorer (`sim::FaultPlan`), applied besides `schedule`.
+    /// Faults from a scenario, the explorer or a test (`sim::FaultPlan`).
     fault_plan: FaultPlan,
     /// The AP store (for `redis-setnx`, `redlock`); `None` for the etcd locks.
     ap: Option<ApConfig>,
@@ -53,7 +51,6 @@ impl Run {
             duration: Duration::from_secs(20),
             heal_period: Duration::from_secs(10),
             liveness_bound: Duration::from_secs(10),
-            schedule: Schedule::new(),
             fault_plan: FaultPlan::default(),
             ap: None,
             kv: None,
@@ -122,11 +119,6 @@ impl Run {
 
     pub fn liveness_bound(mut self, bound: Duration) -> Self {
         self.liveness_bound = bound;
-        self
-    }
-
-    pub fn schedule(mut self, schedule: Schedule) -> Self {
-        self.schedule = schedule;
         self
     }
 
@@ -235,15 +227,12 @@ impl Run {
                 cluster.add_host(&name, move || kv_workload::run_kv_client(spec.clone()));
             }
         }
-        let mut pending = self.schedule.entries.clone();
-        pending.sort_by_key(|(at, _)| *at);
         let injector = FaultInjector::new(&self.fault_plan, self.cluster.seed);
         RunHandle {
             cluster,
             history,
             resource,
             holders,
-            pending,
             injector,
             store,
             run: self,
@@ -273,8 +262,6 @@ pub struct RunHandle {
     history: History,
     resource: Resource,
     holders: Holders,
-    /// Faults not applied yet, by time (stable for equal times).
-    pending: Vec<(Duration, Fault)>,
     injector: FaultInjector,
     /// The AP store, when the run has one.
     store: Option<ApStore>,
@@ -329,95 +316,8 @@ impl RunHandle {
             .find(|c| !self.cluster.is_crashed(c))
     }
 
-    /// Queue a fault at simulated time `at` (now or later).
-    pub fn schedule(&mut self, at: Duration, fault: Fault) {
-        let i = self.pending.partition_point(|(t, _)| *t <= at);
-        self.pending.insert(i, (at, fault));
-    }
-
-    fn resolve(&self, target: &Target) -> Option<String> {
-        match target {
-            Target::Host(h) => Some(h.clone()),
-            Target::Leader => self.cluster.leader().map(|(id, _)| member_name(id)),
-            Target::Holder => self.current_holder(),
-            Target::Resource => Some(RESOURCE_HOST.to_string()),
-        }
-    }
-
-    /// Apply a fault now. Returns false (and does nothing) when its target does not resolve.
-    pub fn apply(&mut self, fault: &Fault) -> bool {
-        let now = self.cluster.elapsed();
-        match fault {
-            Fault::Crash {
-                target,
-                restart_after,
-            } => {
-                let Some(host) = self.resolve(target) else {
-                    return false;
-                };
-                self.cluster.crash(&host);
-                if let Some(d) = restart_after {
-                    self.schedule(now + *d, Fault::Restart(Target::Host(host)));
-                }
-            }
-            Fault::Restart(target) => {
-                let Some(host) = self.resolve(target) else {
-                    return false;
-                };
-                self.cluster.restart(&host);
-            }
-            Fault::Pause {
-                target,
-                resume_after,
-            } => {
-                let Some(host) = self.resolve(target) else {
-                    return false;
-                };
-                self.cluster.pause(&host);
-                if let Some(d) = resume_after {
-                    self.schedule(now + *d, Fault::Resume(Target::Host(host)));
-                }
-            }
-            Fault::Resume(target) => {
-                let Some(host) = self.resolve(target) else {
-                    return false;
-                };
-                self.cluster.resume(&host);
-            }
-            Fault::Partition(groups) => self.cluster.partition(groups),
-            Fault::Isolate { target, heal_after } => {
-                let Some(host) = self.resolve(target) else {
-                    return false;
-                };
-                self.cluster.isolate(&host);
-                if let Some(d) = heal_after {
-                    self.schedule(now + *d, Fault::Heal);
-                }
-            }
-            Fault::Heal => {
-                self.cluster.heal();
-            }
-            Fault::Custom(f) => f(&mut self.cluster, &self.holders),
-        }
-        true
-    }
-
-    fn apply_due(&mut self) {
-        let now = self.cluster.elapsed();
-        let mut i = 0;
-        while i < self.pending.len() && self.pending[i].0 <= now {
-            let fault = self.pending[i].1.clone();
-            if self.apply(&fault) {
-                self.pending.remove(i);
-            } else {
-                i += 1;
-            }
-        }
-    }
-
     /// Apply the faults that are due, then advance one tick.
     pub fn step(&mut self) -> Result<(), SimError> {
-        self.apply_due();
         let roles = LockRoles {
             holder: self.current_holder(),
             primary: self.store.as_ref().and_then(|s| s.primary()),
@@ -457,7 +357,6 @@ impl RunHandle {
 
     /// End every fault: drop pending ones, repair links, restart crashed and resume paused hosts.
     pub fn heal_all(&mut self) {
-        self.pending.clear();
         self.injector = FaultInjector::new(&FaultPlan::default(), self.run.cluster.seed);
         self.cluster.set_link_rule(None, sim::LinkRule::default());
         self.cluster.set_latency(None, None);

@@ -6,11 +6,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use lock::{
-    AlgorithmKind, Error, EtcdMutex, Fault, LockContext, LockOptions, Report, Run, Schedule,
-    Target, ViolationKind,
+use lock::{AlgorithmKind, Error, EtcdMutex, LockContext, LockOptions, Report, Run, ViolationKind};
+use sim::{
+    Client, Cluster, ClusterConfig, Fault, FaultPlan, RequestOp, ScheduledFault, Target, TxnRequest,
 };
-use sim::{Client, Cluster, ClusterConfig, RequestOp, TxnRequest};
 
 mod scenario;
 
@@ -268,13 +267,16 @@ mod correct_locks {
                 .fencing(true)
                 .duration(Duration::from_secs(12))
                 .heal_period(Duration::from_secs(10))
-                .schedule(Schedule::new().at(
-                    Duration::from_secs(3),
-                    Fault::Crash {
-                        target: Target::Holder,
-                        restart_after: Some(Duration::from_secs(2)),
-                    },
-                ));
+                .fault_plan(FaultPlan {
+                    faults: vec![ScheduledFault {
+                        at: Duration::from_secs(3),
+                        fault: Fault::Crash {
+                            target: Target::Holder,
+                            lose_unsynced: false,
+                        },
+                        duration: Some(Duration::from_secs(2)),
+                    }],
+                });
             let mut handle = run.start();
             handle.run_for(Duration::from_secs(5)).unwrap();
             let crashed = handle

@@ -551,11 +551,6 @@ impl<'a> Cluster<'a> {
             self.elapsed(),
         );
     }
-
-    /// Direct access for what this type does not wrap (used sparingly by the fault layer).
-    pub fn sim(&mut self) -> &mut Sim<'a> {
-        &mut self.sim
-    }
 }
 
 /// Host name of member `id`.
