@@ -16,6 +16,7 @@
 //!   seeds, shrinking to a minimal plan, written back as a scenario TOML (`locksim explore`).
 //! * `timeline`: the picture of a run — one self-contained HTML file ([`timeline::Timeline`]).
 //! * `scenario`: scenario files (TOML) — read, validated, with errors naming file, line, field.
+//! * `verdict`: the verdicts of a run as types (mutual exclusion, resource, KV history).
 
 pub mod bench;
 pub mod check_cmd;
@@ -26,6 +27,7 @@ pub mod runner;
 pub mod scenario;
 pub mod sweep;
 pub mod timeline;
+pub mod verdict;
 
 /// The README's Rust examples, compiled and run by `cargo test --doc`.
 #[cfg(doctest)]

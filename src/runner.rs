@@ -13,6 +13,7 @@ use sim::check::{CheckResult, StaleRead};
 use sim::{ClusterConfig, Fault, FaultPlan, FaultSpan, MemberConfig, Record, ScheduledFault};
 
 use crate::scenario::{Backend, Expect, ReadMode, Scenario};
+use crate::verdict::{self, Kv, MutualExclusion};
 
 /// The outcome of one run, as `locksim run --json` prints it.
 #[derive(Clone, Debug, Serialize)]
@@ -20,15 +21,15 @@ pub struct Outcome {
     pub scenario: String,
     pub seed: u64,
     /// `holds` or `violated`: mutual exclusion.
-    pub verdict: &'static str,
+    pub verdict: verdict::MutualExclusion,
     /// `intact` or `corrupted`: the protected resource (fencing, lost updates).
-    pub resource: &'static str,
+    pub resource: verdict::Resource,
     pub expected: Expected,
     /// Whether verdict, resource and kv match `[expect]`.
     pub matches: bool,
     /// The KV history's linearizability: `linearizable`, `violated`, `unknown` (the search
     /// budget ran out; never counted as either) or `unchecked` (`--no-check`, or no etcd).
-    pub kv: &'static str,
+    pub kv: verdict::Kv,
     /// The checker's account of a violation, shortened for a terminal: the failing key, the
     /// last operations it could order, the state then, the operations it could not place.
     pub kv_detail: Option<String>,
@@ -101,11 +102,12 @@ pub fn run_with(
     seed: u64,
     options: RunOptions,
 ) -> Result<RunArtifacts, RunError> {
-    let algorithm: AlgorithmKind = scenario.lock.kind.parse().map_err(RunError::Unsupported)?;
+    // Checked when a file is read; checked again for a scenario built in code.
+    let algorithm = scenario.lock.kind;
     if algorithm.is_ap() == (scenario.cluster.backend == Backend::Etcd) {
         return Err(RunError::Unsupported(format!(
-            "lock {} does not run on the {:?} backend",
-            scenario.lock.kind, scenario.cluster.backend
+            "lock {algorithm} does not run on the {:?} backend",
+            scenario.cluster.backend
         )));
     }
     let started = std::time::Instant::now();
@@ -140,9 +142,9 @@ pub fn run_with(
     let (kv, kv_detail) = if options.check_kv && scenario.cluster.backend == Backend::Etcd {
         check_kv(&records)
     } else {
-        ("unchecked", None)
+        (Kv::Unchecked, None)
     };
-    let kv_stale_reads = if kv == "violated" {
+    let kv_stale_reads = if kv == Kv::Violated {
         sim::check::stale_reads(&records)
     } else {
         Vec::new()
@@ -150,9 +152,12 @@ pub fn run_with(
     let wall_ms = started.elapsed().as_millis() as u64;
     let matches = expect_matches(scenario.expect_mutual_exclusion, violated)
         && expect_matches(scenario.expect_resource, corrupted)
-        && (kv == "unchecked"
-            || kv == "unknown"
-            || expect_matches(scenario.expect_kv, kv == "violated"));
+        && match kv {
+            Kv::Unchecked | Kv::Unknown => true,
+            Kv::Linearizable | Kv::Violated => {
+                expect_matches(scenario.expect_kv, kv == Kv::Violated)
+            }
+        };
     let ops = records
         .iter()
         .filter(|r| matches!(r, Record::Op(_)))
@@ -161,8 +166,16 @@ pub fn run_with(
         outcome: Outcome {
             scenario: scenario.name.clone(),
             seed,
-            verdict: if violated { "violated" } else { "holds" },
-            resource: if corrupted { "corrupted" } else { "intact" },
+            verdict: if violated {
+                MutualExclusion::Violated
+            } else {
+                MutualExclusion::Holds
+            },
+            resource: if corrupted {
+                verdict::Resource::Corrupted
+            } else {
+                verdict::Resource::Intact
+            },
             expected: Expected {
                 mutual_exclusion: expect_name(
                     scenario.expect_mutual_exclusion,
@@ -193,7 +206,7 @@ pub fn run_with(
 }
 
 /// Linearizability of the run's etcd operations. One thread: sweeps already use every core.
-fn check_kv(records: &[Record]) -> (&'static str, Option<String>) {
+fn check_kv(records: &[Record]) -> (Kv, Option<String>) {
     use sim::check::{check_records, CheckOptions, Verdict};
     let options = CheckOptions {
         max_steps: Some(5_000_000),
@@ -202,9 +215,9 @@ fn check_kv(records: &[Record]) -> (&'static str, Option<String>) {
     };
     let result = check_records(records, &options);
     match result.verdict {
-        Verdict::Linearizable => ("linearizable", None),
-        Verdict::NotLinearizable => ("violated", Some(short_report(&result, 5))),
-        Verdict::Unknown => ("unknown", Some(result.to_string())),
+        Verdict::Linearizable => (Kv::Linearizable, None),
+        Verdict::NotLinearizable => (Kv::Violated, Some(short_report(&result, 5))),
+        Verdict::Unknown => (Kv::Unknown, Some(result.to_string())),
     }
 }
 

@@ -33,7 +33,7 @@ pub use bundled::BUNDLED;
 pub use hosts::{check_plan, hosts, role_allowed, role_names, roles, store_hosts, SENTINELS};
 pub use schema::{
     Backend, ClusterSpec, DurationRange, Expect, KvSpec, LockSpec, ReadMode, Scenario,
-    ScenarioError, WorkloadSpec, LOCK_KINDS,
+    ScenarioError, WorkloadSpec,
 };
 
 use file::File;

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::runner::{self, Outcome, RunError, RunOptions};
 use crate::scenario::Scenario;
+use crate::verdict::{Kv, MutualExclusion};
 
 /// What a sweep found. Per-seed results are sorted by seed, so the summary does not depend on
 /// which thread finished first.
@@ -66,7 +67,7 @@ pub fn sweep(
     let wall = started.elapsed();
     let violating: Vec<u64> = results
         .iter()
-        .filter(|(_, r)| matches!(r, Ok(o) if o.verdict == "violated"))
+        .filter(|(_, r)| matches!(r, Ok(o) if o.verdict == MutualExclusion::Violated))
         .map(|(s, _)| *s)
         .collect();
     let mismatching: Vec<u64> = results
@@ -80,7 +81,7 @@ pub fn sweep(
         violating: violating.len(),
         kv_violating: results
             .iter()
-            .filter(|(_, r)| matches!(r, Ok(o) if o.kv == "violated"))
+            .filter(|(_, r)| matches!(r, Ok(o) if o.kv == Kv::Violated))
             .count(),
         mismatching: mismatching.len(),
         first_violating_seed: violating.first().copied(),

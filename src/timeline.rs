@@ -34,6 +34,7 @@ use std::collections::BTreeMap;
 
 use crate::runner::RunArtifacts;
 use crate::scenario::Scenario;
+use crate::verdict::{MutualExclusion, Resource};
 
 use model::Model;
 use svg::{Item, Layout, View, TIER_ALWAYS};
@@ -158,9 +159,17 @@ impl<'a> Timeline<'a> {
         h.push_str(&format!(
             "<p class=\"verdict {}\" id=\"verdict\">mutual exclusion <b class=\"{}\">{}</b>, resource <b class=\"{}\">{}</b> — expected {}, {}: <b>{}</b></p>\n",
             if o.matches { "as-expected" } else { "unexpected" },
-            if o.verdict == "holds" { "good" } else { "bad" },
+            if o.verdict == MutualExclusion::Holds {
+                "good"
+            } else {
+                "bad"
+            },
             o.verdict,
-            if o.resource == "intact" { "good" } else { "bad" },
+            if o.resource == Resource::Intact {
+                "good"
+            } else {
+                "bad"
+            },
             o.resource,
             o.expected.mutual_exclusion,
             o.expected.resource,

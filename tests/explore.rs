@@ -102,7 +102,7 @@ fn lease_txn_without_fencing_is_broken_and_shrunk() {
     );
     assert_eq!(
         failure.outcome.verdict,
-        "violated",
+        locksim::verdict::MutualExclusion::Violated,
         "{}",
         exploration.text()
     );
@@ -139,7 +139,7 @@ fn lease_txn_without_fencing_is_broken_and_shrunk() {
 #[test]
 fn redis_setnx_breaks_on_one_primary_crash() {
     let base = resolve("ap-failover").unwrap();
-    assert_eq!(base.lock.kind, "redis-setnx");
+    assert_eq!(base.lock.kind, lock::AlgorithmKind::RedisSetnx);
     let dir = tempfile::tempdir().unwrap();
     let regressions = dir.path().join("regressions.txt");
     let explorer = Explorer::new(base)
@@ -152,7 +152,10 @@ fn redis_setnx_breaks_on_one_primary_crash() {
     let exploration = explorer.clone().run(&|_| {}).unwrap();
     let failure = exploration.failure.as_ref().expect("a violation");
     assert!(!failure.from_regressions);
-    assert_eq!(failure.outcome.verdict, "violated");
+    assert_eq!(
+        failure.outcome.verdict,
+        locksim::verdict::MutualExclusion::Violated
+    );
     assert!(
         failure.reason.starts_with("MutualExclusion"),
         "{}",
@@ -233,7 +236,10 @@ fn redlock_breaks_on_a_paused_holder() {
         "{}",
         exploration.text()
     );
-    assert_eq!(failure.outcome.verdict, "violated");
+    assert_eq!(
+        failure.outcome.verdict,
+        locksim::verdict::MutualExclusion::Violated
+    );
     assert!(failure.toml.contains("backend = \"redlock\""));
 }
 

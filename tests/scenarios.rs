@@ -1,6 +1,7 @@
 //! The bundled scenarios: every file in `scenarios/` parses, and is reachable by name.
 
 use locksim::scenario::{parse, resolve, ClusterSpec, Expect, ReadMode, Scenario, BUNDLED};
+use locksim::verdict::Kv;
 
 #[test]
 fn every_scenario_file_is_bundled_and_parses() {
@@ -109,7 +110,7 @@ fn kv_stories_are_stale_only_in_their_read_mode() {
         for seed in 0..3 {
             let name = &story.name;
             let outcome = locksim::runner::run(story, seed).unwrap().outcome;
-            assert_eq!(outcome.kv, "violated", "{name} seed {seed}");
+            assert_eq!(outcome.kv, Kv::Violated, "{name} seed {seed}");
             let stale = &outcome.kv_stale_reads;
             assert!(!stale.is_empty(), "{name} seed {seed}: no stale read named");
             assert!(
@@ -120,7 +121,8 @@ fn kv_stories_are_stale_only_in_their_read_mode() {
             );
             let control = locksim::runner::run(&control, seed).unwrap();
             assert_eq!(
-                control.outcome.kv, "linearizable",
+                control.outcome.kv,
+                Kv::Linearizable,
                 "{name} with linearizable reads, seed {seed}: {:?}",
                 control.outcome.kv_detail
             );

@@ -267,7 +267,10 @@ mod ap {
     #[test]
     fn redis_lanes_are_its_nodes_and_sentinels() {
         let (_, artifacts, html) = render("ap-failover", 1);
-        assert_eq!(artifacts.outcome.verdict, "violated");
+        assert_eq!(
+            artifacts.outcome.verdict,
+            locksim::verdict::MutualExclusion::Violated
+        );
         let doc = parse(&html);
         for view in ["zoom-svg", "whole-svg"] {
             let svg = by_id(&doc, view);

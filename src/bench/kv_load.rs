@@ -62,7 +62,7 @@ pub fn run(load: KvLoad) -> Result<KvLoadResult, sim::SimError> {
     let revision = Rc::new(Cell::new(0i64));
     let history = cluster.history().clone();
     for h in 0..load.hosts {
-        let name = format!("c{}", h + 1);
+        let name = lock::client_name(h);
         let config = cluster.client_config(&name);
         let acked = acked.clone();
         let revision = revision.clone();

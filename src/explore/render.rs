@@ -52,7 +52,7 @@ pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
 
     let l = &scenario.lock;
     let _ = writeln!(w, "\n[lock]");
-    let _ = writeln!(w, "kind = {}", quote(&l.kind));
+    let _ = writeln!(w, "kind = {}", quote(l.kind.name()));
     let _ = writeln!(w, "ttl = \"{}\"", duration(l.ttl));
     let _ = writeln!(w, "fencing = {}", l.fencing);
 

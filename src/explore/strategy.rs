@@ -213,7 +213,7 @@ impl Space {
     }
 
     fn client_hosts(&self) -> Vec<String> {
-        (1..=self.clients.min(2)).map(|i| format!("c{i}")).collect()
+        (0..self.clients.min(2)).map(lock::client_name).collect()
     }
 
     /// Hosts a fault may name: the store's nodes, sentinels, and the first two clients.

@@ -85,15 +85,15 @@ pub fn check_plan(
 pub const SENTINELS: usize = 3;
 
 /// The store's hosts, as the world registers them: etcd members `n1..nM`; AP nodes `r1..rM`
-/// (`sim::ap::ApStore`), plus the sentinels `s1..s3` for `redis`.
+/// (`sim::ap::ApStore`), plus the sentinels `s1..s3` for `redis`. Named by the functions the
+/// world registers them with, so the two cannot drift.
 pub fn store_hosts(backend: Backend, members: usize) -> Vec<String> {
-    let store = match backend {
-        Backend::Etcd => "n",
-        Backend::Redis | Backend::Redlock => "r",
+    let mut hosts: Vec<String> = match backend {
+        Backend::Etcd => (1..=members as u64).map(sim::member_name).collect(),
+        Backend::Redis | Backend::Redlock => (1..=members).map(sim::ap::node_name).collect(),
     };
-    let mut hosts: Vec<String> = (1..=members).map(|i| format!("{store}{i}")).collect();
     if backend == Backend::Redis {
-        hosts.extend((1..=SENTINELS).map(|i| format!("s{i}")));
+        hosts.extend((1..=SENTINELS).map(sim::ap::sentinel_name));
     }
     hosts
 }
@@ -101,7 +101,7 @@ pub fn store_hosts(backend: Backend, members: usize) -> Vec<String> {
 /// The hosts a scenario has: the store's ([`store_hosts`]), clients `c1..cN`, and `resource`.
 pub fn hosts(backend: Backend, members: usize, clients: usize) -> Vec<String> {
     let mut hosts = store_hosts(backend, members);
-    hosts.extend((1..=clients).map(|i| format!("c{i}")));
-    hosts.push("resource".to_string());
+    hosts.extend((0..clients).map(lock::client_name));
+    hosts.push(lock::RESOURCE_HOST.to_string());
     hosts
 }

@@ -99,8 +99,6 @@ pub enum Expect {
     Any,
 }
 
-pub const LOCK_KINDS: &[&str] = &["lease-txn", "put", "etcd-mutex", "redis-setnx", "redlock"];
-
 /// How reads are served (`cluster.read_mode`). Serializable is a request option, so it reaches
 /// only the `[kv]` readers; lease-based is a member setting, so it reaches every client.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -147,7 +145,9 @@ pub struct ClusterSpec {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LockSpec {
-    pub kind: String,
+    /// Parsed once, when the file is read: `lease-txn`, `put`, `etcd-mutex`, `redis-setnx`,
+    /// `redlock`.
+    pub kind: lock::AlgorithmKind,
     pub ttl: Duration,
     pub fencing: bool,
 }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use lock::AlgorithmKind;
 use sim::FaultPlan;
 use toml::Spanned;
 
@@ -12,7 +13,7 @@ use super::hosts::hosts;
 use super::parse_duration;
 use super::schema::{
     Backend, ClusterSpec, DurationRange, Expect, KvSpec, LockSpec, ReadMode, Scenario,
-    ScenarioError, WorkloadSpec, LOCK_KINDS,
+    ScenarioError, WorkloadSpec,
 };
 
 /// Validation of one file's text; `file` names it in errors.
@@ -241,21 +242,23 @@ impl Validator<'_> {
 
         let lock_span = raw.lock.span();
         let lock_raw = raw.lock.into_inner();
-        let kind = lock_raw.kind.get_ref().clone();
-        if !LOCK_KINDS.contains(&kind.as_str()) {
+        let kind_text = lock_raw.kind.get_ref();
+        let Ok(kind) = kind_text.parse::<AlgorithmKind>() else {
+            let allowed: Vec<&str> = AlgorithmKind::ALL.iter().map(|k| k.name()).collect();
             return self.err(
                 lock_raw.kind.span(),
                 "lock.kind",
                 format!(
-                    "unknown lock kind {kind:?}; allowed: {}",
-                    LOCK_KINDS.join(", ")
+                    "unknown lock kind {kind_text:?}; allowed: {}",
+                    allowed.join(", ")
                 ),
             );
-        }
-        let etcd_lock = matches!(kind.as_str(), "lease-txn" | "put" | "etcd-mutex");
+        };
+        let kind_name = kind.name();
+        let etcd_lock = !kind.is_ap();
         if etcd_lock != (backend == Backend::Etcd) {
             return self.err(lock_span, "lock.kind", format!(
-                "lock {kind:?} does not run on the {backend:?} backend; etcd takes lease-txn, put, etcd-mutex; redis takes redis-setnx; redlock takes redlock"
+                "lock {kind_name:?} does not run on the {backend:?} backend; etcd takes lease-txn, put, etcd-mutex; redis takes redis-setnx; redlock takes redlock"
             ).to_lowercase());
         }
         let ttl = match &lock_raw.ttl {

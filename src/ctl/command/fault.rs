@@ -223,10 +223,8 @@ fn parse_rate(what: &str, text: &str, probability: bool) -> Result<f64> {
     Ok(rate)
 }
 
-/// The name [`parse_member`] reads.
-pub fn member_name(id: MemberId) -> String {
-    format!("n{id}")
-}
+/// The name [`parse_member`] reads (the world's one spelling of a member's host name).
+pub use sim::member_name;
 
 pub(super) fn parse_partition(rest: &str) -> Result<Vec<Vec<MemberId>>> {
     let usage = "partition needs two or more groups of members: partition n1,n2 | n3";
