@@ -294,7 +294,7 @@ mod story {
             target: Target::Primary,
             lose_unsynced: false,
         };
-        let hit = injector.apply_now(&mut cluster, &store, &crash).unwrap();
+        let hit = injector.apply_now(&mut cluster, &[&store], &crash).unwrap();
         assert_eq!(hit, vec!["r1".to_string()]);
         for host in also {
             cluster.crash(host);
@@ -619,7 +619,7 @@ mod determinism {
         plan.validate(cluster.hosts(), 0).unwrap();
         let mut injector = FaultInjector::new(&plan, seed);
         while cluster.elapsed() < Duration::from_secs(16) {
-            injector.apply_due(&mut cluster, &store).unwrap();
+            injector.apply_due(&mut cluster, &[&store]).unwrap();
             cluster.step().unwrap();
         }
         cluster.heal();

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sim::ap::{ApConfig, ApStore, Topology};
 use sim::{
-    member_name, Cluster, ClusterConfig, FaultInjector, FaultPlan, FaultSpan, History,
+    member_name, Cluster, ClusterConfig, EtcdRoles, FaultInjector, FaultPlan, FaultSpan, History,
     RoleResolver, SimError,
 };
 
@@ -268,19 +268,13 @@ pub struct RunHandle {
     run: Run,
 }
 
-/// `holder` for the fault plan: resolved before each step from the holders' beliefs; and
-/// `primary`, the AP store's primary in the sentinels' view.
-struct LockRoles {
-    holder: Option<String>,
-    primary: Option<String>,
-}
+/// `holder` for the fault plan: the client believing it holds the lock, resolved before each
+/// step from the holders' beliefs (the store's own roles come from the store).
+struct HolderRole(Option<String>);
 
-impl RoleResolver for LockRoles {
-    fn holder(&self) -> Option<String> {
-        self.holder.clone()
-    }
-    fn primary(&self) -> Option<String> {
-        self.primary.clone()
+impl RoleResolver for HolderRole {
+    fn holder(&self, _world: &Cluster) -> Option<String> {
+        self.0.clone()
     }
 }
 
@@ -318,10 +312,11 @@ impl RunHandle {
 
     /// Apply the faults that are due, then advance one tick.
     pub fn step(&mut self) -> Result<(), SimError> {
-        let roles = LockRoles {
-            holder: self.current_holder(),
-            primary: self.store.as_ref().and_then(|s| s.primary()),
-        };
+        let holder = HolderRole(self.current_holder());
+        let mut roles: Vec<&dyn RoleResolver> = vec![&EtcdRoles, &holder];
+        if let Some(store) = &self.store {
+            roles.push(store);
+        }
         if let Err(e) = self.injector.apply_due(&mut self.cluster, &roles) {
             return Err(SimError {
                 elapsed: self.cluster.elapsed(),

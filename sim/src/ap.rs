@@ -261,7 +261,7 @@ impl ApStore {
 }
 
 impl RoleResolver for ApStore {
-    fn primary(&self) -> Option<String> {
+    fn primary(&self, _world: &Cluster) -> Option<String> {
         ApStore::primary(self)
     }
 }

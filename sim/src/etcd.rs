@@ -10,6 +10,7 @@ pub(crate) mod member;
 pub(crate) mod mvcc;
 pub(crate) mod page_cache;
 pub(crate) mod request;
+pub(crate) mod roles;
 pub(crate) mod state_machine;
 pub(crate) mod storage;
 pub(crate) mod summary;

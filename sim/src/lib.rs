@@ -12,12 +12,14 @@
 //!   * `host_loop`: the periodic server loop (datagrams in, a timer on the host's clock).
 //!   * `rpc`: `RpcSocket`, the one request/response layer of every store's client: attempts
 //!     with deadlines on the host's own clock, the retry rule, the endpoint ring.
-//!   * `fault`: `FaultPlan` (faults in time, aimed at hosts or roles), its validation, and the
-//!     `FaultInjector` — **where a fault reaches a host**.
+//!   * `fault/`: `FaultPlan` (faults in time, aimed at hosts or roles) and its validation
+//!     (`plan`), `RoleResolver` (`roles`: each store answers for its own roles), and the
+//!     `FaultInjector` (`injector`) — **where a fault reaches a host**.
 //!   * `history`: `History`, the run's operations and events; its digest is the determinism check.
 //! * `etcd/` — the small etcd.
 //!   * `request`, `error`: etcdserverpb's request/response shapes; etcd's error messages.
 //!   * `mvcc/`: `Mvcc`, the revisioned key-value store: range, txn, compaction, watch events.
+//!   * `roles`: `EtcdRoles`, etcd's leader, followers and members for fault plans.
 //!   * `lease`: `Lessor`, lease TTLs and expiry run by the leader — **where a lease expires**.
 //!   * `state_machine`: what a committed entry does to the store and the lessor.
 //!   * `storage`, `page_cache`: a member's durable Raft disk, and its unsynced writes.
@@ -54,13 +56,14 @@ pub use etcd::lease::{
 pub use etcd::member::{MemberConfig, MemberStatus, ReadMode, Role, StatusBoard, CLUSTER_ID};
 pub use etcd::mvcc::Mvcc;
 pub use etcd::request::*;
+pub use etcd::roles::EtcdRoles;
 pub use etcd::storage::{Disk, MemberStorage};
 pub use etcd::transport::{ClientRequest, ClientResponse, WatchRequest, WatchResponse};
 pub use op::{OpError, Request, Response};
 pub use world::active_faults::{ActiveFaults, FaultKind, FaultSpan};
 pub use world::clock::Clock;
 pub use world::fault::{
-    Fault, FaultError, FaultInjector, FaultPlan, NoRoles, RoleResolver, ScheduledFault, Target,
+    Fault, FaultError, FaultInjector, FaultPlan, RoleResolver, ScheduledFault, Target,
 };
 pub use world::history::{sim_now, ClusterEvent, History, OpHandle, Operation, Outcome, Record};
 pub use world::link_faults::{LinkFaults, LinkRule};

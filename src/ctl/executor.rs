@@ -1,8 +1,8 @@
 //! `SimExecutor`: runs shell commands against a simulated cluster through a [`sim::Driver`].
 
 use sim::{
-    ClientRequest, ClientResponse, ClusterConfig, Driver, Error, FaultInjector, FaultPlan,
-    MemberId, NoRoles, SimError,
+    ClientRequest, ClientResponse, ClusterConfig, Driver, Error, EtcdRoles, FaultInjector,
+    FaultPlan, MemberId, SimError,
 };
 
 use super::command::Command;
@@ -130,7 +130,7 @@ impl Executor for SimExecutor {
             Command::Fault(fault) => {
                 let hosts = self
                     .faults
-                    .apply_now(self.driver.cluster(), &NoRoles, fault)
+                    .apply_now(self.driver.cluster(), &[&EtcdRoles], fault)
                     .map_err(Error::InvalidArgument)?;
                 Output::Faulted(hosts)
             }
