@@ -127,5 +127,17 @@ pub fn seeds(range: &str, shard: Option<&str>) -> Result<Vec<u64>, String> {
             }
         }
     };
-    Ok((a..b).filter(|s| (s - a) % n == i).collect())
+    // Counted before anything is allocated: `0..18446744073709551615` must be refused, not
+    // collected.
+    let count = (b - a).saturating_sub(i).div_ceil(n);
+    if count > MAX_SEEDS {
+        return Err(format!(
+            "--seeds {range:?}{} is {count} seeds; one sweep runs at most {MAX_SEEDS}: split the range over several runs, or over machines with --shard I/N",
+            shard.map(|s| format!(" --shard {s}")).unwrap_or_default()
+        ));
+    }
+    Ok((a..b).skip(i as usize).step_by(n as usize).collect())
 }
+
+/// The most seeds one `sweep` runs (about a day of one core at today's speed).
+pub const MAX_SEEDS: u64 = 10_000_000;

@@ -312,3 +312,45 @@ fn read_mode() {
     let no_readers = serializable.replace("[[fault]]", "[kv]\nreaders = 0\n[[fault]]");
     assert!(error(&no_readers).contains("add a [kv] section with readers = 1 or more"));
 }
+
+/// Durations longer than a run may simulate are refused with the field, the bound and how to
+/// raise it — never a run that takes days (`100000h` was once accepted), never a wrapped value.
+#[test]
+fn durations_beyond_the_simulated_time_bound() {
+    assert_eq!(
+        error(&with("duration = \"60s\"", "duration = \"100000h\"")),
+        "scenarios/x.toml:4: field `duration`: \"100000h\" is longer than the 3600s of simulated time a run may cover; raise the bound with LOCKSIM_MAX_SIM_TIME=100000h if that is meant"
+    );
+    let e = error(&with("for = \"15s\"", "for = \"2h\""));
+    assert!(
+        e.starts_with("scenarios/x.toml:23: field `fault[0].for`:"),
+        "{e}"
+    );
+    assert!(e.contains("LOCKSIM_MAX_SIM_TIME"), "{e}");
+    let e = error(&with("hold = \"100ms..2s\"", "hold = \"100ms..90m\""));
+    assert!(e.contains("field `workload.hold`"), "{e}");
+    for wrapped in ["307445734561825861m", "99999999999999999h"] {
+        let e = error(&with(
+            "duration = \"60s\"",
+            &format!("duration = \"{wrapped}\""),
+        ));
+        assert!(e.contains("too long"), "{e}");
+    }
+}
+
+/// A sweep's seed range is counted before it is collected: an enormous one is refused at once.
+#[test]
+fn enormous_seed_ranges_are_refused() {
+    let e = locksim::sweep::seeds("0..18446744073709551615", None).unwrap_err();
+    assert!(e.contains("one sweep runs at most 10000000"), "{e}");
+    // Counted after sharding: 40 000 008 seeds over 4 shards is 10 000 002 for shard 1.
+    let sharded = locksim::sweep::seeds("0..40000008", Some("1/4"));
+    let e = sharded.as_ref().map(|s| s.len()).unwrap_err();
+    assert!(e.contains("--shard 1/4 is 10000002 seeds"), "{e}");
+    assert_eq!(
+        locksim::sweep::seeds("10..20", Some("1/4")).unwrap(),
+        vec![11, 15, 19]
+    );
+    let quarter = locksim::sweep::seeds("0..30000000", Some("0/4")).map(|s| s.len());
+    assert_eq!(quarter, Ok(7_500_000));
+}

@@ -78,7 +78,33 @@ impl Validator<'_> {
                 format!("{:?} must be longer than 0", s.get_ref()),
             );
         }
+        self.within_bound(s, field, d)?;
         Ok(d)
+    }
+
+    /// `Err` naming the field, the bound and how to raise it when `d` is longer than a run may
+    /// simulate ([`defaults::max_sim_time`]).
+    fn within_bound(
+        &self,
+        s: &Spanned<String>,
+        field: &str,
+        d: Duration,
+    ) -> Result<(), ScenarioError> {
+        let bound = defaults::max_sim_time().or_else(|e| self.err(s.span(), field, e))?;
+        if d > bound {
+            return self.err(
+                s.span(),
+                field,
+                format!(
+                    "{:?} is longer than the {} of simulated time a run may cover; raise the bound with {}={} if that is meant",
+                    s.get_ref(),
+                    crate::duration::format(bound),
+                    defaults::MAX_SIM_TIME_VAR,
+                    s.get_ref()
+                ),
+            );
+        }
+        Ok(())
     }
 
     /// `at` may be 0 (a fault at the start); other durations may not.
@@ -115,6 +141,7 @@ impl Validator<'_> {
         if !allow_zero && range.max.is_zero() {
             return self.err(s.span(), field, format!("{text:?} must be longer than 0"));
         }
+        self.within_bound(s, field, range.max)?;
         Ok(range)
     }
 
