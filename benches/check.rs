@@ -319,7 +319,7 @@ fn main() {
         std::fs::write(dir.join(format!("append-{ops}-{seed}.edn")), &text).unwrap();
         let (v, secs) = time(
             || {
-                check_text(&text, Format::Edn, None, &options)
+                check_text(&text, Format::Edn, None, None, &options)
                     .unwrap()
                     .verdict
             },
@@ -332,7 +332,11 @@ fn main() {
             ..CheckOptions::default()
         };
         let (_, secs1) = time(
-            || check_text(&text, Format::Edn, None, &one).unwrap().verdict,
+            || {
+                check_text(&text, Format::Edn, None, None, &one)
+                    .unwrap()
+                    .verdict
+            },
             3,
         );
         println!("           1 thread: {:.1} ms", secs1 * 1e3);
@@ -348,7 +352,7 @@ fn main() {
     let (_, secs) = time(
         || {
             for t in &texts {
-                let r = check_text(t, Format::JepsenLog, None, &options).unwrap();
+                let r = check_text(t, Format::JepsenLog, None, None, &options).unwrap();
                 assert_eq!(r.verdict, Verdict::Linearizable, "{r}");
             }
             Verdict::Linearizable

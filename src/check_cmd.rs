@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sim::check::{check_text, CheckOptions, Format, ModelKind};
+use sim::check::{check_text, CheckOptions, FailedCas, Format, ModelKind};
 
 /// Exit code for input that cannot be read or parsed.
 pub const EXIT_BAD_INPUT: i32 = 2;
@@ -16,6 +16,8 @@ pub struct CheckArgs<'a> {
     pub file: &'a Path,
     pub format: Format,
     pub model: Option<ModelKind>,
+    /// What `:fail :cas` means; `None`: the format's reading.
+    pub failed_cas: Option<FailedCas>,
     pub json: bool,
     pub max_steps: Option<u64>,
     pub timeout: Option<Duration>,
@@ -38,7 +40,7 @@ pub fn run_check(args: &CheckArgs<'_>) -> (i32, String) {
         timeout: args.timeout,
         threads: 0,
     };
-    match check_text(&text, args.format, args.model, &options) {
+    match check_text(&text, args.format, args.model, args.failed_cas, &options) {
         Ok(result) => {
             let out = if args.json {
                 result.to_json()

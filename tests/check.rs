@@ -32,7 +32,14 @@ fn format_of(path: &Path) -> Format {
 fn check_file(name: &str) -> CheckResult {
     let path = histories().join(name);
     let text = std::fs::read_to_string(&path).unwrap();
-    check_text(&text, format_of(&path), None, &CheckOptions::default()).unwrap()
+    check_text(
+        &text,
+        format_of(&path),
+        None,
+        None,
+        &CheckOptions::default(),
+    )
+    .unwrap()
 }
 
 mod hand_made {
@@ -102,10 +109,74 @@ mod hand_made {
             &text,
             Format::JepsenLog,
             Some(ModelKind::Kv),
+            None,
             &CheckOptions::default(),
         )
         .unwrap_err();
         assert_eq!(err.line, 0);
+    }
+}
+
+/// A `:fail :cas` nobody could have failed: the register held 0, the only value, throughout.
+/// Read as Porcupine reads it (the compare ran and found another value: the default for
+/// jepsen-log) that is impossible; read as Jepsen's `:fail` (not applied: the default for edn)
+/// it is nothing. Each format under each reading.
+mod failed_cas {
+    use super::*;
+    use sim::check::FailedCas;
+
+    fn verdict(name: &str, failed_cas: Option<FailedCas>) -> Verdict {
+        let path = histories().join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let options = CheckOptions::default();
+        check_text(&text, format_of(&path), None, failed_cas, &options)
+            .unwrap()
+            .verdict
+    }
+
+    #[test]
+    fn jepsen_log_reads_a_failed_cas_as_an_observation() {
+        let log = "register-failed-cas-bad.log";
+        assert_eq!(verdict(log, None), Verdict::NotLinearizable);
+        assert_eq!(
+            verdict(log, Some(FailedCas::Observed)),
+            Verdict::NotLinearizable
+        );
+        assert_eq!(
+            verdict(log, Some(FailedCas::NotApplied)),
+            Verdict::Linearizable
+        );
+    }
+
+    #[test]
+    fn edn_drops_a_failed_cas_unless_asked() {
+        let edn = "register-failed-cas.edn";
+        assert_eq!(verdict(edn, None), Verdict::Linearizable);
+        assert_eq!(
+            verdict(edn, Some(FailedCas::NotApplied)),
+            Verdict::Linearizable
+        );
+        assert_eq!(
+            verdict(edn, Some(FailedCas::Observed)),
+            Verdict::NotLinearizable
+        );
+    }
+
+    /// A failed CAS that a concurrent write explains stays linearizable under both readings.
+    #[test]
+    fn a_failed_cas_racing_a_swap_is_fine_either_way() {
+        for reading in [FailedCas::Observed, FailedCas::NotApplied] {
+            for name in [
+                "register-concurrent-cas-ok.log",
+                "register-concurrent-cas-ok.edn",
+            ] {
+                assert_eq!(
+                    verdict(name, Some(reading)),
+                    Verdict::Linearizable,
+                    "{name}"
+                );
+            }
+        }
     }
 }
 
@@ -136,7 +207,7 @@ mod report {
         line("{:process 2, :type :ok, :f :write, :key \"small\", :value 1}");
         line("{:process 2, :type :invoke, :f :read, :key \"small\", :value nil}");
         line("{:process 2, :type :ok, :f :read, :key \"small\", :value 7}");
-        let first = check_text(&text, Format::Edn, None, &CheckOptions::default()).unwrap();
+        let first = check_text(&text, Format::Edn, None, None, &CheckOptions::default()).unwrap();
         assert_eq!(first.violation.as_ref().unwrap().partition, "key \"small\"");
         for threads in [1, 2, 4, 8] {
             for _ in 0..5 {
@@ -144,7 +215,7 @@ mod report {
                     threads,
                     ..CheckOptions::default()
                 };
-                let again = check_text(&text, Format::Edn, None, &options).unwrap();
+                let again = check_text(&text, Format::Edn, None, None, &options).unwrap();
                 assert_eq!(again.to_json(), first.to_json());
             }
         }
@@ -171,11 +242,11 @@ mod report {
             max_steps: Some(2000),
             ..CheckOptions::default()
         };
-        let result = check_text(&text, Format::Edn, None, &options).unwrap();
+        let result = check_text(&text, Format::Edn, None, None, &options).unwrap();
         assert_eq!(result.verdict, Verdict::Unknown, "{result}");
         assert_eq!(result.unknown.len(), 1);
         // With room to finish, the answer is definite.
-        let full = check_text(&text, Format::Edn, None, &CheckOptions::default()).unwrap();
+        let full = check_text(&text, Format::Edn, None, None, &CheckOptions::default()).unwrap();
         assert_eq!(full.verdict, Verdict::NotLinearizable);
     }
 }
@@ -197,6 +268,27 @@ mod cli {
 
     fn path(name: &str) -> String {
         histories().join(name).to_str().unwrap().to_string()
+    }
+
+    /// `--failed-cas` picks the reading; the default for jepsen-log is Porcupine's, and the
+    /// report says how many failed CASes it kept as observations.
+    #[test]
+    fn failed_cas_flag() {
+        let log = path("register-failed-cas-bad.log");
+        let (code, out, _) = locksim(&["check", "--format", "jepsen-log", &log]);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("1 :fail :cas kept as observations"), "{out}");
+        let args = [
+            "check",
+            "--format",
+            "jepsen-log",
+            "--failed-cas",
+            "not-applied",
+            &log,
+        ];
+        let (code, out, _) = locksim(&args);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("1 :fail operations dropped"), "{out}");
     }
 
     #[test]

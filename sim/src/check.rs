@@ -38,7 +38,7 @@ pub use kv::{kv_partitions, Kv};
 pub use kv_append::{kv_append_partitions, AppendInput, AppendOutput, KvAppend};
 pub use model::{Model, Op, Steps, StepsIter};
 pub use partition::{check_partitions, CheckOptions, Partition};
-pub use register::{register_partitions, Register, RegisterInput, RegisterOutput};
+pub use register::{register_partitions, FailedCas, Register, RegisterInput, RegisterOutput};
 pub use report::{CheckResult, OpReport, UnknownPartition, Verdict, Violation};
 pub use stale_read::{stale_reads, StaleRead, WriteRef};
 
@@ -69,13 +69,16 @@ pub fn check_records(records: &[Record], options: &CheckOptions) -> CheckResult 
 
 /// Parse `text` in `format` and check it against `model` (`None`: the format's natural model —
 /// `kv` for `jsonl`, `register` for `jepsen-log`, and for `edn` `kv-append` when the history
-/// has `:get`/`:put`/`:append` operations, `register` otherwise).
+/// has `:get`/`:put`/`:append` operations, `register` otherwise). `failed_cas` says what a
+/// register history's `:fail :cas` means (`None`: the format's reading — an observation for
+/// `jepsen-log`, Porcupine's; not applied for `edn`, Jepsen's; see [`FailedCas`]).
 ///
 /// Errors: malformed input, naming the line, or a model the format cannot express.
 pub fn check_text(
     text: &str,
     format: Format,
     model: Option<ModelKind>,
+    failed_cas: Option<FailedCas>,
     options: &CheckOptions,
 ) -> Result<CheckResult, ParseError> {
     match format {
@@ -105,7 +108,11 @@ pub fn check_text(
             let pairs = pair_events(events)?;
             match model {
                 ModelKind::Register => {
-                    let (partitions, notes) = register_partitions(&pairs)?;
+                    let failed_cas = failed_cas.unwrap_or(match format {
+                        Format::JepsenLog => FailedCas::Observed,
+                        Format::Edn | Format::Jsonl => FailedCas::NotApplied,
+                    });
+                    let (partitions, notes) = register_partitions(&pairs, failed_cas)?;
                     Ok(check_partitions(partitions, options, notes))
                 }
                 ModelKind::KvAppend => {

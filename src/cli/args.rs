@@ -142,6 +142,11 @@ pub enum Cmd {
         /// `kv-append` if the history has get/put/append operations, else `register`.
         #[arg(long, value_enum)]
         model: Option<ModelArg>,
+        /// What a register history's `:fail :cas` means: `observed` (the compare ran and found
+        /// another value: Porcupine's reading, the default for jepsen-log) or `not-applied`
+        /// (dropped, Jepsen's `:fail`: the default for edn).
+        #[arg(long, value_enum)]
+        failed_cas: Option<FailedCasArg>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -159,6 +164,12 @@ pub enum FormatArg {
     Jsonl,
     JepsenLog,
     Edn,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum FailedCasArg {
+    Observed,
+    NotApplied,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

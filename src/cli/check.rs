@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::args::{FormatArg, ModelArg};
+use super::args::{FailedCasArg, FormatArg, ModelArg};
 
 /// Checks `file` and exits with the verdict's code (0 linearizable, 1 not, 3 unknown, 2 bad
 /// input).
@@ -11,11 +11,12 @@ pub fn check(
     file: &std::path::Path,
     format: FormatArg,
     model: Option<ModelArg>,
+    failed_cas: Option<FailedCasArg>,
     json: bool,
     max_steps: u64,
     timeout_secs: Option<u64>,
 ) -> ! {
-    use sim::check::{Format, ModelKind};
+    use sim::check::{FailedCas, Format, ModelKind};
     let (code, out) = locksim::check_cmd::run_check(&locksim::check_cmd::CheckArgs {
         file,
         format: match format {
@@ -27,6 +28,10 @@ pub fn check(
             ModelArg::Register => ModelKind::Register,
             ModelArg::Kv => ModelKind::Kv,
             ModelArg::KvAppend => ModelKind::KvAppend,
+        }),
+        failed_cas: failed_cas.map(|f| match f {
+            FailedCasArg::Observed => FailedCas::Observed,
+            FailedCasArg::NotApplied => FailedCas::NotApplied,
         }),
         json,
         max_steps: Some(max_steps),

@@ -23,8 +23,24 @@ pub enum RegisterOutput {
     /// `None`: the register held nothing (Jepsen's `nil`).
     Read(Option<ValueId>),
     Write,
-    /// A `:ok` CAS: it swapped. (A `:fail` CAS did nothing and is not in the history.)
+    /// A `:ok` CAS: it swapped.
     Cas,
+    /// A `:fail` CAS read as an observation ([`FailedCas::Observed`]): the compare was
+    /// evaluated, found the register different from `from`, and changed nothing.
+    CasFailed,
+}
+
+/// What a `:fail :cas` means. Jepsen's general reading of `:fail` is "did not happen", which
+/// also covers a request refused before its compare ran; Porcupine's etcd model — whose format
+/// `jepsen-log` is — reads a failed CAS as a compare that was evaluated and found the register
+/// ≠ `from` at some moment within the operation, which is what a failed etcd txn compare means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailedCas {
+    /// The compare ran and failed: the register held something else (Porcupine's reading; the
+    /// default for `jepsen-log`).
+    Observed,
+    /// Nothing happened: the operation is dropped (Jepsen's `:fail`; the default for `edn`).
+    NotApplied,
 }
 
 /// The model. The register starts empty (`nil`).
@@ -61,6 +77,9 @@ impl Model for Register {
             }
             (RegisterInput::Read, None) => Steps::One(*state),
             (RegisterInput::Write(v), _) => Steps::One(Some(*v)),
+            (RegisterInput::Cas { from, .. }, Some(RegisterOutput::CasFailed)) => {
+                (*state != Some(*from)).then_some(*state).into()
+            }
             (RegisterInput::Cas { from, to }, Some(_)) => {
                 (*state == Some(*from)).then_some(Some(*to)).into()
             }
@@ -78,6 +97,7 @@ impl Model for Register {
         let result = match output {
             None => "?".to_string(),
             Some(RegisterOutput::Read(v)) => self.name(*v),
+            Some(RegisterOutput::CasFailed) => "fail".to_string(),
             Some(_) => "ok".to_string(),
         };
         match input {
@@ -99,11 +119,13 @@ impl Model for Register {
 /// Build register partitions from Jepsen events: one register, or one per `:key` when the
 /// history is keyed (independent registers).
 ///
-/// Dropped: `:fail` operations (certainly not applied) and reads that did not complete `:ok`
-/// (a read has no effect). Errors: an `:f` other than read/write/cas, a CAS whose value is not
+/// Dropped: `:fail` operations (certainly not applied) — except a `:fail :cas` under
+/// [`FailedCas::Observed`], kept as a failed compare — and reads that did not complete `:ok` (a
+/// read has no effect). Errors: an `:f` other than read/write/cas, a CAS whose value is not
 /// `[from to]`, a write of `nil`.
 pub fn register_partitions(
     pairs: &[Paired],
+    failed_cas: FailedCas,
 ) -> Result<(Vec<Partition<Register>>, Vec<String>), ParseError> {
     let mut interner: BTreeMap<Value, ValueId> = BTreeMap::new();
     let mut values: Vec<Value> = Vec::new();
@@ -116,10 +138,11 @@ pub fn register_partitions(
     let mut by_key: BTreeMap<Option<Value>, Vec<Op<RegisterInput, RegisterOutput>>> =
         BTreeMap::new();
     let mut dropped_fail = 0;
+    let mut observed_fail = 0;
     for pair in pairs {
         let inv = &pair.invoke;
         let kind = pair.kind();
-        if kind == EventType::Fail {
+        if kind == EventType::Fail && !(failed_cas == FailedCas::Observed && inv.f == "cas") {
             dropped_fail += 1;
             continue;
         }
@@ -165,6 +188,10 @@ pub fn register_partitions(
                 };
                 (Some(c.line as u64), Some(output))
             }
+            (Some(c), EventType::Fail) => {
+                observed_fail += 1;
+                (Some(c.line as u64), Some(RegisterOutput::CasFailed))
+            }
             _ => (None, None),
         };
         by_key.entry(inv.key.clone()).or_default().push(Op {
@@ -187,12 +214,16 @@ pub fn register_partitions(
             ops,
         })
         .collect();
-    let notes = if dropped_fail > 0 {
-        vec![format!(
+    let mut notes = Vec::new();
+    if dropped_fail > 0 {
+        notes.push(format!(
             "{dropped_fail} :fail operations dropped (not applied)"
-        )]
-    } else {
-        Vec::new()
-    };
+        ));
+    }
+    if observed_fail > 0 {
+        notes.push(format!(
+            "{observed_fail} :fail :cas kept as observations (the compare ran and found another value)"
+        ));
+    }
     Ok((partitions, notes))
 }
