@@ -101,6 +101,25 @@ pub fn format(d: Duration) -> String {
     }
 }
 
+/// The longest simulated time a scenario may ask for in any field (`duration`, `for`, TTLs,
+/// timeouts, hold and think times), and a `locksim ctl` `sleep`, unless `LOCKSIM_MAX_SIM_TIME`
+/// raises it. Why a bound: a
+/// slip like `100000h` would start a run that takes days and grows its history without end.
+/// An hour of simulated time takes seconds; whole days are rarely what a story needs.
+pub const MAX_SIM_TIME: Duration = Duration::from_secs(3600);
+
+/// The environment variable that raises (or lowers) [`MAX_SIM_TIME`], e.g. `200h`.
+pub const MAX_SIM_TIME_VAR: &str = "LOCKSIM_MAX_SIM_TIME";
+
+/// [`MAX_SIM_TIME`], or what [`MAX_SIM_TIME_VAR`] says. `Err` when the variable is set but is
+/// not a duration.
+pub fn max_sim_time() -> Result<Duration, String> {
+    match std::env::var(MAX_SIM_TIME_VAR) {
+        Err(_) => Ok(MAX_SIM_TIME),
+        Ok(text) => parse(&text).map_err(|e| format!("{MAX_SIM_TIME_VAR}={text:?}: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,14 +83,14 @@ impl Validator<'_> {
     }
 
     /// `Err` naming the field, the bound and how to raise it when `d` is longer than a run may
-    /// simulate ([`defaults::max_sim_time`]).
+    /// simulate ([`crate::duration::max_sim_time`]).
     fn within_bound(
         &self,
         s: &Spanned<String>,
         field: &str,
         d: Duration,
     ) -> Result<(), ScenarioError> {
-        let bound = defaults::max_sim_time().or_else(|e| self.err(s.span(), field, e))?;
+        let bound = crate::duration::max_sim_time().or_else(|e| self.err(s.span(), field, e))?;
         if d > bound {
             return self.err(
                 s.span(),
@@ -99,7 +99,7 @@ impl Validator<'_> {
                     "{:?} is longer than the {} of simulated time a run may cover; raise the bound with {}={} if that is meant",
                     s.get_ref(),
                     crate::duration::format(bound),
-                    defaults::MAX_SIM_TIME_VAR,
+                    crate::duration::MAX_SIM_TIME_VAR,
                     s.get_ref()
                 ),
             );

@@ -18,7 +18,17 @@ use super::{Command, ParseError, Result};
 pub(super) fn parse_sleep(args: Vec<Word>) -> Result<Command> {
     let f = Flags::parse("sleep", args, &[])?;
     let [d] = f.positional("sleep", ["DURATION"])?;
-    Ok(Command::Sleep(parse_duration(&lossy(&d))?))
+    let d = parse_duration(&lossy(&d))?;
+    let bound = crate::duration::max_sim_time().map_err(ParseError::new)?;
+    if d > bound {
+        return Err(ParseError::new(format!(
+            "sleep {}: at most {} of simulated time at once; {} raises the bound",
+            crate::duration::format(d),
+            crate::duration::format(bound),
+            crate::duration::MAX_SIM_TIME_VAR
+        )));
+    }
+    Ok(Command::Sleep(d))
 }
 
 /// `crash [--lose-unsynced] MEMBER|ROLE`, `restart MEMBER|ROLE`.
