@@ -9,7 +9,8 @@
 //!   * `clock`: `Clock`, a host's own time: process pause and clock skew act on it.
 //!   * `link_faults`: `LinkFaults`, per-datagram loss and duplication, decided at the sender.
 //!   * `datagram`: the one codec and receive-buffer size for datagrams between hosts.
-//!   * `host_loop`: the periodic server loop (datagrams in, a timer on the host's clock).
+//!   * `host_loop`: the one server loop of every host (member, node, sentinel): inbound from
+//!     receive tasks, one or two timers on the host's clock, an async hook after every wake.
 //!   * `rpc`: `RpcSocket`, the one request/response layer of every store's client: attempts
 //!     with deadlines on the host's own clock, the retry rule, the endpoint ring.
 //!   * `fault/`: `FaultPlan` (faults in time, aimed at hosts or roles) and its validation
@@ -24,7 +25,7 @@
 //!   * `state_machine`: what a committed entry does to the store and the lessor.
 //!   * `storage`, `page_cache`: a member's durable Raft disk, and its unsynced writes.
 //!   * `watch`: `WatchHub`, watch polls held until events arrive.
-//!   * `member`: `Member`, one etcd server: the Ready loop.
+//!   * `member`: `Member`, one etcd server on the host loop: the Ready loop after every wake.
 //!   * `cluster`: `Cluster`, members on a turmoil `Sim`, with crash/restart/partition.
 //!   * `summary`: requests and answers in etcdctl's words (history summaries).
 //!   * `transport`, `client`, `driver`: wire types; `Client` (clientv3-like, recording every

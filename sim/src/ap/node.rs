@@ -30,7 +30,7 @@ use crate::etcd::request::RequestId;
 use crate::world::clock::Clock;
 use crate::world::datagram::encode;
 use crate::world::history::History;
-use crate::world::host_loop::{serve, PeriodicHost};
+use crate::world::host_loop::{datagram_inbox, serve, Host, Timer};
 use crate::world::link_faults::LinkFaults;
 
 /// What a node keeps on disk across a crash.
@@ -142,20 +142,21 @@ pub(crate) async fn run(ctx: NodeContext) -> turmoil::Result {
     let clock = node.ctx.clock.clone();
     let period = node.ctx.config.cron_period;
     let first = clock.now() + period;
-    serve(&mut node, socket, clock, first, period).await;
+    let inbound = datagram_inbox(socket);
+    serve(&mut node, clock, &[Timer { first, period }], inbound).await;
     Ok(())
 }
 
-impl PeriodicHost for Node {
-    type Message = ApMessage;
+impl Host for Node {
+    type Inbound = (SocketAddr, ApMessage);
 
-    fn on_timer(&mut self) {
+    fn on_timer(&mut self, _timer: usize) {
         self.cron();
     }
-    fn on_message(&mut self, from: SocketAddr, msg: ApMessage) {
+    fn on_inbound(&mut self, (from, msg): (SocketAddr, ApMessage)) {
         self.handle(from, msg);
     }
-    fn after_wake(&mut self) {
+    async fn after_wake(&mut self) {
         self.publish();
     }
 }

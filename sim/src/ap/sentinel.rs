@@ -45,7 +45,7 @@ use super::message::{ApMessage, NodeInfo, NodeRole, NODE_PORT, SENTINEL_PORT};
 use crate::world::clock::Clock;
 use crate::world::datagram::encode;
 use crate::world::history::{sim_now, History};
-use crate::world::host_loop::{serve, PeriodicHost};
+use crate::world::host_loop::{datagram_inbox, serve, Host, Timer};
 use crate::world::link_faults::LinkFaults;
 
 /// Timing and quorum of the sentinels.
@@ -159,17 +159,18 @@ pub(crate) async fn run(ctx: SentinelContext) -> turmoil::Result {
     let clock = sentinel.ctx.clock.clone();
     let period = sentinel.ctx.config.ping_period;
     let first = clock.now();
-    serve(&mut sentinel, socket, clock, first, period).await;
+    let inbound = datagram_inbox(socket);
+    serve(&mut sentinel, clock, &[Timer { first, period }], inbound).await;
     Ok(())
 }
 
-impl PeriodicHost for Sentinel {
-    type Message = ApMessage;
+impl Host for Sentinel {
+    type Inbound = (SocketAddr, ApMessage);
 
-    fn on_timer(&mut self) {
+    fn on_timer(&mut self, _timer: usize) {
         self.tick();
     }
-    fn on_message(&mut self, from: SocketAddr, msg: ApMessage) {
+    fn on_inbound(&mut self, (from, msg): (SocketAddr, ApMessage)) {
         self.handle(from, msg);
     }
 }

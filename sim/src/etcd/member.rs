@@ -30,9 +30,10 @@ use crate::etcd::transport::{
     ClientMessage, ClientRequest, ClientResponse, Proposal, Reply, WriteOp, CLIENT_PORT, PEER_PORT,
 };
 use crate::etcd::watch::WatchHub;
-use crate::world::clock::{next_deadline, Clock};
+use crate::world::clock::Clock;
 use crate::world::datagram::{decode, encode, MAX_DATAGRAM};
 use crate::world::history::{sim_now, ClusterEvent, History};
+use crate::world::host_loop::{receive_datagrams, serve, Host, Timer};
 use crate::world::link_faults::LinkFaults;
 
 /// The cluster id every response header carries (etcd derives one from the member URLs; a
@@ -195,68 +196,58 @@ pub(crate) async fn run(ctx: MemberContext) -> turmoil::Result {
     let client_socket = Rc::new(UdpSocket::bind(("0.0.0.0", CLIENT_PORT)).await?);
     let mut member = Member::start(ctx, peer_socket.clone(), client_socket.clone())?;
 
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     tokio::task::spawn_local(receive_raft(peer_socket, tx.clone()));
-    tokio::task::spawn_local(receive_clients(client_socket, tx));
+    receive_datagrams(client_socket, tx, Inbound::Client);
 
     // Timers run on the host's own clock, so a skewed clock ticks Raft and expires leases at
-    // its own pace. After a pause they fire once and carry on (no burst of missed ticks).
+    // its own pace.
     let clock = member.ctx.clock.clone();
-    let tick = member.ctx.config.heartbeat_interval;
-    let lease_pass = member.ctx.config.lease_revoke_interval;
-    let mut next_tick = clock.now() + tick;
-    let mut next_lease_pass = clock.now() + lease_pass;
-    loop {
-        let event = tokio::select! {
-            _ = clock.sleep_until(next_tick) => Wake::Tick,
-            _ = clock.sleep_until(next_lease_pass) => Wake::LeasePass,
-            Some(inbound) = rx.recv() => Wake::Inbound(inbound),
-        };
-        // A paused process acts on nothing, not even what already arrived.
-        clock.running().await;
-        match event {
-            Wake::Tick => {
-                next_tick = next_deadline(next_tick, tick, clock.now());
-                member.tick();
-            }
-            Wake::LeasePass => {
-                next_lease_pass = next_deadline(next_lease_pass, lease_pass, clock.now());
-                member.revoke_expired_leases();
-            }
-            Wake::Inbound(inbound) => {
-                member.handle(inbound);
-                while let Ok(inbound) = rx.try_recv() {
-                    member.handle(inbound);
-                }
-                member.flush_batch();
-            }
+    let timers = [
+        Timer {
+            first: clock.now() + member.ctx.config.heartbeat_interval,
+            period: member.ctx.config.heartbeat_interval,
+        },
+        Timer {
+            first: clock.now() + member.ctx.config.lease_revoke_interval,
+            period: member.ctx.config.lease_revoke_interval,
+        },
+    ];
+    serve(&mut member, clock, &timers, rx).await;
+    Ok(())
+}
+
+/// The member's timers, in the order [`run`] gives them to [`serve`].
+const TICK: usize = 0;
+const LEASE_PASS: usize = 1;
+
+impl Host for Member {
+    type Inbound = Inbound;
+
+    fn on_timer(&mut self, timer: usize) {
+        match timer {
+            TICK => self.tick(),
+            LEASE_PASS => self.revoke_expired_leases(),
+            _ => unreachable!("a member has two timers"),
         }
-        member.on_ready().await;
+    }
+    fn on_inbound(&mut self, inbound: Inbound) {
+        self.handle(inbound);
+    }
+    fn flush_batch(&mut self) {
+        Member::flush_batch(self);
+    }
+    async fn after_wake(&mut self) {
+        self.on_ready().await;
     }
 }
 
-enum Wake {
-    Tick,
-    LeasePass,
-    Inbound(Inbound),
-}
-
+/// Raft's peer port carries protobuf (raft-rs's own encoding), not bincode.
 async fn receive_raft(socket: Rc<UdpSocket>, tx: mpsc::UnboundedSender<Inbound>) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     while let Ok((n, _)) = socket.recv_from(&mut buf).await {
         if let Ok(msg) = Message::parse_from_bytes(&buf[..n]) {
             if tx.send(Inbound::Raft(msg)).is_err() {
-                return;
-            }
-        }
-    }
-}
-
-async fn receive_clients(socket: Rc<UdpSocket>, tx: mpsc::UnboundedSender<Inbound>) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-        if let Some(msg) = decode::<ClientMessage>(&buf[..n]) {
-            if tx.send(Inbound::Client(from, msg)).is_err() {
                 return;
             }
         }
