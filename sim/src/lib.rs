@@ -36,6 +36,9 @@
 //!   them, each with a summary in the store's words.
 //! * `check/` — linearizability checking (WGL search, per-key partitions) of a `History` or of
 //!   histories from elsewhere (Jepsen logs, EDN).
+//!   * `kv/`: `Kv`, the etcd KV model (`ops`, its vocabulary; `model`, its semantics;
+//!     `describe`, its words in reports) and `kv_partitions`, a history to per-key partitions
+//!     (`universe`, keys and values interned; `convert`, records to partitions).
 //!
 //! Mutual exclusion is decided outside this crate, by the lock crate's checker
 //! (`lock/src/checker.rs`), from the history this crate records.
