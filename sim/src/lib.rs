@@ -25,7 +25,9 @@
 //!   * `state_machine`: what a committed entry does to the store and the lessor.
 //!   * `storage`, `page_cache`: a member's durable Raft disk, and its unsynced writes.
 //!   * `watch`: `WatchHub`, watch polls held until events arrive.
-//!   * `member`: `Member`, one etcd server on the host loop: the Ready loop after every wake.
+//!   * `member/`: `Member`, one etcd server on the host loop: `config` (`MemberConfig`, the
+//!     status board), `requests` (client requests: batched proposals, ReadIndex reads,
+//!     watches, replies), `ready` (the Ready loop after every wake).
 //!   * `cluster`: `Cluster`, members on a turmoil `Sim`, with crash/restart/partition.
 //!   * `summary`: requests and answers in etcdctl's words (history summaries).
 //!   * `transport`, `client`, `driver`: wire types; `Client` (clientv3-like, recording every
