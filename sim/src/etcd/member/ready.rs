@@ -8,6 +8,7 @@ use protobuf::Message as _;
 use raft::eraftpb::{ConfState, Entry, EntryType, Message, Snapshot};
 
 use super::{Member, Role};
+use crate::etcd::cluster::member_name;
 use crate::etcd::state_machine::StateMachine;
 use crate::etcd::transport::{Proposal, WriteOp, PEER_PORT};
 use crate::world::datagram::decode;
@@ -88,7 +89,7 @@ impl Member {
 
     pub(super) fn send(&self, messages: Vec<Message>) {
         for msg in messages {
-            let to = format!("n{}", msg.to);
+            let to = member_name(msg.to);
             let bytes = msg
                 .write_to_bytes()
                 .expect("raft message serialization cannot fail");

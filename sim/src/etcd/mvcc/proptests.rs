@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::{Compare, CompareResult, CompareTarget, ResponseOp};
 
 const KEYS: u8 = 6;
 /// Leases 1..=3 exist; 4 does not.

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::prefix_end;
+use crate::{Compare, CompareResult, CompareTarget, ResponseOp, SortOrder, SortTarget};
 
 fn no_lease(_: LeaseId) -> bool {
     false
