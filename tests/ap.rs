@@ -299,9 +299,8 @@ mod story {
         for host in also {
             cluster.crash(host);
         }
-        cluster
-            .run_for(Duration::from_secs(10) - cluster.elapsed())
-            .unwrap();
+        let rest = Duration::from_secs(10) - cluster.elapsed();
+        cluster.run_for(rest).unwrap();
         let outcome = Outcome {
             a_held_at: a_state.borrow().unwrap(),
             b_acquired_at: *b_state.borrow(),

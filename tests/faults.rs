@@ -13,8 +13,8 @@ use common::{random_plan, PlanShape};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sim::{
-    sim_now, Client, ClientRequest, ClientResponse, ClusterConfig, ClusterEvent, Driver, EtcdRoles,
-    Fault, FaultInjector, FaultPlan, History, LeaseGrantRequest, Outcome, PutRequest, RangeRequest,
+    sim_now, Client, ClientRequest, ClientResponse, ClusterConfig, ClusterEvent, Driver, Fault,
+    FaultInjector, FaultPlan, History, LeaseGrantRequest, Outcome, PutRequest, RangeRequest,
     Record, Role, ScheduledFault, Target,
 };
 
@@ -355,7 +355,8 @@ mod partition {
             let acked_before = acked_minority.borrow().len();
             let mut injector = FaultInjector::new(&plan, seed);
             while driver.cluster().elapsed() < cut_at + s(9.0) {
-                injector.apply_due(driver.cluster(), &[&EtcdRoles]).unwrap();
+                let roles = driver.cluster().roles();
+                injector.apply_due(driver.cluster(), &[&roles]).unwrap();
                 driver.cluster().step().unwrap();
             }
             assert!(injector.is_done());
@@ -440,7 +441,8 @@ fn random_faults_run(seed: u64) -> (Vec<String>, String) {
     plan.validate(driver.cluster().hosts(), 3).unwrap();
     let mut injector = FaultInjector::new(&plan, seed);
     while driver.cluster().elapsed() < start + s(21.0) {
-        injector.apply_due(driver.cluster(), &[&EtcdRoles]).unwrap();
+        let roles = driver.cluster().roles();
+        injector.apply_due(driver.cluster(), &[&roles]).unwrap();
         driver.cluster().step().unwrap();
     }
     // Liveness phase: undo everything that may still be in force, then let it settle.
@@ -563,7 +565,8 @@ mod fsync {
         plan.validate(driver.cluster().hosts(), 3).unwrap();
         let mut injector = FaultInjector::new(&plan, seed);
         while driver.cluster().elapsed() < start + s(16.0) {
-            injector.apply_due(driver.cluster(), &[&EtcdRoles]).unwrap();
+            let roles = driver.cluster().roles();
+            injector.apply_due(driver.cluster(), &[&roles]).unwrap();
             driver.cluster().step().unwrap();
         }
         let ClientResponse::Range(range) = driver

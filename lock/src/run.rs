@@ -12,8 +12,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sim::ap::{ApConfig, ApStore, Topology};
 use sim::{
-    member_name, Cluster, ClusterConfig, EtcdRoles, FaultInjector, FaultPlan, FaultSpan, History,
-    RoleResolver, SimError,
+    member_name, Cluster, ClusterConfig, FaultInjector, FaultPlan, FaultSpan, History,
+    RoleResolver, SimError, World,
 };
 
 use crate::algorithm::AlgorithmKind;
@@ -273,7 +273,7 @@ pub struct RunHandle {
 struct HolderRole(Option<String>);
 
 impl RoleResolver for HolderRole {
-    fn holder(&self, _world: &Cluster) -> Option<String> {
+    fn holder(&self, _world: &World) -> Option<String> {
         self.0.clone()
     }
 }
@@ -313,7 +313,8 @@ impl RunHandle {
     /// Apply the faults that are due, then advance one tick.
     pub fn step(&mut self) -> Result<(), SimError> {
         let holder = HolderRole(self.current_holder());
-        let mut roles: Vec<&dyn RoleResolver> = vec![&EtcdRoles, &holder];
+        let etcd = self.cluster.roles();
+        let mut roles: Vec<&dyn RoleResolver> = vec![&etcd, &holder];
         if let Some(store) = &self.store {
             roles.push(store);
         }

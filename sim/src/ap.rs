@@ -1,5 +1,5 @@
 //! The AP contrast: a Redis-like store with asynchronous replication and Sentinel failover,
-//! running on the same turmoil `Sim` (the same [`Cluster`]) as the etcd members.
+//! running in the same [`World`] as the etcd members.
 //!
 //! A primary acknowledges a write at once and streams it to its replicas later; sentinels
 //! promote the most up-to-date reachable replica when the primary is unreachable for
@@ -18,7 +18,7 @@
 //! * `record`: AP commands read back typed from the `History` (`operations`).
 //! * `summary`: commands and replies in redis-cli's words (history summaries).
 //!
-//! [`ApStore`] (here) registers the hosts on a [`Cluster`] and answers the harness's questions
+//! [`ApStore`] (here) registers the hosts on a [`World`] and answers the harness's questions
 //! (who is primary, each node's status), including [`RoleResolver::primary`] for fault plans.
 
 mod client;
@@ -44,8 +44,8 @@ pub use record::{operations, ApOperation, ApOutcome};
 pub use replication::{ReplId, ReplicationConfig};
 pub use sentinel::{SentinelConf, SentinelConfig};
 
-use crate::etcd::cluster::Cluster;
 use crate::world::fault::RoleResolver;
+use crate::world::sim::World;
 use node::{DiskState, NodeBoard, NodeContext, NodeDisk};
 use sentinel::{SentinelContext, SentinelDisk};
 
@@ -95,8 +95,8 @@ pub fn sentinel_name(i: usize) -> String {
     format!("s{i}")
 }
 
-/// The AP store's hosts on a cluster, and the harness's view of them. Keeps every node's and
-/// sentinel's disk, so crash and restart through the [`Cluster`] behave as for members.
+/// The AP store's hosts in a world, and the harness's view of them. Keeps every node's and
+/// sentinel's disk, so crash and restart through the [`World`] behave as for etcd members.
 pub struct ApStore {
     config: ApConfig,
     nodes: Vec<String>,
@@ -106,12 +106,12 @@ pub struct ApStore {
 }
 
 impl ApStore {
-    /// Register the store's hosts on `cluster` (nodes, then sentinels, in name order).
+    /// Register the store's hosts on `world` (nodes, then sentinels, in name order).
     ///
     /// # Panics
     /// If the topology has no node, or a replicated topology has no sentinel (validated by
     /// callers).
-    pub fn add_to(cluster: &mut Cluster, config: ApConfig) -> ApStore {
+    pub fn add_to(world: &mut World, config: ApConfig) -> ApStore {
         let (n_nodes, n_sentinels) = match config.topology {
             Topology::Replicated {
                 replicas,
@@ -126,7 +126,7 @@ impl ApStore {
         let nodes: Vec<String> = (1..=n_nodes).map(node_name).collect();
         let sentinels: Vec<String> = (1..=n_sentinels).map(sentinel_name).collect();
         let replicated = matches!(config.topology, Topology::Replicated { .. });
-        let seed = cluster.config().seed;
+        let seed = world.world_config().seed;
         let board = NodeBoard::default();
         for (i, name) in nodes.iter().enumerate() {
             let initial_role = if i == 0 || !replicated {
@@ -149,12 +149,12 @@ impl ApStore {
                 config: node_config,
                 disk,
                 incarnation: Rc::new(Cell::new(0)),
-                history: cluster.history().clone(),
+                history: world.history().clone(),
                 board: board.clone(),
-                clock: cluster.clock(name),
-                links: cluster.links(),
+                clock: world.clock(name),
+                links: world.links(),
             };
-            cluster.add_host(name, move || node::run(ctx.clone()));
+            world.add_host(name, move || node::run(ctx.clone()));
         }
         let mut sentinel_disks = BTreeMap::new();
         for (i, name) in sentinels.iter().enumerate() {
@@ -172,11 +172,11 @@ impl ApStore {
                 sentinels: sentinels.clone(),
                 disk,
                 incarnation: Rc::new(Cell::new(0)),
-                history: cluster.history().clone(),
-                clock: cluster.clock(name),
-                links: cluster.links(),
+                history: world.history().clone(),
+                clock: world.clock(name),
+                links: world.links(),
             };
-            cluster.add_host(name, move || sentinel::run(ctx.clone()));
+            world.add_host(name, move || sentinel::run(ctx.clone()));
         }
         ApStore {
             config,
@@ -208,9 +208,9 @@ impl ApStore {
 
     /// A client configuration for a client on `host`: through the sentinels for a replicated
     /// store, pinned to `r1` for an independent one (aim it elsewhere with
-    /// [`ApClient::with_endpoint`]). Takes the host's clock and the cluster's link faults, so
+    /// [`ApClient::with_endpoint`]). Takes the host's clock and the world's link faults, so
     /// faults aimed at `host` reach the client.
-    pub fn client_config(&self, cluster: &mut Cluster, host: &str) -> ApClientConfig {
+    pub fn client_config(&self, world: &mut World, host: &str) -> ApClientConfig {
         let endpoint = if self.sentinels.is_empty() {
             ApEndpoint::Node(self.nodes[0].clone())
         } else {
@@ -218,8 +218,8 @@ impl ApStore {
         };
         ApClientConfig {
             endpoint,
-            clock: cluster.clock(host),
-            links: cluster.links(),
+            clock: world.clock(host),
+            links: world.links(),
             ..ApClientConfig::default()
         }
     }
@@ -244,24 +244,24 @@ impl ApStore {
     }
 
     /// What each node last published about itself; a crashed node shows `running: false`.
-    pub fn node_status(&self, cluster: &Cluster) -> BTreeMap<String, NodeStatus> {
+    pub fn node_status(&self, world: &World) -> BTreeMap<String, NodeStatus> {
         let mut status = self.board.borrow().clone();
         for (name, s) in status.iter_mut() {
-            if cluster.is_crashed(name) {
+            if world.is_crashed(name) {
                 s.running = false;
             }
         }
         status
     }
 
-    /// Every AP command recorded in the cluster's history so far.
-    pub fn operations(&self, cluster: &Cluster) -> Vec<ApOperation> {
-        operations(cluster.history())
+    /// Every AP command recorded in the world's history so far.
+    pub fn operations(&self, world: &World) -> Vec<ApOperation> {
+        operations(world.history())
     }
 }
 
 impl RoleResolver for ApStore {
-    fn primary(&self, _world: &Cluster) -> Option<String> {
+    fn primary(&self, _world: &World) -> Option<String> {
         ApStore::primary(self)
     }
 }

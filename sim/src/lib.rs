@@ -5,7 +5,10 @@
 //! world event lands in a [`History`] stamped with simulated time.
 //!
 //! # Layout
-//! * `world/` — what every store shares; nothing in it knows a store.
+//! * `world/` — what every store shares; nothing in it knows a store (the history holds every
+//!   store's operations through `op`, the one seam).
+//!   * `sim`: `World`, the turmoil `Sim` with its hosts, clocks, links and the fault verbs
+//!     (crash, restart, partition, pause, skew, loss, latency); stores add their hosts to it.
 //!   * `clock`: `Clock`, a host's own time: process pause and clock skew act on it.
 //!   * `link_faults`: `LinkFaults`, per-datagram loss and duplication, decided at the sender.
 //!   * `datagram`: the one codec and receive-buffer size for datagrams between hosts.
@@ -28,12 +31,13 @@
 //!   * `member/`: `Member`, one etcd server on the host loop: `config` (`MemberConfig`, the
 //!     status board), `requests` (client requests: batched proposals, ReadIndex reads,
 //!     watches, replies), `ready` (the Ready loop after every wake).
-//!   * `cluster`: `Cluster`, members on a turmoil `Sim`, with crash/restart/partition.
+//!   * `cluster`: `EtcdCluster::add_to(&mut World)`, the members with their disks, leader and
+//!     status; `Cluster`, a `World` with an etcd cluster in it (the world's verbs by `Deref`).
 //!   * `summary`: requests and answers in etcdctl's words (history summaries).
 //!   * `transport`, `client`, `driver`: wire types; `Client` (clientv3-like, recording every
 //!     call); `Driver`, a synchronous handle for `locksim ctl` and tests.
 //! * `ap/` — the AP contrast: a Redis-like store (primary, async replicas, Sentinel failover):
-//!   `ApStore`, `ApClient` (a public module: its names are Redis's).
+//!   `ApStore::add_to(&mut World)`, `ApClient` (a public module: its names are Redis's).
 //! * `op` — `Request`, `Response`, `OpError`: every store's operations as the history records
 //!   them, each with a summary in the store's words.
 //! * `check/` — linearizability checking (WGL search, per-key partitions) of a `History` or of
@@ -52,7 +56,7 @@ mod op;
 mod world;
 
 pub use etcd::client::{Client, ClientConfig, Watcher};
-pub use etcd::cluster::{member_name, Cluster, ClusterConfig, SimError};
+pub use etcd::cluster::{member_name, Cluster, ClusterConfig, EtcdCluster};
 pub use etcd::driver::{Driver, CTL_HOST};
 pub use etcd::error::{Error, Result};
 pub use etcd::lease::{
@@ -73,3 +77,4 @@ pub use world::fault::{
 };
 pub use world::history::{sim_now, ClusterEvent, History, OpHandle, Operation, Outcome, Record};
 pub use world::link_faults::{LinkFaults, LinkRule};
+pub use world::sim::{SimError, World, WorldConfig};

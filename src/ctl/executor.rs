@@ -1,8 +1,8 @@
 //! `SimExecutor`: runs shell commands against a simulated cluster through a [`sim::Driver`].
 
 use sim::{
-    ClientRequest, ClientResponse, ClusterConfig, Driver, Error, EtcdRoles, FaultInjector,
-    FaultPlan, MemberId, SimError,
+    ClientRequest, ClientResponse, ClusterConfig, Driver, Error, FaultInjector, FaultPlan,
+    MemberId, SimError,
 };
 
 use super::command::Command;
@@ -128,9 +128,10 @@ impl Executor for SimExecutor {
                 Output::Done
             }
             Command::Fault(fault) => {
+                let roles = self.driver.cluster().roles();
                 let hosts = self
                     .faults
-                    .apply_now(self.driver.cluster(), &[&EtcdRoles], fault)
+                    .apply_now(self.driver.cluster(), &[&roles], fault)
                     .map_err(Error::InvalidArgument)?;
                 Output::Faulted(hosts)
             }

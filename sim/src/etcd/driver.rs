@@ -11,10 +11,11 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::etcd::client::Client;
-use crate::etcd::cluster::{Cluster, ClusterConfig, SimError};
+use crate::etcd::cluster::{Cluster, ClusterConfig};
 use crate::etcd::error::{Error, Result};
 use crate::etcd::request::*;
 use crate::etcd::transport::{ClientRequest, ClientResponse, WatchRequest, WatchResponse};
+use crate::world::sim::SimError;
 
 /// Name of the host the driver's client runs in.
 pub const CTL_HOST: &str = "ctl";

@@ -11,8 +11,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::plan::{Fault, FaultError, FaultPlan, ScheduledFault, Target};
 use super::roles::{RoleResolver, Roles};
-use crate::etcd::cluster::Cluster;
 use crate::world::link_faults::LinkRule;
+use crate::world::sim::World;
 
 /// A fault with its targets resolved to host names: what is applied, and what undoes it.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,7 +70,7 @@ impl FaultInjector {
     /// that moment.
     pub fn apply_due(
         &mut self,
-        cluster: &mut Cluster,
+        cluster: &mut World,
         roles: &[&dyn RoleResolver],
     ) -> Result<(), FaultError> {
         let now = cluster.elapsed();
@@ -103,7 +103,7 @@ impl FaultInjector {
 
     fn try_apply(
         &mut self,
-        cluster: &mut Cluster,
+        cluster: &mut World,
         roles: &[&dyn RoleResolver],
         index: usize,
         fault: ScheduledFault,
@@ -143,7 +143,7 @@ impl FaultInjector {
     /// none when its role resolved to nobody.
     pub fn apply_now(
         &mut self,
-        cluster: &mut Cluster,
+        cluster: &mut World,
         roles: &[&dyn RoleResolver],
         fault: &Fault,
     ) -> Result<Vec<String>, String> {
@@ -164,7 +164,7 @@ impl FaultInjector {
     /// Resolve targets to hosts. `Ok(None)`: a role resolved to nobody.
     fn resolve(
         &mut self,
-        cluster: &Cluster,
+        cluster: &World,
         roles: &[&dyn RoleResolver],
         fault: &Fault,
     ) -> Result<Option<(Action, Option<Action>)>, String> {
@@ -297,7 +297,7 @@ impl FaultInjector {
 
     fn minority_majority(
         &mut self,
-        cluster: &Cluster,
+        cluster: &World,
         roles: &[&dyn RoleResolver],
     ) -> (Vec<String>, Vec<String>) {
         let members = roles.members(cluster);
@@ -359,7 +359,7 @@ impl Action {
 
 /// What target resolution needs, for one fault.
 struct Resolve<'a> {
-    cluster: &'a Cluster<'a>,
+    cluster: &'a World<'a>,
     roles: &'a [&'a dyn RoleResolver],
     /// (minority, majority), drawn once per fault so both name complementary sets.
     sides: (Vec<String>, Vec<String>),
@@ -404,7 +404,7 @@ impl Resolve<'_> {
     }
 }
 
-fn apply(cluster: &mut Cluster, action: &Action) {
+fn apply(cluster: &mut World, action: &Action) {
     match action {
         Action::Partition(groups) => cluster.partition(groups),
         Action::Unpartition(groups) => cluster.unpartition(groups),

@@ -4,45 +4,45 @@
 //! holder, by implementing [`RoleResolver`]. A fault plan is applied with the world's list of
 //! resolvers; each question goes to them in order and the first that knows answers.
 
-use crate::etcd::cluster::Cluster;
+use crate::world::sim::World;
 
 /// The roles one store (or harness) knows. Every method defaults to "nobody": a store answers
 /// only for its own. `world` is the world as it is at this step (what is crashed, who is up).
 pub trait RoleResolver {
     /// The consensus members in name order (etcd's, a ZooKeeper ensemble's): what `minority`
     /// and `majority` split. Crashed ones included: a minority is a share of the membership.
-    fn members(&self, _world: &Cluster) -> Vec<String> {
+    fn members(&self, _world: &World) -> Vec<String> {
         Vec::new()
     }
 
     /// The running leader, if there is one now.
-    fn leader(&self, _world: &Cluster) -> Option<String> {
+    fn leader(&self, _world: &World) -> Option<String> {
         None
     }
 
     /// Running members that are not the leader, in name order.
-    fn followers(&self, _world: &Cluster) -> Vec<String> {
+    fn followers(&self, _world: &World) -> Vec<String> {
         Vec::new()
     }
 
     /// The client that believes it holds the lock.
-    fn holder(&self, _world: &Cluster) -> Option<String> {
+    fn holder(&self, _world: &World) -> Option<String> {
         None
     }
 
     /// The AP store's primary, in its sentinels' view.
-    fn primary(&self, _world: &Cluster) -> Option<String> {
+    fn primary(&self, _world: &World) -> Option<String> {
         None
     }
 }
 
 /// A world's resolvers asked as one: the first non-empty answer wins.
 pub trait Roles {
-    fn members(&self, world: &Cluster) -> Vec<String>;
-    fn leader(&self, world: &Cluster) -> Option<String>;
-    fn followers(&self, world: &Cluster) -> Vec<String>;
-    fn holder(&self, world: &Cluster) -> Option<String>;
-    fn primary(&self, world: &Cluster) -> Option<String>;
+    fn members(&self, world: &World) -> Vec<String>;
+    fn leader(&self, world: &World) -> Option<String>;
+    fn followers(&self, world: &World) -> Vec<String>;
+    fn holder(&self, world: &World) -> Option<String>;
+    fn primary(&self, world: &World) -> Option<String>;
 }
 
 fn first_list(
@@ -64,19 +64,19 @@ fn first_one(
 }
 
 impl Roles for [&dyn RoleResolver] {
-    fn members(&self, world: &Cluster) -> Vec<String> {
+    fn members(&self, world: &World) -> Vec<String> {
         first_list(self, |r| r.members(world))
     }
-    fn leader(&self, world: &Cluster) -> Option<String> {
+    fn leader(&self, world: &World) -> Option<String> {
         first_one(self, |r| r.leader(world))
     }
-    fn followers(&self, world: &Cluster) -> Vec<String> {
+    fn followers(&self, world: &World) -> Vec<String> {
         first_list(self, |r| r.followers(world))
     }
-    fn holder(&self, world: &Cluster) -> Option<String> {
+    fn holder(&self, world: &World) -> Option<String> {
         first_one(self, |r| r.holder(world))
     }
-    fn primary(&self, world: &Cluster) -> Option<String> {
+    fn primary(&self, world: &World) -> Option<String> {
         first_one(self, |r| r.primary(world))
     }
 }
