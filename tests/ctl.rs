@@ -128,3 +128,47 @@ mod errors {
         assert_eq!(lines[4]["error"], "etcdserver: requested lease not found");
     }
 }
+
+/// A session against a cut-off leader moves on in about one attempt: the put sent to the
+/// isolated leader is given up after one attempt timeout (1 s, reported indeterminate — it may
+/// have been applied, and it is never resent) instead of the whole 5 s deadline, and later
+/// puts reach the new leader.
+mod failover {
+    use std::time::Duration;
+
+    use sim::{ClusterConfig, Driver, Error, PutRequest};
+
+    fn put(key: &str) -> sim::ClientRequest {
+        sim::ClientRequest::Put(PutRequest {
+            key: key.into(),
+            value: b"v".to_vec(),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_put_to_an_isolated_leader_answers_within_one_attempt() {
+        let mut driver = Driver::new(ClusterConfig {
+            seed: 7,
+            ..ClusterConfig::default()
+        })
+        .unwrap();
+        assert!(driver.call(put("before")).unwrap().is_ok());
+        let (leader, _) = driver.cluster().leader().unwrap();
+        driver.cluster().isolate(&sim::member_name(leader));
+        let start = driver.cluster().elapsed();
+        let first = driver.call(put("during")).unwrap();
+        let took = driver.cluster().elapsed() - start;
+        assert_eq!(first.unwrap_err(), Error::Indeterminate);
+        assert!(
+            took <= Duration::from_millis(1100),
+            "gave up after {took:?}"
+        );
+        // The session is not stuck on the isolated member: once the majority has elected a
+        // leader (an election timeout or two), the next put goes there and commits.
+        driver.cluster().run_for(Duration::from_secs(3)).unwrap();
+        let next = driver.call(put("after")).unwrap();
+        assert!(next.is_ok(), "{next:?}");
+        assert_ne!(next.unwrap().header().member_id, leader);
+    }
+}

@@ -31,6 +31,13 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// How long one attempt of a retryable request waits before trying another member.
     pub attempt_timeout: Duration,
+    /// How long a write waits for its answer from one member before the client gives that
+    /// member up: the write is reported indeterminate (it may have been applied; it is never
+    /// resent) and the next request goes to the next member. `None`: the whole request deadline,
+    /// as clientv3 over a connection that stays up. `locksim ctl` sets one attempt timeout, so
+    /// a session against a cut-off leader moves on after about a second, as a client whose
+    /// keepalive declared the connection dead would.
+    pub write_attempt_timeout: Option<Duration>,
     /// Pause before retrying after `no leader`, so an election can finish.
     pub retry_backoff: Duration,
     /// How long a member holds a watch poll open when it has no events (must match the members').
@@ -50,6 +57,7 @@ impl Default for ClientConfig {
             endpoints: vec!["n1".into(), "n2".into(), "n3".into()],
             request_timeout: Duration::from_secs(5),
             attempt_timeout: Duration::from_millis(1000),
+            write_attempt_timeout: None,
             retry_backoff: Duration::from_millis(100),
             watch_poll: Duration::from_millis(1000),
             port: 3000,
@@ -272,7 +280,9 @@ impl Client {
         let write = request.is_mutation();
         let step = async |remaining: Duration| {
             let attempt_timeout = match request {
-                _ if write => remaining,
+                _ if write => config
+                    .write_attempt_timeout
+                    .map_or(remaining, |t| t.min(remaining)),
                 ClientRequest::Watch(_) => config.watch_poll + config.attempt_timeout,
                 _ => config.attempt_timeout.min(remaining),
             };

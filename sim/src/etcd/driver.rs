@@ -41,7 +41,9 @@ impl<'a> Driver<'a> {
         let mut cluster = Cluster::new(config);
         let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
         let slot: Slot = Rc::default();
-        let client_config = cluster.client_config(CTL_HOST);
+        let mut client_config = cluster.client_config(CTL_HOST);
+        // A session moves on from a member that does not answer a write (see the field).
+        client_config.write_attempt_timeout = Some(client_config.attempt_timeout);
         let history = cluster.history().clone();
         let out = slot.clone();
         cluster.add_client(CTL_HOST, async move {
