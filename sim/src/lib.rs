@@ -18,13 +18,15 @@
 //!     with deadlines on the host's own clock, the retry rule, the endpoint ring.
 //!   * `fault/`: `FaultPlan` (faults in time, aimed at hosts or roles) and its validation
 //!     (`plan`), `RoleResolver` (`roles`: each store answers for its own roles), and the
-//!     `FaultInjector` (`injector`) — **where a fault reaches a host**.
+//!     `FaultInjector` (`injector`) — **where a fault reaches a host**: `world/fault/injector.rs`
+//!     resolves its targets and calls the `World`'s verb (`world/sim.rs`: crash, partition, …).
 //!   * `history`: `History`, the run's operations and events; its digest is the determinism check.
 //! * `etcd/` — the small etcd.
 //!   * `request`, `error`: etcdserverpb's request/response shapes; etcd's error messages.
 //!   * `mvcc/`: `Mvcc`, the revisioned key-value store: range, txn, compaction, watch events.
 //!   * `roles`: `EtcdRoles`, etcd's leader, followers and members for fault plans.
-//!   * `lease`: `Lessor`, lease TTLs and expiry run by the leader — **where a lease expires**.
+//!   * `lease`: `Lessor`, lease TTLs and expiry run by the leader — **where a lease expires**:
+//!     `etcd/lease.rs` (`Lessor::expired`), revoked through Raft by the leader's lease pass.
 //!   * `state_machine`: what a committed entry does to the store and the lessor.
 //!   * `storage`, `page_cache`: a member's durable Raft disk, and its unsynced writes.
 //!   * `watch`: `WatchHub`, watch polls held until events arrive.
@@ -46,8 +48,8 @@
 //!     `describe`, its words in reports) and `kv_partitions`, a history to per-key partitions
 //!     (`universe`, keys and values interned; `convert`, records to partitions).
 //!
-//! Mutual exclusion is decided outside this crate, by the lock crate's checker
-//! (`lock/src/checker.rs`), from the history this crate records.
+//! **Mutual exclusion is decided** outside this crate, from the history this crate records: in
+//! `lock/src/checker/mutual_exclusion.rs` (belief intervals of different clients never overlap).
 
 pub mod ap;
 pub mod check;
