@@ -121,7 +121,7 @@ fn partition_key(groups: &[Vec<String>]) -> String {
 impl ActiveFaults {
     /// Derives the intervals from `(at_ms, event)` pairs in history order. `default_latency_ms`
     /// is the `(min, max)` a link has when no fault set one, as the world records it
-    /// (`ClusterConfig::default_latency_ms`): a `Latency` event back to it ends a latency fault.
+    /// (`WorldConfig::default_latency_ms`): a `Latency` event back to it ends a latency fault.
     pub fn from_events<'a>(
         events: impl IntoIterator<Item = (u64, &'a ClusterEvent)>,
         default_latency_ms: (u64, u64),

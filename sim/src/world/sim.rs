@@ -183,7 +183,7 @@ impl<'a> World<'a> {
     }
 
     /// Whether `host` can be crashed and restarted: members and hosts added with
-    /// [`Cluster::add_host`] can; one-shot clients from [`Cluster::add_client`] cannot.
+    /// [`World::add_host`] can; one-shot clients from [`World::add_client`] cannot.
     pub fn is_restartable(&self, host: &str) -> bool {
         self.is_host(host) && !self.one_shot.contains(host)
     }
@@ -353,7 +353,7 @@ impl<'a> World<'a> {
         cut.len() + oneway.len()
     }
 
-    /// Stop `host`'s process: it runs nothing until [`Cluster::resume`], while every other
+    /// Stop `host`'s process: it runs nothing until [`World::resume`], while every other
     /// clock runs on and datagrams queue for it.
     pub fn pause(&mut self, host: &str) {
         self.clock(host).pause();

@@ -31,7 +31,7 @@ enum Action {
     Latency(Option<(String, String)>, Option<(Duration, Duration)>),
 }
 
-/// Applies a [`FaultPlan`] to a [`Cluster`] as simulated time passes.
+/// Applies a [`FaultPlan`] to a [`World`] as simulated time passes.
 pub struct FaultInjector {
     plan: Vec<(usize, ScheduledFault)>,
     next: usize,
