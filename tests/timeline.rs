@@ -357,3 +357,23 @@ mod cli {
         assert!(std::fs::read_to_string(&path).unwrap() == html);
     }
 }
+
+/// The healed phase returns the network to its default latency: that is not a fault, so no band
+/// is drawn for it (it once was, as "latency 10–10 ms everywhere"); the AP store's commands are
+/// operations with marks and titles in redis-cli's words.
+#[test]
+fn the_healed_phase_is_not_a_fault_and_ap_commands_are_drawn() {
+    let (_, artifacts, html) = render("pause-no-fencing", 1);
+    assert!(
+        !html.contains("latency 10–10"),
+        "the latency reset drawn as a fault"
+    );
+    let kinds: Vec<_> = artifacts.outcome.faults.iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, [sim::FaultKind::Pause]);
+    let (_, artifacts, html) = render("ap-failover", 1);
+    assert!(artifacts.outcome.ops > 0);
+    assert!(
+        html.contains("SET lock &quot;c") || html.contains("SET lock \"c"),
+        "no AP command titles"
+    );
+}
