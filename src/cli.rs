@@ -7,7 +7,8 @@
 //!   scenario, running one seed, writing `--timeline`.
 //! * `args`: the clap definitions ([`args::Cli`], [`args::Cmd`]) and their `--help` text.
 //! * `run`: `locksim run` and `locksim replay` (one seed, text or JSON).
-//! * `sweep`: `locksim sweep` (many seeds, a progress bar on a terminal).
+//! * `sweep`: `locksim sweep` (many seeds, a progress bar on a terminal) and `locksim report`
+//!   (shards merged).
 //! * `explore`: `locksim explore` (generated variants, shrinking).
 //! * `bench`: `locksim bench`.
 //! * `list`: `locksim list` (the bundled scenarios).
@@ -31,7 +32,7 @@ pub use ctl::ctl;
 pub use explore::explore;
 pub use list::list;
 pub use run::{replay, run};
-pub use sweep::sweep;
+pub use sweep::{report, sweep};
 
 /// Bad input: say what is wrong and exit 2 (the CLI contract).
 pub fn bad_input(message: impl std::fmt::Display) -> ! {

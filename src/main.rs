@@ -38,6 +38,7 @@ fn main() -> anyhow::Result<()> {
             jobs,
             shard,
             json,
+            jsonl,
             no_check,
         } => cli::sweep(
             &scenario,
@@ -45,8 +46,10 @@ fn main() -> anyhow::Result<()> {
             jobs,
             shard.as_deref(),
             json,
+            jsonl.as_deref(),
             cli::options(no_check),
         ),
+        Cmd::Report { files, json } => cli::report(&files, json),
         Cmd::Replay {
             scenario,
             seed,

@@ -4,15 +4,82 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::runner::{self, Outcome, RunError, RunOptions};
 use crate::scenario::Scenario;
-use crate::verdict::{Kv, MutualExclusion};
+use crate::verdict::{Kv, MutualExclusion, Resource};
 
-/// What a sweep found. Per-seed results are sorted by seed, so the summary does not depend on
-/// which thread finished first.
-#[derive(Clone, Debug, Serialize)]
+/// One seed of a sweep, as `sweep --jsonl` writes it (one JSON line each) and `locksim report`
+/// reads it back: everything a summary is made of, so shards merge exactly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeedLine {
+    pub scenario: String,
+    pub seed: u64,
+    /// `None` when the simulation failed (then `error` says why).
+    pub verdict: Option<MutualExclusion>,
+    pub resource: Option<Resource>,
+    pub kv: Option<Kv>,
+    /// Whether the verdict matched `[expect]` (false for a failed run).
+    pub matches: bool,
+    pub digest: Option<String>,
+    /// The first safety violation: kind, clients, from–to ms.
+    pub first_violation: Option<FirstViolation>,
+    /// Wall-clock time of this seed's run (the only field that differs between replays).
+    pub wall_ms: u64,
+    pub error: Option<String>,
+}
+
+/// The first safety violation of a run, in a [`SeedLine`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirstViolation {
+    pub kind: lock::ViolationKind,
+    pub clients: Vec<String>,
+    pub from_ms: u64,
+    pub to_ms: u64,
+}
+
+impl SeedLine {
+    fn new(scenario: &str, seed: u64, result: Result<Outcome, String>, wall_ms: u64) -> Self {
+        match result {
+            Ok(o) => SeedLine {
+                scenario: scenario.to_string(),
+                seed,
+                verdict: Some(o.verdict),
+                resource: Some(o.resource),
+                kv: Some(o.kv),
+                matches: o.matches,
+                digest: Some(o.history_digest),
+                first_violation: o.violations.iter().find(|v| v.kind.is_safety()).map(|v| {
+                    FirstViolation {
+                        kind: v.kind,
+                        clients: v.clients.clone(),
+                        from_ms: v.from_ms,
+                        to_ms: v.to_ms,
+                    }
+                }),
+                wall_ms,
+                error: None,
+            },
+            Err(error) => SeedLine {
+                scenario: scenario.to_string(),
+                seed,
+                verdict: None,
+                resource: None,
+                kv: None,
+                matches: false,
+                digest: None,
+                first_violation: None,
+                wall_ms,
+                error: Some(error),
+            },
+        }
+    }
+}
+
+/// What a sweep found. Made from its [`SeedLine`]s sorted by seed, so it does not depend on
+/// which thread finished first, nor on how the seeds were split into shards.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
     pub scenario: String,
     pub seeds_run: usize,
@@ -26,8 +93,39 @@ pub struct Summary {
     pub first_mismatching_seed: Option<u64>,
     /// Seeds whose simulation failed (a bug: each is reported with its seed).
     pub errors: Vec<String>,
+    /// Wall-clock time: of the whole sweep, or for merged shards the sum of the seeds' runs.
     pub wall_ms: u64,
     pub seeds_per_sec: f64,
+}
+
+impl Summary {
+    /// The summary of `lines` (any order; sorted here). `wall_ms`: the sweep's wall time.
+    pub fn of(scenario: &str, lines: &[SeedLine], wall_ms: u64) -> Summary {
+        let mut lines: Vec<&SeedLine> = lines.iter().collect();
+        lines.sort_by_key(|l| l.seed);
+        let violating: Vec<u64> = lines
+            .iter()
+            .filter(|l| l.verdict == Some(MutualExclusion::Violated))
+            .map(|l| l.seed)
+            .collect();
+        let mismatching: Vec<u64> = lines
+            .iter()
+            .filter(|l| !l.matches)
+            .map(|l| l.seed)
+            .collect();
+        Summary {
+            scenario: scenario.to_string(),
+            seeds_run: lines.len(),
+            violating: violating.len(),
+            kv_violating: lines.iter().filter(|l| l.kv == Some(Kv::Violated)).count(),
+            mismatching: mismatching.len(),
+            first_violating_seed: violating.first().copied(),
+            first_mismatching_seed: mismatching.first().copied(),
+            errors: lines.iter().filter_map(|l| l.error.clone()).collect(),
+            wall_ms,
+            seeds_per_sec: lines.len() as f64 / (wall_ms.max(1) as f64 / 1000.0),
+        }
+    }
 }
 
 /// Runs `seeds` on `jobs` threads; `progress` is called after each seed with the count done.
@@ -37,16 +135,17 @@ pub fn sweep(
     jobs: usize,
     options: RunOptions,
     progress: &(dyn Fn(usize) + Sync),
-) -> Summary {
+) -> (Summary, Vec<SeedLine>) {
     let started = std::time::Instant::now();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results: Mutex<Vec<(u64, Result<Outcome, String>)>> = Mutex::new(Vec::new());
+    let lines: Mutex<Vec<SeedLine>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&seed) = seeds.get(i) else { break };
+                let run_started = std::time::Instant::now();
                 let result = match runner::run_with(scenario, seed, options) {
                     Ok(artifacts) => Ok(artifacts.outcome),
                     Err(RunError::Simulation { seed, message }) => {
@@ -54,45 +153,59 @@ pub fn sweep(
                     }
                     Err(e) => Err(e.to_string()),
                 };
-                results
-                    .lock()
-                    .expect("no panics hold it")
-                    .push((seed, result));
+                let wall_ms = run_started.elapsed().as_millis() as u64;
+                let line = SeedLine::new(&scenario.name, seed, result, wall_ms);
+                lines.lock().expect("no panics hold it").push(line);
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1);
             });
         }
     });
-    let mut results = results.into_inner().expect("threads joined");
-    results.sort_by_key(|(seed, _)| *seed);
-    let wall = started.elapsed();
-    let violating: Vec<u64> = results
-        .iter()
-        .filter(|(_, r)| matches!(r, Ok(o) if o.verdict == MutualExclusion::Violated))
-        .map(|(s, _)| *s)
-        .collect();
-    let mismatching: Vec<u64> = results
-        .iter()
-        .filter(|(_, r)| !matches!(r, Ok(o) if o.matches))
-        .map(|(s, _)| *s)
-        .collect();
-    Summary {
-        scenario: scenario.name.clone(),
-        seeds_run: results.len(),
-        violating: violating.len(),
-        kv_violating: results
-            .iter()
-            .filter(|(_, r)| matches!(r, Ok(o) if o.kv == Kv::Violated))
-            .count(),
-        mismatching: mismatching.len(),
-        first_violating_seed: violating.first().copied(),
-        first_mismatching_seed: mismatching.first().copied(),
-        errors: results
-            .iter()
-            .filter_map(|(_, r)| r.as_ref().err().cloned())
-            .collect(),
-        wall_ms: wall.as_millis() as u64,
-        seeds_per_sec: results.len() as f64 / wall.as_secs_f64().max(1e-9),
+    let mut lines = lines.into_inner().expect("threads joined");
+    lines.sort_by_key(|l| l.seed);
+    let wall_ms = started.elapsed().as_millis() as u64;
+    (Summary::of(&scenario.name, &lines, wall_ms), lines)
+}
+
+/// Merges the seed lines of shards (JSON lines, as `sweep --jsonl` writes them) into one
+/// summary: exactly the unsharded sweep's, but for `wall_ms`, which is the seeds' total.
+/// `Err` names the file and line of a malformed line, a seed that appears twice, or lines of
+/// different scenarios.
+pub fn report(files: &[(String, String)]) -> Result<Summary, String> {
+    let mut lines: Vec<SeedLine> = Vec::new();
+    let mut seen: std::collections::BTreeMap<u64, String> = std::collections::BTreeMap::new();
+    for (name, text) in files {
+        for (i, raw) in text.lines().enumerate() {
+            if raw.trim().is_empty() {
+                continue;
+            }
+            let line: SeedLine = serde_json::from_str(raw)
+                .map_err(|e| format!("{name}:{}: not a sweep line: {e}", i + 1))?;
+            if let Some(first) = lines.first() {
+                if first.scenario != line.scenario {
+                    return Err(format!(
+                        "{name}:{}: scenario {:?}, but earlier lines are {:?}: one report per scenario",
+                        i + 1,
+                        line.scenario,
+                        first.scenario
+                    ));
+                }
+            }
+            let at = format!("{name}:{}", i + 1);
+            if let Some(before) = seen.insert(line.seed, at.clone()) {
+                return Err(format!(
+                    "{at}: seed {} again (first at {before}): overlapping shards",
+                    line.seed
+                ));
+            }
+            lines.push(line);
+        }
     }
+    let Some(first) = lines.first() else {
+        return Err("no sweep lines in the files given".to_string());
+    };
+    let scenario = first.scenario.clone();
+    let wall_ms = lines.iter().map(|l| l.wall_ms).sum();
+    Ok(Summary::of(&scenario, &lines, wall_ms))
 }
 
 /// `A..B` (half-open) and an optional shard `I/N` (every N-th seed from the I-th, 0-based).

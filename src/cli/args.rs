@@ -43,9 +43,22 @@ pub enum Cmd {
         shard: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Also write one JSON line per seed (verdicts, digest, first violation, wall ms) to
+        /// this file, for `locksim report` to merge shards.
+        #[arg(long)]
+        jsonl: Option<std::path::PathBuf>,
         /// Skip the linearizability check of each run's KV history.
         #[arg(long)]
         no_check: bool,
+    },
+    /// Merge the `sweep --jsonl` files of shards (from `--shard I/N` runs, on one machine or
+    /// many) into the summary `sweep` prints; exact, but for wall time (the seeds' total).
+    Report {
+        /// The JSON-lines files, one per shard.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        #[arg(long)]
+        json: bool,
     },
     /// Run one seed and print its full event log (elections, faults, lock holds, resource
     /// writes); identical on every replay.

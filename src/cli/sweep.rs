@@ -1,5 +1,6 @@
 //! `locksim sweep`: many seeds in parallel ([`locksim::sweep`]), with a progress bar when
-//! stderr is a terminal, and a summary.
+//! stderr is a terminal, and a summary; `--jsonl` writes a line per seed, and `locksim report`
+//! merges such files from shards into the same summary.
 
 use super::{bad_input, load};
 
@@ -9,6 +10,7 @@ pub fn sweep(
     jobs: Option<usize>,
     shard: Option<&str>,
     json: bool,
+    jsonl: Option<&std::path::Path>,
     options: locksim::runner::RunOptions,
 ) -> anyhow::Result<()> {
     use std::io::IsTerminal;
@@ -31,7 +33,7 @@ pub fn sweep(
     } else {
         None
     };
-    let summary = locksim::sweep::sweep(&scenario, &seeds, jobs, options, &|done| {
+    let (summary, lines) = locksim::sweep::sweep(&scenario, &seeds, jobs, options, &|done| {
         if let Some(bar) = &bar {
             bar.set_position(done as u64);
         }
@@ -39,18 +41,48 @@ pub fn sweep(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    if let Some(path) = jsonl {
+        let mut text = String::new();
+        for line in &lines {
+            text.push_str(&serde_json::to_string(line)?);
+            text.push('\n');
+        }
+        std::fs::write(path, text)
+            .map_err(|e| anyhow::anyhow!("writing the seed lines to {}: {e}", path.display()))?;
+    }
+    print_summary(&summary, json, Some(jobs))
+}
+
+/// `locksim report FILE…`: the shards' seed lines merged into one summary.
+pub fn report(files: &[std::path::PathBuf], json: bool) -> anyhow::Result<()> {
+    let mut texts = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f)
+            .unwrap_or_else(|e| bad_input(format!("cannot read {}: {e}", f.display())));
+        texts.push((f.display().to_string(), text));
+    }
+    let summary = locksim::sweep::report(&texts).unwrap_or_else(|e| bad_input(e));
+    print_summary(&summary, json, None)
+}
+
+/// Prints a summary (text or one JSON object) and exits 0 when every seed was as expected.
+fn print_summary(
+    summary: &locksim::sweep::Summary,
+    json: bool,
+    jobs: Option<usize>,
+) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
         println!(
-            "{}: {} seeds, {} violating mutual exclusion, {} with a non-linearizable KV history, {} not as expected, {:.1} seeds/s ({} jobs)",
+            "{}: {} seeds, {} violating mutual exclusion, {} with a non-linearizable KV history, {} not as expected, {:.1} seeds/s ({})",
             summary.scenario,
             summary.seeds_run,
             summary.violating,
             summary.kv_violating,
             summary.mismatching,
             summary.seeds_per_sec,
-            jobs
+            jobs.map_or("merged shards".to_string(), |j| format!("{j} jobs"))
         );
         if let Some(seed) = summary.first_violating_seed {
             println!(
