@@ -2,7 +2,7 @@
 //!
 //! Scenario files (`lock.ttl = "5s"`, ranges `"1ms..20ms"`) and `locksim ctl` lines (`sleep 2s`,
 //! `latency 5ms..50ms`) read durations with [`parse`]; the explorer writes them back with
-//! [`format`], which prints only what [`parse`] reads. Why one unit and no fractions: the
+//! [`format()`], which prints only what [`parse`] reads. Why one unit and no fractions: the
 //! simulation counts whole milliseconds, and `1.5s` or humantime's `1s 500ms` would invite
 //! spellings that mean something else to the next reader.
 //!
