@@ -11,6 +11,17 @@ use locksim::scenario::{parse, BUNDLED};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
+/// A proptest runner with a fixed seed: the same inputs on every run, so a failure replays.
+fn seeded(cases: u32) -> TestRunner {
+    TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x10c5_f022),
+        ..Config::default()
+    })
+}
+
 /// Values a careless or hostile edit puts in a field.
 const NASTY: &[&str] = &[
     "\"\"",
@@ -110,13 +121,7 @@ fn mutated_scenarios_are_refused_clearly_or_end() {
     let tried = Cell::new(0u32);
     let refused = Cell::new(0u32);
     let ran = Cell::new(0u32);
-    let mut runner = TestRunner::new(Config {
-        cases: 3000,
-        failure_persistence: None,
-        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(0x10c5_f022),
-        ..Config::default()
-    });
+    let mut runner = seeded(3000);
     let inputs = (0..BUNDLED.len(), proptest::collection::vec(edit(), 1..4));
     runner
         .run(&inputs, |(which, edits)| {
@@ -245,13 +250,7 @@ const CTL_WORDS: &[&str] = &[
 #[test]
 fn random_ctl_lines_parse_or_are_refused_and_scripts_end() {
     let tried = Cell::new(0u32);
-    let mut runner = TestRunner::new(Config {
-        cases: 3000,
-        failure_persistence: None,
-        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(0x10c5_f022),
-        ..Config::default()
-    });
+    let mut runner = seeded(3000);
     let line = proptest::collection::vec(0..CTL_WORDS.len(), 0..7).prop_map(|ws| {
         ws.iter()
             .map(|&w| CTL_WORDS[w])
@@ -271,13 +270,7 @@ fn random_ctl_lines_parse_or_are_refused_and_scripts_end() {
         .unwrap();
     // Scripts: fewer (each starts a cluster), run through the shell end to end.
     let scripts = Cell::new(0u32);
-    let mut runner = TestRunner::new(Config {
-        cases: 40,
-        failure_persistence: None,
-        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(0x10c5_f022),
-        ..Config::default()
-    });
+    let mut runner = seeded(40);
     let script = proptest::collection::vec(line, 1..8);
     runner
         .run(&script, |lines| {

@@ -105,7 +105,7 @@ pub struct Timeline {
     /// The resource's counter at the end (the last accepted write's value if not given).
     pub final_value: Option<u64>,
     /// The `(min, max)` link latency with no fault: a `Latency` event back to it ends a latency
-    /// fault (`ClusterConfig::default_latency_ms`; the default config's unless given).
+    /// fault (`WorldConfig::default_latency_ms`; the default config's unless given).
     pub default_latency_ms: (u64, u64),
 }
 
@@ -116,7 +116,7 @@ impl Timeline {
             cluster_events: Vec::new(),
             end_ms: 0,
             final_value: None,
-            default_latency_ms: ClusterConfig::default().default_latency_ms(),
+            default_latency_ms: ClusterConfig::default().world().default_latency_ms(),
         };
         for record in records {
             match record {
@@ -256,16 +256,23 @@ impl Timeline {
     }
 }
 
-/// The checkers a run applies, with their default settings.
-pub fn all(liveness_bound_ms: u64) -> Vec<Box<dyn Checker>> {
+/// The safety checkers a run applies (everything but liveness, which a run reports as a
+/// verdict of its own and, when stalled, a violation after these).
+pub fn safety() -> Vec<Box<dyn Checker>> {
     vec![
         Box::new(MutualExclusion),
         Box::new(Fencing),
         Box::new(LostUpdate),
-        Box::new(Liveness {
-            bound_ms: liveness_bound_ms,
-        }),
     ]
+}
+
+/// Every checker a run applies, with their default settings: [`safety`], then liveness.
+pub fn all(liveness_bound_ms: u64) -> Vec<Box<dyn Checker>> {
+    let mut checkers = safety();
+    checkers.push(Box::new(Liveness {
+        bound_ms: liveness_bound_ms,
+    }));
+    checkers
 }
 
 #[cfg(test)]

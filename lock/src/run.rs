@@ -314,10 +314,7 @@ impl RunHandle {
     pub fn step(&mut self) -> Result<(), SimError> {
         let holder = HolderRole(self.current_holder());
         let etcd = self.cluster.roles();
-        let mut roles: Vec<&dyn RoleResolver> = vec![&etcd, &holder];
-        if let Some(store) = &self.store {
-            roles.push(store);
-        }
+        let roles: [&dyn RoleResolver; 3] = [&etcd, &holder, &self.store];
         if let Err(e) = self.injector.apply_due(&mut self.cluster, &roles) {
             return Err(SimError {
                 elapsed: self.cluster.elapsed(),
@@ -378,14 +375,16 @@ impl RunHandle {
         let end_ms = self.cluster.elapsed().as_millis() as u64;
         let timeline = Timeline::from_records(&self.history.records())
             .with_end(end_ms)
-            .with_default_latency(self.run.cluster.default_latency_ms())
+            .with_default_latency(self.run.cluster.world().default_latency_ms())
             .with_final_value(self.resource.value());
         let bound_ms = self.run.liveness_bound.as_millis() as u64;
         let mut violations = Vec::new();
-        for checker in checker::all(bound_ms) {
+        for checker in checker::safety() {
             violations.extend(checker.check(&timeline));
         }
-        let liveness = Liveness { bound_ms }.verdict(&timeline);
+        let live = Liveness { bound_ms };
+        let liveness = live.verdict(&timeline);
+        violations.extend(live.violation(&liveness));
         let acquisitions = timeline
             .lock_events
             .iter()

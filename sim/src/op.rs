@@ -45,6 +45,15 @@ pub enum OpError {
 }
 
 impl OpError {
+    /// "No answer came": the request may or may not have taken effect (each store's
+    /// `Indeterminate`). The history records it as an indeterminate outcome, not a failure.
+    pub fn is_indeterminate(&self) -> bool {
+        matches!(
+            self,
+            OpError::Etcd(Error::Indeterminate) | OpError::Redis(ApError::Indeterminate)
+        )
+    }
+
     /// True when the request certainly did not take effect.
     pub fn is_definite(&self) -> bool {
         match self {
@@ -113,6 +122,26 @@ impl Response {
 }
 
 impl Outcome {
+    /// What a store client's result becomes in the history, the same rule for every store: an
+    /// answer is `Ok`, no answer is `Indeterminate`, any other error a `Fail`.
+    pub fn of<T, E>(result: &Result<T, E>) -> Outcome
+    where
+        T: Clone + Into<Response>,
+        E: Clone + Into<OpError>,
+    {
+        match result {
+            Ok(answer) => Outcome::Ok(answer.clone().into()),
+            Err(e) => {
+                let e: OpError = e.clone().into();
+                if e.is_indeterminate() {
+                    Outcome::Indeterminate
+                } else {
+                    Outcome::Fail(e)
+                }
+            }
+        }
+    }
+
     /// The outcome in a few words: `OK`, `ok, put, rev 57 (n3, term 2)`, `fail: etcdserver: no
     /// leader`, `indeterminate: no answer came`.
     pub fn summary(&self) -> String {

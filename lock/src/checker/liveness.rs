@@ -96,16 +96,13 @@ impl Liveness {
     }
 }
 
-impl Checker for Liveness {
-    fn name(&self) -> &'static str {
-        "liveness"
-    }
-
-    fn check(&self, timeline: &Timeline) -> Vec<Violation> {
-        let LivenessVerdict::Stalled { from_ms, to_ms } = self.verdict(timeline) else {
-            return Vec::new();
+impl Liveness {
+    /// The violation a `stalled` verdict is reported as; none for the others.
+    pub fn violation(&self, verdict: &LivenessVerdict) -> Option<Violation> {
+        let LivenessVerdict::Stalled { from_ms, to_ms } = *verdict else {
+            return None;
         };
-        vec![Violation {
+        Some(Violation {
             kind: ViolationKind::Liveness,
             clients: Vec::new(),
             tokens: Vec::new(),
@@ -116,7 +113,19 @@ impl Checker for Liveness {
                 "no client acquired the lock within {} ms after every fault was healed at {} ms",
                 self.bound_ms, from_ms
             ),
-        }]
+        })
+    }
+}
+
+impl Checker for Liveness {
+    fn name(&self) -> &'static str {
+        "liveness"
+    }
+
+    fn check(&self, timeline: &Timeline) -> Vec<Violation> {
+        self.violation(&self.verdict(timeline))
+            .into_iter()
+            .collect()
     }
 }
 

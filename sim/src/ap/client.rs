@@ -14,9 +14,8 @@ use std::time::Duration;
 
 use super::command::{ApError, ApResult, Command, Reply};
 use super::message::{ApMessage, NodeRole, NODE_PORT, SENTINEL_PORT};
-use super::record;
 use crate::world::clock::Clock;
-use crate::world::history::{sim_now, History};
+use crate::world::history::{sim_now, History, Outcome};
 use crate::world::link_faults::LinkFaults;
 use crate::world::rpc::{
     call_with_retries, Answer, EndpointRing, RequestId, RetryPolicy, RpcSocket, Step,
@@ -271,7 +270,7 @@ impl ApClient {
         let node = inner.last_node.borrow().clone();
         inner
             .history
-            .complete_from(handle, node, record::outcome(&result), sim_now());
+            .complete_from(handle, node, Outcome::of(&result), sim_now());
         result
     }
 
@@ -288,6 +287,8 @@ impl ApClient {
         let sentinel_mode = matches!(config.endpoint, ApEndpoint::Sentinels(_));
         let policy = RetryPolicy {
             request_timeout: config.request_timeout,
+            attempt_timeout: config.attempt_timeout,
+            write_attempt_timeout: None,
             retry_backoff: config.retry_backoff,
         };
         let step = async |remaining: Duration| {
@@ -298,12 +299,12 @@ impl ApClient {
             };
             let remaining = deadline.saturating_sub(clock.now());
             let timeout = match command {
-                _ if command.is_write() => remaining,
+                // `WAIT` blocks on the node for its own timeout (0: without limit).
                 Command::Wait { timeout_ms, .. } if *timeout_ms == 0 => remaining,
                 Command::Wait { timeout_ms, .. } => {
                     (Duration::from_millis(*timeout_ms) + config.attempt_timeout).min(remaining)
                 }
-                _ => config.attempt_timeout.min(remaining),
+                _ => policy.attempt(command.is_write(), remaining),
             };
             *self.inner.last_node.borrow_mut() = Some(node.clone());
             let msg = |id| ApMessage::Command {

@@ -38,15 +38,6 @@ pub struct ApOperation {
     pub outcome: ApOutcome,
 }
 
-/// The history outcome of an AP command's result: a lost write is indeterminate.
-pub(crate) fn outcome(result: &Result<Reply, ApError>) -> Outcome {
-    match result {
-        Ok(reply) => Outcome::Ok(Response::Redis(reply.clone())),
-        Err(ApError::Indeterminate) => Outcome::Indeterminate,
-        Err(e) => Outcome::Fail(OpError::Redis(e.clone())),
-    }
-}
-
 /// Every AP command in `history`, in invoke order, with its outcome.
 pub fn operations(history: &History) -> Vec<ApOperation> {
     history

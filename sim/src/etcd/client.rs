@@ -263,11 +263,7 @@ impl Client {
     }
 
     fn record(&self, handle: OpHandle, result: &Result<ClientResponse>) {
-        let outcome = match result {
-            Ok(r) => Outcome::Ok(r.clone().into()),
-            Err(Error::Indeterminate) => Outcome::Indeterminate,
-            Err(e) => Outcome::Fail(e.clone().into()),
-        };
+        let outcome = Outcome::of(result);
         self.inner.history.complete(handle, outcome, sim_now());
     }
 
@@ -275,16 +271,16 @@ impl Client {
         let config = &self.inner.config;
         let policy = RetryPolicy {
             request_timeout: config.request_timeout,
+            attempt_timeout: config.attempt_timeout,
+            write_attempt_timeout: config.write_attempt_timeout,
             retry_backoff: config.retry_backoff,
         };
         let write = request.is_mutation();
         let step = async |remaining: Duration| {
             let attempt_timeout = match request {
-                _ if write => config
-                    .write_attempt_timeout
-                    .map_or(remaining, |t| t.min(remaining)),
+                // A poll is held open by the member for `watch_poll` when it has no events.
                 ClientRequest::Watch(_) => config.watch_poll + config.attempt_timeout,
-                _ => config.attempt_timeout.min(remaining),
+                _ => policy.attempt(write, remaining),
             };
             let endpoint = self
                 .inner

@@ -13,9 +13,10 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::etcd::client::ClientConfig;
-use crate::etcd::member::{self, MemberConfig, MemberContext, MemberStatus, Role, StatusBoard};
+use crate::etcd::member::{self, MemberConfig, MemberContext, MemberStatus, StatusBoard};
 use crate::etcd::page_cache::PageCache;
 use crate::etcd::request::MemberId;
+use crate::etcd::roles::EtcdRoles;
 use crate::etcd::storage::MemberStorage;
 use crate::world::sim::{SimError, World, WorldConfig};
 
@@ -59,24 +60,14 @@ impl ClusterConfig {
             latency_max: self.latency_max,
         }
     }
-
-    /// See [`WorldConfig::link_latency`].
-    pub fn link_latency(&self, requested: Option<(Duration, Duration)>) -> (Duration, Duration) {
-        self.world().link_latency(requested)
-    }
-
-    /// See [`WorldConfig::default_latency_ms`].
-    pub fn default_latency_ms(&self) -> (u64, u64) {
-        self.world().default_latency_ms()
-    }
 }
 
-/// N etcd members on a world: their disks, their page caches and the status board they publish.
+/// N etcd members on a world: their configuration and the status board they publish (their
+/// disks and page caches live in the hosts' closures and the world's power-loss hooks).
 pub struct EtcdCluster {
     config: MemberConfig,
-    members: usize,
-    storages: Vec<MemberStorage>,
-    board: StatusBoard,
+    /// The status board and membership, read for `status`, `leader` and the fault roles.
+    roles: EtcdRoles,
 }
 
 impl EtcdCluster {
@@ -88,17 +79,15 @@ impl EtcdCluster {
             "members must be 0..=7 (validated by callers)"
         );
         let seed = world.world_config().seed;
-        let mut etcd = EtcdCluster {
+        let board = StatusBoard::default();
+        let etcd = EtcdCluster {
             config,
-            members,
-            storages: Vec::new(),
-            board: StatusBoard::default(),
+            roles: EtcdRoles::new(board.clone(), members),
         };
         let peers: Vec<MemberId> = (1..=members as u64).collect();
         for &id in &peers {
             let name = member_name(id);
             let storage = MemberStorage::new_with_conf_state(peers.clone());
-            etcd.storages.push(storage.clone());
             let page_cache = PageCache::default();
             let ctx = MemberContext {
                 id,
@@ -108,7 +97,7 @@ impl EtcdCluster {
                 seed,
                 incarnation: Rc::new(Cell::new(0)),
                 history: world.history().clone(),
-                board: etcd.board.clone(),
+                board: board.clone(),
                 clock: world.clock(&name),
                 links: world.links(),
                 page_cache: page_cache.clone(),
@@ -121,27 +110,17 @@ impl EtcdCluster {
 
     /// Member host names, `n1`..`nN`.
     pub fn member_names(&self) -> Vec<String> {
-        (1..=self.members as u64).map(member_name).collect()
+        self.roles.member_names()
     }
 
     /// Every member's status as it last published it, `running` false for crashed ones.
     pub fn status(&self, world: &World) -> BTreeMap<MemberId, MemberStatus> {
-        let mut status = self.board.borrow().clone();
-        for (id, s) in status.iter_mut() {
-            if world.is_crashed(&member_name(*id)) {
-                s.running = false;
-            }
-        }
-        status
+        self.roles.status(world)
     }
 
     /// The running leader with the highest term, if any.
     pub fn leader(&self, world: &World) -> Option<(MemberId, u64)> {
-        self.status(world)
-            .into_iter()
-            .filter(|(_, s)| s.running && s.role == Role::Leader)
-            .map(|(id, s)| (id, s.term))
-            .max_by_key(|&(_, term)| term)
+        self.roles.leader(world)
     }
 
     /// A client configuration for a client running on `host`: every member as endpoint,
@@ -157,9 +136,9 @@ impl EtcdCluster {
         }
     }
 
-    /// etcd's roles for fault plans, as of each question (see [`crate::EtcdRoles`]).
-    pub fn roles(&self) -> crate::etcd::roles::EtcdRoles {
-        crate::etcd::roles::EtcdRoles::new(self.board.clone(), self.members)
+    /// etcd's roles for fault plans, as of each question (see [`EtcdRoles`]).
+    pub fn roles(&self) -> EtcdRoles {
+        self.roles.clone()
     }
 }
 
@@ -212,7 +191,7 @@ impl<'a> Cluster<'a> {
     }
 
     /// etcd's roles for fault plans (see [`EtcdCluster::roles`]).
-    pub fn roles(&self) -> crate::etcd::roles::EtcdRoles {
+    pub fn roles(&self) -> EtcdRoles {
         self.etcd.roles()
     }
 

@@ -192,8 +192,27 @@ pub enum Step<T> {
 pub struct RetryPolicy {
     /// The whole call's deadline (a clientv3 context timeout, redis-py's socket timeout).
     pub request_timeout: Duration,
+    /// How long one attempt of a read waits before it is retried.
+    pub attempt_timeout: Duration,
+    /// How long a write waits on one server before the client gives that server up (the write
+    /// is then indeterminate); `None`: the whole deadline.
+    pub write_attempt_timeout: Option<Duration>,
     /// Pause before a `Retry { backoff: true }`.
     pub retry_backoff: Duration,
+}
+
+impl RetryPolicy {
+    /// The usual attempt timeout with `remaining` left before the deadline: a read's attempt,
+    /// or a write's (never resent, so by default it waits out the deadline). A store's client
+    /// picks another for requests of its own kind (a watch poll, `WAIT`).
+    pub fn attempt(&self, write: bool, remaining: Duration) -> Duration {
+        let attempt = if write {
+            self.write_attempt_timeout.unwrap_or(remaining)
+        } else {
+            self.attempt_timeout
+        };
+        attempt.min(remaining)
+    }
 }
 
 /// Runs `step` until it is done, with the retry rule described on the module. `step` gets the

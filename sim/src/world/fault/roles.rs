@@ -36,6 +36,27 @@ pub trait RoleResolver {
     }
 }
 
+/// A store that may be absent from a world (the AP store on an etcd run) answers nothing.
+impl<R: RoleResolver> RoleResolver for Option<R> {
+    fn members(&self, world: &World) -> Vec<String> {
+        self.as_ref().map(|r| r.members(world)).unwrap_or_default()
+    }
+    fn leader(&self, world: &World) -> Option<String> {
+        self.as_ref().and_then(|r| r.leader(world))
+    }
+    fn followers(&self, world: &World) -> Vec<String> {
+        self.as_ref()
+            .map(|r| r.followers(world))
+            .unwrap_or_default()
+    }
+    fn holder(&self, world: &World) -> Option<String> {
+        self.as_ref().and_then(|r| r.holder(world))
+    }
+    fn primary(&self, world: &World) -> Option<String> {
+        self.as_ref().and_then(|r| r.primary(world))
+    }
+}
+
 /// A world's resolvers asked as one: the first non-empty answer wins.
 pub trait Roles {
     fn members(&self, world: &World) -> Vec<String>;
