@@ -5,6 +5,8 @@
 //!   and the raw raft-rs floor, in one run (BENCHMARKS.md).
 //! * `check_cmd`: `locksim check FILE`: read a history in one of three formats, check it, map
 //!   the verdict to the exit code.
+//! * `cli`: the command line ([`cli::main_with`]): `locksim`'s `main`, and yours with locks of
+//!   your own.
 //! * `ctl`: the `locksim ctl` shell — an etcdctl-like line parser ([`ctl::Command`]), a renderer
 //!   that prints each result in `etcdctl -w json`'s shape, and [`ctl::run_shell`], which drives an
 //!   [`ctl::Executor`] (the simulated cluster implements it).
@@ -20,6 +22,7 @@
 
 pub mod bench;
 pub mod check_cmd;
+pub mod cli;
 pub mod ctl;
 pub mod duration;
 pub mod explore;

@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use lock::{
-    AlgorithmKind, KvWorkload, LivenessVerdict, LockOptions, Run, Violation, ViolationKind,
-    WorkloadConfig,
+    KvWorkload, LivenessVerdict, LockOptions, Run, Violation, ViolationKind, WorkloadConfig,
 };
 use serde::Serialize;
 use sim::ap::{ApConfig, Topology};
@@ -103,15 +102,16 @@ pub fn run_with(
     options: RunOptions,
 ) -> Result<RunArtifacts, RunError> {
     // Checked when a file is read; checked again for a scenario built in code.
-    let algorithm = scenario.lock.kind;
-    if algorithm.is_ap() == (scenario.cluster.backend == Backend::Etcd) {
-        return Err(RunError::Unsupported(format!(
-            "lock {algorithm} does not run on the {:?} backend",
-            scenario.cluster.backend
-        )));
+    if let Some(algorithm) = scenario.lock.kind.builtin() {
+        if algorithm.is_ap() == (scenario.cluster.backend == Backend::Etcd) {
+            return Err(RunError::Unsupported(format!(
+                "lock {algorithm} does not run on the {:?} backend",
+                scenario.cluster.backend
+            )));
+        }
     }
     let started = std::time::Instant::now();
-    let lock_run = build(scenario, algorithm, seed);
+    let lock_run = build(scenario, seed);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let handle = lock_run.run_to_end()?;
         let records = handle.history().records();
@@ -277,7 +277,7 @@ fn expect_name(expect: Expect, good: &'static str, bad: &'static str) -> &'stati
 }
 
 /// The lock world a scenario describes.
-fn build(scenario: &Scenario, algorithm: AlgorithmKind, seed: u64) -> Run {
+fn build(scenario: &Scenario, seed: u64) -> Run {
     let election = scenario.cluster.election_timeout;
     // The AP backends: `members` is the number of store nodes `r1..rN`; no etcd member runs.
     let ap = match scenario.cluster.backend {
@@ -348,7 +348,7 @@ fn build(scenario: &Scenario, algorithm: AlgorithmKind, seed: u64) -> Run {
             },
         );
     }
-    let run = Run::new(algorithm);
+    let run = Run::new(scenario.lock.kind.clone());
     let run = match ap {
         Some(config) => run.ap(config),
         None => run,

@@ -18,12 +18,16 @@
 //! * `hosts`: the hosts and roles of a world ([`hosts`], [`roles`]) and [`check_plan`], which
 //!   the explorer's generated plans go through.
 //! * `bundled`: [`BUNDLED`], the scenarios in `scenarios/`, compiled in.
+//! * `locks`: [`Locks`], the lock kinds a file may name: the built-in ones and yours.
+//! * `user`: [`Scenario::load`], [`Scenario::with_lock`], [`Scenario::run`] — a scenario as
+//!   a user's `#[test]` holds it.
 
 mod bundled;
 pub mod defaults;
 mod fault;
 mod file;
 mod hosts;
+mod locks;
 mod schema;
 mod validate;
 
@@ -31,6 +35,7 @@ use std::path::Path;
 
 pub use bundled::BUNDLED;
 pub use hosts::{check_plan, hosts, role_allowed, role_names, roles, store_hosts, SENTINELS};
+pub use locks::Locks;
 pub use schema::{
     Backend, ClusterSpec, DurationRange, Expect, KvSpec, LockSpec, ReadMode, Scenario,
     ScenarioError, WorkloadSpec,
@@ -39,8 +44,13 @@ pub use schema::{
 use file::File;
 use validate::Validator;
 
-/// Reads and validates a scenario file.
+/// Reads and validates a scenario file (its lock one of the built-in kinds).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_with(path, &Locks::builtin())
+}
+
+/// [`load`], with `locks` the kinds `lock.kind` may name.
+pub fn load_with(path: &Path, locks: &Locks) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         file: file.clone(),
@@ -48,12 +58,17 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         field: String::new(),
         message: format!("cannot read it: {e}"),
     })?;
-    parse(&file, &text)
+    parse_with(&file, &text, locks)
 }
 
 /// Parses and validates scenario text; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-    let v = Validator { file, text };
+    parse_with(file, text, &Locks::builtin())
+}
+
+/// [`parse`], with `locks` the kinds `lock.kind` may name.
+pub fn parse_with(file: &str, text: &str, locks: &Locks) -> Result<Scenario, ScenarioError> {
+    let v = Validator { file, text, locks };
     let raw: File = toml::from_str(text).map_err(|e| v.toml_error(&e))?;
     v.scenario(raw)
 }
@@ -63,12 +78,17 @@ pub use crate::duration::parse as parse_duration;
 
 /// A scenario by path, or by the name of a bundled one (`put-lock-race`).
 pub fn resolve(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+    resolve_with(name_or_path, &Locks::builtin())
+}
+
+/// [`resolve`], with `locks` the kinds `lock.kind` may name.
+pub fn resolve_with(name_or_path: &str, locks: &Locks) -> Result<Scenario, ScenarioError> {
     let path = Path::new(name_or_path);
     if path.exists() {
-        return load(path);
+        return load_with(path, locks);
     }
     match BUNDLED.iter().find(|(name, _)| *name == name_or_path) {
-        Some((name, text)) => parse(&format!("scenarios/{name}.toml"), text),
+        Some((name, text)) => parse_with(&format!("scenarios/{name}.toml"), text, locks),
         None => Err(ScenarioError {
             file: name_or_path.to_string(),
             line: 0,
@@ -84,6 +104,8 @@ pub fn resolve(name_or_path: &str) -> Result<Scenario, ScenarioError> {
         }),
     }
 }
+
+mod user;
 
 #[cfg(test)]
 mod tests;

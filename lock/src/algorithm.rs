@@ -10,7 +10,9 @@
 //!   sentinels), release by compare-and-delete; unsafe on failover, on purpose.
 //! * `redlock`: Redlock over N independent AP nodes: a majority of `SET NX PX` within validity.
 //!
-//! The AP locks need [`LockContext::ap`] (an [`ApAccess`]); the etcd ones use `client`.
+//! The AP locks need [`LockContext::ap_store`] (an [`ApAccess`]); the etcd ones use `client`.
+//! Every lock, built-in or a user's, reaches the harness the same way: a [`LockKind`] whose
+//! factory builds it in a client's [`LockContext`], held as a `Box<dyn DynLock>`.
 
 mod etcd_mutex;
 mod lease_txn;
@@ -20,7 +22,9 @@ mod redlock;
 mod session;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -34,63 +38,116 @@ pub use lease_txn::LeaseTxn;
 pub use put::PutLock;
 pub use redis_setnx::RedisSetnx;
 pub use redlock::Redlock;
-pub use session::{LossReason, Session, SessionWatch};
+pub use session::{LossReason, LossSignal, Session, SessionWatch};
 
 /// A fencing token: strictly larger for every later grant of the lock (when the lock is
-/// correct). For the etcd locks it is the lock key's create revision.
+/// correct). For the etcd locks it is the lock key's create revision; for the Redis locks an
+/// `INCR` counter. Tokens are >= 1: the history writes a token-less access as 0
+/// ([`FencingToken::NONE`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct FencingToken(pub i64);
 
-/// What `acquire` hands the holder.
+impl FencingToken {
+    /// How the history and the resource write "no token": below every real token, and never
+    /// judged by the fencing checker (a lock without tokens cannot be fenced).
+    pub const NONE: FencingToken = FencingToken(0);
+}
+
+/// What `acquire` hands the holder: the key it holds, its fencing token if the lock has one,
+/// the lease behind it if any, and how it learns it lost the lock.
 ///
 /// The holder *believes* it holds the lock from the moment `acquire` returns this guard until it
-/// calls `release` or [`Guard::is_lost`] turns true (its session noticed the lease is gone).
+/// calls `release` or [`Guard::is_lost`] turns true (its lock noticed the loss through the
+/// [`LossSignal`] given to [`Guard::with_loss`]). The harness records both ends for you.
+///
+/// ```
+/// use lock::{FencingToken, Guard};
+/// // A lock with tokens and no way to notice a loss (it believes until release):
+/// let guard = Guard::new("locks/job", Some(FencingToken(42)));
+/// assert_eq!(guard.token(), Some(FencingToken(42)));
+/// assert!(!guard.is_lost());
+/// ```
 #[derive(Clone, Debug)]
 pub struct Guard {
-    pub key: String,
-    pub token: FencingToken,
-    pub lease: LeaseId,
-    session: SessionWatch,
+    key: String,
+    token: Option<FencingToken>,
+    lease: LeaseId,
+    loss: Option<SessionWatch>,
 }
 
 impl Guard {
-    pub(crate) fn new(
-        key: String,
-        token: FencingToken,
-        lease: LeaseId,
-        session: SessionWatch,
-    ) -> Self {
+    /// A guard for `key` with `token` (`None`: the lock has no fencing token), no lease, and no
+    /// way to notice a loss: the holder believes until it releases.
+    pub fn new(key: impl Into<String>, token: Option<FencingToken>) -> Self {
         Self {
-            key,
+            key: key.into(),
             token,
-            lease,
-            session,
+            lease: 0,
+            loss: None,
         }
     }
 
-    /// Whether the session behind this guard has noticed its lease is gone. A paused process
-    /// notices nothing until it runs again.
+    /// The etcd lease (or any id of the grant) behind the hold, as the history records it.
+    pub fn with_lease(mut self, lease: LeaseId) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Lets the lock say "I noticed I lost it": when the [`LossSignal`] paired with `watch`
+    /// fires, the holder's belief ends there. The guard takes the signal's id as its lease
+    /// unless [`Guard::with_lease`] set one.
+    pub fn with_loss(mut self, watch: SessionWatch) -> Self {
+        if self.lease == 0 {
+            self.lease = watch.lease();
+        }
+        self.loss = Some(watch);
+        self
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub fn token(&self) -> Option<FencingToken> {
+        self.token
+    }
+
+    /// The lease (or grant id) behind the hold; 0 when the lock has none.
+    pub fn lease(&self) -> LeaseId {
+        self.lease
+    }
+
+    /// Whether the lock has noticed it lost the hold. A paused process notices nothing until it
+    /// runs again.
     pub fn is_lost(&self) -> bool {
-        self.session.is_lost()
+        self.loss.as_ref().is_some_and(|w| w.is_lost())
     }
 
-    /// Resolves when the session notices its lease is gone (clientv3 `Session.Done()`).
+    /// Resolves when the lock notices the loss (clientv3 `Session.Done()`); never, for a guard
+    /// without [`Guard::with_loss`].
     pub async fn lost(&self) {
-        self.session.lost().await
+        match &self.loss {
+            Some(watch) => watch.lost().await,
+            None => std::future::pending().await,
+        }
     }
 
-    pub fn session_watch(&self) -> SessionWatch {
-        self.session.clone()
+    pub(crate) fn loss_watch(&self) -> Option<SessionWatch> {
+        self.loss.clone()
     }
 }
 
-/// A distributed lock, as a client process uses it.
+/// A distributed lock, as a client process uses it: the trait your own lock implements to run
+/// under the harness (see [`crate::Run::with_lock`]).
 ///
-/// Callers MUST NOT call `acquire` again before releasing the guard it returned.
+/// Callers MUST NOT call `acquire` again before releasing the guard it returned. The harness
+/// records what the holder believes (from `acquire`'s return to `release` or the guard's loss
+/// signal); a lock records nothing itself.
 // The futures are not `Send`: a simulated host is one thread, and its `Client` is `Rc`-shared.
 #[allow(async_fn_in_trait)]
 pub trait LockAlgorithm {
-    fn kind(&self) -> AlgorithmKind;
+    /// What the history calls this lock (`lease-txn`, `my-lock`).
+    fn name(&self) -> &str;
 
     /// Block until this client holds the lock (or an error: session expired, gave up, etcd).
     async fn acquire(&mut self) -> Result<Guard>;
@@ -99,7 +156,8 @@ pub trait LockAlgorithm {
     async fn release(&mut self, guard: Guard) -> Result<()>;
 }
 
-/// The algorithms by name, as scenario files and the CLI spell them.
+/// The built-in algorithms by name, as scenario files and the CLI spell them. A lock of your
+/// own is a [`LockKind`] too, made with [`LockKind::new`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AlgorithmKind {
@@ -131,6 +189,18 @@ impl AlgorithmKind {
             AlgorithmKind::EtcdMutex => "etcd-mutex",
             AlgorithmKind::RedisSetnx => "redis-setnx",
             AlgorithmKind::Redlock => "redlock",
+        }
+    }
+
+    /// The lock itself, in `ctx` with the run's options.
+    fn build(self, ctx: LockContext) -> Box<dyn DynLock> {
+        let options = ctx.options.clone();
+        match self {
+            AlgorithmKind::LeaseTxn => Box::new(LeaseTxn::new(ctx, options)),
+            AlgorithmKind::Put => Box::new(PutLock::new(ctx, options)),
+            AlgorithmKind::EtcdMutex => Box::new(EtcdMutex::new(ctx, options)),
+            AlgorithmKind::RedisSetnx => Box::new(RedisSetnx::new(ctx, options)),
+            AlgorithmKind::Redlock => Box::new(Redlock::new(ctx, options)),
         }
     }
 }
@@ -185,15 +255,17 @@ impl Default for LockOptions {
     }
 }
 
-/// Where a lock runs: its client, its host's clock, the history, its host name.
+/// What a lock process has: the etcd client, the AP store's client (on an AP run), its host's
+/// clock, its host name, and the run's lock options (key, TTL, retries).
 #[derive(Clone)]
 pub struct LockContext {
-    pub client: Client,
-    pub clock: Clock,
-    pub history: History,
-    pub process: String,
+    pub(crate) client: Client,
+    pub(crate) clock: Clock,
+    pub(crate) history: History,
+    pub(crate) process: String,
+    pub(crate) options: LockOptions,
     /// The AP store, for `redis-setnx` and `redlock` (`None` on an etcd run).
-    pub ap: Option<ApAccess>,
+    pub(crate) ap: Option<ApAccess>,
 }
 
 /// How an AP lock reaches the store: a sentinel-aware client (replicated store) or one aimed at
@@ -205,12 +277,16 @@ pub struct ApAccess {
 }
 
 impl LockContext {
+    /// A context for `client` on host `process` with `clock`, the default [`LockOptions`] and no
+    /// AP store. The harness builds one per client host; build one yourself only to drive a
+    /// lock by hand in a world of your own.
     pub fn new(client: Client, clock: Clock, process: &str) -> Self {
         Self {
             history: client.history().clone(),
             client,
             clock,
             process: process.to_string(),
+            options: LockOptions::default(),
             ap: None,
         }
     }
@@ -219,6 +295,38 @@ impl LockContext {
     pub fn with_ap(mut self, ap: ApAccess) -> Self {
         self.ap = Some(ap);
         self
+    }
+
+    /// The same context with `options`.
+    pub fn with_options(mut self, options: LockOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The etcd client (clientv3-like: `put`, `get`, `txn`, `lease_grant`, `watch`, …). Call
+    /// it through [`LockContext::io`].
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// This host's clock: its own rate and offset, stopped while the host is paused.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// This host's name (`c1`, `c2`, …): what the history calls the process.
+    pub fn process(&self) -> &str {
+        &self.process
+    }
+
+    /// The run's lock options: key, TTL, retry backoff, keepalive timing.
+    pub fn options(&self) -> &LockOptions {
+        &self.options
+    }
+
+    /// The AP store (`None` on an etcd run).
+    pub fn ap_store(&self) -> Option<&ApAccess> {
+        self.ap.as_ref()
     }
 
     /// The AP store; an AP lock on an etcd run is a harness bug.
@@ -243,58 +351,122 @@ impl LockContext {
     pub async fn sleep(&self, d: Duration) {
         self.clock.sleep(d).await
     }
+
+    /// A loss signal for a hold backed by `lease` (or any id unique to the grant): the lock
+    /// keeps the [`LossSignal`] and fires it when it notices it lost the lock; the guard gets
+    /// the watch ([`Guard::with_loss`]). See [`LossSignal`].
+    pub fn loss_signal(&self, lease: LeaseId) -> (LossSignal, SessionWatch) {
+        LossSignal::new(self, lease)
+    }
 }
 
-/// One of the algorithms, chosen at run time (the trait's async methods are not object safe).
-pub enum AnyLock {
-    LeaseTxn(LeaseTxn),
-    Put(PutLock),
-    EtcdMutex(EtcdMutex),
-    RedisSetnx(RedisSetnx),
-    Redlock(Redlock),
+/// A lock of any type behind one object-safe face: the harness holds every lock, built-in or
+/// yours, as a `Box<dyn DynLock>` (the trait's async methods are not object safe).
+pub(crate) trait DynLock {
+    fn name(&self) -> &str;
+    fn acquire(&mut self) -> LocalFuture<'_, Result<Guard>>;
+    fn release(&mut self, guard: Guard) -> LocalFuture<'_, Result<()>>;
 }
 
-impl AnyLock {
-    pub fn new(kind: AlgorithmKind, ctx: LockContext, options: LockOptions) -> Self {
-        match kind {
-            AlgorithmKind::LeaseTxn => AnyLock::LeaseTxn(LeaseTxn::new(ctx, options)),
-            AlgorithmKind::Put => AnyLock::Put(PutLock::new(ctx, options)),
-            AlgorithmKind::EtcdMutex => AnyLock::EtcdMutex(EtcdMutex::new(ctx, options)),
-            AlgorithmKind::RedisSetnx => AnyLock::RedisSetnx(RedisSetnx::new(ctx, options)),
-            AlgorithmKind::Redlock => AnyLock::Redlock(Redlock::new(ctx, options)),
+pub(crate) type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+impl<L: LockAlgorithm> DynLock for L {
+    fn name(&self) -> &str {
+        LockAlgorithm::name(self)
+    }
+
+    fn acquire(&mut self) -> LocalFuture<'_, Result<Guard>> {
+        Box::pin(LockAlgorithm::acquire(self))
+    }
+
+    fn release(&mut self, guard: Guard) -> LocalFuture<'_, Result<()>> {
+        Box::pin(LockAlgorithm::release(self, guard))
+    }
+}
+
+type Factory = dyn Fn(LockContext) -> Box<dyn DynLock> + Send + Sync;
+
+/// Which lock a run uses, by name: one of the built-in [`AlgorithmKind`]s, or yours, made with
+/// [`LockKind::new`] from a function that builds it in each client's [`LockContext`]. Every
+/// client host calls that function when it starts (and again after a crash: a restarted process
+/// remembers nothing).
+///
+/// ```
+/// use lock::{AlgorithmKind, LockKind};
+/// let builtin = LockKind::from(AlgorithmKind::EtcdMutex);
+/// assert_eq!(builtin.name(), "etcd-mutex");
+/// assert_eq!(builtin.builtin(), Some(AlgorithmKind::EtcdMutex));
+/// ```
+#[derive(Clone)]
+pub struct LockKind {
+    name: Arc<str>,
+    builtin: Option<AlgorithmKind>,
+    factory: Arc<Factory>,
+}
+
+impl LockKind {
+    /// Your lock, called `name` in scenario files, reports and the history; `factory` builds
+    /// it in a client's context.
+    pub fn new<L, F>(name: &str, factory: F) -> Self
+    where
+        L: LockAlgorithm + 'static,
+        F: Fn(LockContext) -> L + Send + Sync + 'static,
+    {
+        Self {
+            name: name.into(),
+            builtin: None,
+            factory: Arc::new(move |ctx| Box::new(factory(ctx)) as Box<dyn DynLock>),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The built-in algorithm, or `None` for a lock of your own.
+    pub fn builtin(&self) -> Option<AlgorithmKind> {
+        self.builtin
+    }
+
+    pub(crate) fn build(&self, ctx: LockContext) -> Box<dyn DynLock> {
+        (self.factory)(ctx)
+    }
+}
+
+impl From<AlgorithmKind> for LockKind {
+    fn from(kind: AlgorithmKind) -> Self {
+        Self {
+            name: kind.name().into(),
+            builtin: Some(kind),
+            factory: Arc::new(move |ctx| kind.build(ctx)),
         }
     }
 }
 
-impl LockAlgorithm for AnyLock {
-    fn kind(&self) -> AlgorithmKind {
-        match self {
-            AnyLock::LeaseTxn(l) => l.kind(),
-            AnyLock::Put(l) => l.kind(),
-            AnyLock::EtcdMutex(l) => l.kind(),
-            AnyLock::RedisSetnx(l) => l.kind(),
-            AnyLock::Redlock(l) => l.kind(),
-        }
+/// Two kinds are the same lock when they have the same name (a factory has no identity to
+/// compare).
+impl PartialEq for LockKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.builtin == other.builtin
     }
+}
 
-    async fn acquire(&mut self) -> Result<Guard> {
-        match self {
-            AnyLock::LeaseTxn(l) => l.acquire().await,
-            AnyLock::Put(l) => l.acquire().await,
-            AnyLock::EtcdMutex(l) => l.acquire().await,
-            AnyLock::RedisSetnx(l) => l.acquire().await,
-            AnyLock::Redlock(l) => l.acquire().await,
-        }
+impl std::fmt::Debug for LockKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
     }
+}
 
-    async fn release(&mut self, guard: Guard) -> Result<()> {
-        match self {
-            AnyLock::LeaseTxn(l) => l.release(guard).await,
-            AnyLock::Put(l) => l.release(guard).await,
-            AnyLock::EtcdMutex(l) => l.release(guard).await,
-            AnyLock::RedisSetnx(l) => l.release(guard).await,
-            AnyLock::Redlock(l) => l.release(guard).await,
-        }
+impl std::fmt::Display for LockKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// Written as its name, as scenario files spell it.
+impl Serialize for LockKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name)
     }
 }
 

@@ -29,8 +29,8 @@ mod run;
 mod workload;
 
 pub use algorithm::{
-    AlgorithmKind, AnyLock, EtcdMutex, FencingToken, Guard, LeaseTxn, LockAlgorithm, LockContext,
-    LockOptions, LossReason, PutLock, Session, SessionWatch,
+    AlgorithmKind, ApAccess, EtcdMutex, FencingToken, Guard, LeaseTxn, LockAlgorithm, LockContext,
+    LockKind, LockOptions, LossReason, LossSignal, PutLock, Session, SessionWatch,
 };
 pub use checker::{Checker, LivenessVerdict, Timeline, Violation, ViolationKind};
 pub use error::{Error, Result};

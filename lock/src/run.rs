@@ -16,7 +16,7 @@ use sim::{
     RoleResolver, SimError, World,
 };
 
-use crate::algorithm::AlgorithmKind;
+use crate::algorithm::{LockAlgorithm, LockContext, LockKind};
 use crate::checker::{self, Liveness, LivenessVerdict, Timeline, Violation, ViolationKind};
 use crate::event::LockEvent;
 use crate::kv_workload::{self, KvClientSpec, KvRole, KvWorkload};
@@ -27,7 +27,7 @@ use crate::workload::{self, client_name, ClientSpec, Holders, WorkloadConfig};
 #[derive(Clone, Debug)]
 pub struct Run {
     cluster: ClusterConfig,
-    algorithm: AlgorithmKind,
+    lock: LockKind,
     workload: WorkloadConfig,
     fencing: Fencing,
     duration: Duration,
@@ -42,10 +42,11 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn new(algorithm: AlgorithmKind) -> Self {
+    /// A run of `lock`: a built-in [`crate::AlgorithmKind`] or a [`LockKind`] of your own.
+    pub fn new(lock: impl Into<LockKind>) -> Self {
         Self {
             cluster: ClusterConfig::default(),
-            algorithm,
+            lock: lock.into(),
             workload: WorkloadConfig::default(),
             fencing: Fencing::Off,
             duration: Duration::from_secs(20),
@@ -55,6 +56,22 @@ impl Run {
             ap: None,
             kv: None,
         }
+    }
+
+    /// A run of your own lock, called `name` in the report and the history: each client host
+    /// builds one with `factory` in its [`LockContext`] (again after a crash). Every other
+    /// knob is the same as for the built-in locks.
+    pub fn with_lock<L, F>(name: &str, factory: F) -> Self
+    where
+        L: LockAlgorithm + 'static,
+        F: Fn(LockContext) -> L + Send + Sync + 'static,
+    {
+        Self::new(LockKind::new(name, factory))
+    }
+
+    /// The lock this run uses.
+    pub fn lock(&self) -> &LockKind {
+        &self.lock
     }
 
     /// Add KV register clients (`writer1..`, `reader1..`) beside the lock clients. Their
@@ -181,7 +198,7 @@ impl Run {
             let name = client_name(index);
             let spec = ClientSpec {
                 index,
-                kind: self.algorithm,
+                kind: self.lock.clone(),
                 config: self.workload.clone(),
                 seed: self.cluster.seed,
                 client_config: cluster.client_config(&name),
@@ -392,7 +409,7 @@ impl RunHandle {
             .count() as u64;
         Report {
             seed: self.run.cluster.seed,
-            algorithm: self.run.algorithm,
+            algorithm: self.run.lock.name().to_string(),
             fencing: self.resource.fencing(),
             violations,
             liveness,
@@ -411,7 +428,8 @@ impl RunHandle {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub seed: u64,
-    pub algorithm: AlgorithmKind,
+    /// The lock's name (`lease-txn`, or yours).
+    pub algorithm: String,
     pub fencing: Fencing,
     pub violations: Vec<Violation>,
     /// Whether a client acquired within the bound once every fault was healed.

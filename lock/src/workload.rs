@@ -14,9 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sim::{Client, ClientConfig, History};
 
-use crate::algorithm::{
-    AlgorithmKind, AnyLock, ApAccess, LockAlgorithm, LockContext, LockOptions, SessionWatch,
-};
+use crate::algorithm::{ApAccess, FencingToken, LockContext, LockKind, LockOptions, SessionWatch};
 use crate::event::LockEvent;
 use crate::resource::ResourceClient;
 
@@ -60,7 +58,8 @@ pub fn client_name(index: usize) -> String {
 struct Holding {
     token: i64,
     since: Duration,
-    session: SessionWatch,
+    /// How the lock tells a loss (`None`: it cannot; it believes until it releases).
+    loss: Option<SessionWatch>,
 }
 
 /// Who believes they hold the lock right now (updated by the clients as they go).
@@ -76,7 +75,7 @@ impl Holders {
         let map = self.map.borrow();
         let mut v: Vec<_> = map
             .iter()
-            .filter(|(_, h)| !h.session.is_lost())
+            .filter(|(_, h)| !h.loss.as_ref().is_some_and(|w| w.is_lost()))
             .map(|(c, h)| (h.since, c.clone(), h.token))
             .collect();
         v.sort();
@@ -88,13 +87,13 @@ impl Holders {
         self.all().into_iter().next().map(|(c, _)| c)
     }
 
-    pub(crate) fn set(&self, client: &str, token: i64, session: SessionWatch) {
+    pub(crate) fn set(&self, client: &str, token: i64, loss: Option<SessionWatch>) {
         self.map.borrow_mut().insert(
             client.to_string(),
             Holding {
                 token,
                 since: sim::sim_now(),
-                session,
+                loss,
             },
         );
     }
@@ -108,7 +107,7 @@ impl Holders {
 #[derive(Clone)]
 pub(crate) struct ClientSpec {
     pub index: usize,
-    pub kind: AlgorithmKind,
+    pub kind: LockKind,
     pub config: WorkloadConfig,
     pub seed: u64,
     pub client_config: ClientConfig,
@@ -132,7 +131,8 @@ pub(crate) async fn run_client(spec: ClientSpec) -> turmoil::Result {
     let id = (spec.index as u32 + 1) + 64 * incarnation;
     let client =
         Client::connect(&name, id, spec.client_config.clone(), spec.history.clone()).await?;
-    let mut ctx = LockContext::new(client, clock.clone(), &name);
+    let mut ctx =
+        LockContext::new(client, clock.clone(), &name).with_options(spec.config.lock.clone());
     if let Some((config, nodes)) = &spec.ap {
         let ap = sim::ap::ApClient::connect(&name, id, config.clone(), spec.history.clone())
             .await
@@ -150,11 +150,11 @@ pub(crate) async fn run_client(spec: ClientSpec) -> turmoil::Result {
         spec.config.resource_timeout,
     )
     .await?;
-    let mut lock = AnyLock::new(spec.kind, ctx.clone(), spec.config.lock.clone());
+    let mut lock = spec.kind.build(ctx.clone());
     let mut rng = ChaCha8Rng::seed_from_u64(
         spec.seed ^ ((spec.index as u64 + 1) << 40) ^ ((incarnation as u64) << 56) ^ 0x10c4,
     );
-    let algorithm = spec.kind.name().to_string();
+    let algorithm = lock.name().to_string();
     let draw = |rng: &mut ChaCha8Rng, min: Duration, max: Duration| {
         if max <= min {
             min
@@ -181,15 +181,15 @@ pub(crate) async fn run_client(spec: ClientSpec) -> turmoil::Result {
                 ctx.sleep(spec.config.lock.retry_backoff).await;
             }
             Ok(guard) => {
-                let token = guard.token.0;
+                let token = guard.token().unwrap_or(FencingToken::NONE).0;
                 LockEvent::Acquired {
                     algorithm: algorithm.clone(),
-                    key: guard.key.clone(),
-                    lease: guard.lease,
+                    key: guard.key().to_string(),
+                    lease: guard.lease(),
                     token,
                 }
                 .record(&ctx.history, &name);
-                spec.holders.set(&name, token, guard.session_watch());
+                spec.holders.set(&name, token, guard.loss_watch());
                 // The critical section.
                 if let Ok(value) = resource.read(token).await {
                     ctx.sleep(draw(&mut rng, spec.config.hold_min, spec.config.hold_max))

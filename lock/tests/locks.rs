@@ -128,7 +128,10 @@ mod etcd_mutex {
             let mut b = EtcdMutex::new(LockContext::new(c2, config2.clock.clone(), "c2"), options);
             clock.sleep(Duration::from_secs(3)).await;
             let guard = a.try_lock().await.unwrap();
-            let mut seen = vec![format!("a token {}", guard.token.0 > 0)];
+            let mut seen = vec![format!(
+                "a token {}",
+                guard.token().is_some_and(|t| t.0 > 0)
+            )];
             seen.push(format!("b {:?}", b.try_lock().await.err()));
             let guarded = |m: &EtcdMutex| TxnRequest {
                 compare: vec![m.is_owner()],
@@ -144,7 +147,7 @@ mod etcd_mutex {
             let is_owner = a.is_owner();
             a.unlock().await.unwrap();
             let g2 = b.try_lock().await.unwrap();
-            seen.push(format!("b after unlock {}", g2.token > guard.token));
+            seen.push(format!("b after unlock {}", g2.token() > guard.token()));
             // a's old IsOwner compare no longer holds: b's key is the owner now.
             let stale = TxnRequest {
                 compare: vec![is_owner],

@@ -115,7 +115,7 @@ pub enum Cmd {
         jobs: Option<usize>,
         /// Only these rows (comma-separated), e.g. to profile one.
         #[arg(long, value_enum, value_delimiter = ',')]
-        only: Vec<locksim::bench::Row>,
+        only: Vec<crate::bench::Row>,
         /// KV row: total concurrent writers to try (comma-separated); the best is reported.
         #[arg(long, value_delimiter = ',')]
         kv_writers: Vec<usize>,

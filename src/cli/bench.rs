@@ -1,5 +1,5 @@
 //! `locksim bench`: the measuring plan from the flags, the report as a table or JSON
-//! ([`locksim::bench`]).
+//! ([`crate::bench`]).
 
 use std::io::{self, Write};
 
@@ -9,10 +9,10 @@ pub fn bench(
     quick: bool,
     json: bool,
     jobs: Option<usize>,
-    only: Vec<locksim::bench::Row>,
+    only: Vec<crate::bench::Row>,
     (kv_writers, kv_seconds): (Vec<usize>, Option<u64>),
 ) -> anyhow::Result<()> {
-    use locksim::bench;
+    use crate::bench;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);

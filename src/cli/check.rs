@@ -1,4 +1,4 @@
-//! `locksim check FILE`: the command line's formats and models to [`locksim::check_cmd`]'s,
+//! `locksim check FILE`: the command line's formats and models to [`crate::check_cmd`]'s,
 //! and its verdict to the exit code.
 
 use std::io::{self, Write};
@@ -17,7 +17,7 @@ pub fn check(
     timeout_secs: Option<u64>,
 ) -> ! {
     use sim::check::{FailedCas, Format, ModelKind};
-    let (code, out) = locksim::check_cmd::run_check(&locksim::check_cmd::CheckArgs {
+    let (code, out) = crate::check_cmd::run_check(&crate::check_cmd::CheckArgs {
         file,
         format: match format {
             FormatArg::Jsonl => Format::Jsonl,
@@ -37,7 +37,7 @@ pub fn check(
         max_steps: Some(max_steps),
         timeout: timeout_secs.map(std::time::Duration::from_secs),
     });
-    if code == locksim::check_cmd::EXIT_BAD_INPUT {
+    if code == crate::check_cmd::EXIT_BAD_INPUT {
         eprintln!("{out}");
     } else {
         // A closed pipe (`| head`) is not an error of the check.

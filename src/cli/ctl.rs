@@ -1,5 +1,5 @@
 //! `locksim ctl`: start a simulated cluster and run the shell on stdin/stdout
-//! ([`locksim::ctl::run_shell`]); optionally write the history at the end.
+//! ([`crate::ctl::run_shell`]); optionally write the history at the end.
 
 use std::io;
 
@@ -13,9 +13,9 @@ pub fn ctl(members: u64, seed: u64, history: Option<std::path::PathBuf>) -> anyh
         );
         std::process::exit(2);
     }
-    let mut executor = locksim::ctl::SimExecutor::new(members as usize, seed)
+    let mut executor = crate::ctl::SimExecutor::new(members as usize, seed)
         .with_context(|| format!("locksim ctl: starting the cluster (seed {seed})"))?;
-    locksim::ctl::run_shell(io::stdin().lock(), io::stdout().lock(), &mut executor)
+    crate::ctl::run_shell(io::stdin().lock(), io::stdout().lock(), &mut executor)
         .context("locksim ctl: reading stdin or writing stdout")?;
     if let Some(path) = history {
         std::fs::write(&path, executor.history_jsonl())

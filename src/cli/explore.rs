@@ -1,5 +1,5 @@
 //! `locksim explore`: generated variants of a scenario against a property
-//! ([`locksim::explore::Explorer`]), the first failure shrunk and printed as a scenario file.
+//! ([`crate::explore::Explorer`]), the first failure shrunk and printed as a scenario file.
 
 use super::{bad_input, load};
 
@@ -12,13 +12,13 @@ pub fn explore(
     regressions: Option<String>,
     json: bool,
 ) -> anyhow::Result<()> {
-    use locksim::explore::{Explorer, Progress};
+    use crate::explore::{Explorer, Progress};
     use std::io::IsTerminal;
     let scenario = load(scenario);
     let vary = vary
         .parse()
         .unwrap_or_else(|e| bad_input(format!("--vary: {e}")));
-    let kinds: locksim::explore::FaultKinds = faults
+    let kinds: crate::explore::FaultKinds = faults
         .parse()
         .unwrap_or_else(|e| bad_input(format!("--faults: {e}")));
     let property = property

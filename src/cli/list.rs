@@ -3,7 +3,7 @@
 use std::io;
 
 pub fn list(json: bool, mut out: impl io::Write) -> io::Result<()> {
-    use locksim::scenario::{parse, BUNDLED};
+    use crate::scenario::{parse, BUNDLED};
     for (name, text) in BUNDLED {
         let scenario = parse(name, text).expect("bundled scenarios parse (tested)");
         // The first sentence is the one-line description.

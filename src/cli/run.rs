@@ -7,7 +7,7 @@ pub fn run(
     scenario: &str,
     seed: u64,
     json: bool,
-    options: locksim::runner::RunOptions,
+    options: crate::runner::RunOptions,
     timeline: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let scenario = load(scenario);
@@ -83,13 +83,13 @@ pub fn run(
             println!("timeline around the first violation:");
             print!(
                 "{}",
-                locksim::runner::text_timeline(&artifacts.records, first.from_ms, first.to_ms)
+                crate::runner::text_timeline(&artifacts.records, first.from_ms, first.to_ms)
             );
         } else if let Some(stale) = o.kv_stale_reads.first() {
             println!("cluster events around the first stale read:");
             print!(
                 "{}",
-                locksim::runner::cluster_timeline(
+                crate::runner::cluster_timeline(
                     &artifacts.records,
                     stale.missed.return_ms.min(stale.invoke_ms),
                     stale.return_ms
@@ -117,13 +117,13 @@ pub fn run(
 
 pub fn replay(scenario: &str, seed: u64, timeline: Option<&std::path::Path>) -> anyhow::Result<()> {
     let scenario = load(scenario);
-    let artifacts = run_one(&scenario, seed, locksim::runner::RunOptions::default());
+    let artifacts = run_one(&scenario, seed, crate::runner::RunOptions::default());
     write_timeline(timeline, &scenario, &artifacts)?;
     let o = &artifacts.outcome;
     println!("scenario {}  seed {seed}", scenario.name);
     print!(
         "{}",
-        locksim::runner::text_timeline(&artifacts.records, 0, u64::MAX / 2)
+        crate::runner::text_timeline(&artifacts.records, 0, u64::MAX / 2)
     );
     println!(
         "verdict: mutual exclusion {}, resource {}, kv history {} ({} stale reads); {} violations; history digest {}",

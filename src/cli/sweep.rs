@@ -1,4 +1,4 @@
-//! `locksim sweep`: many seeds in parallel ([`locksim::sweep`]), with a progress bar when
+//! `locksim sweep`: many seeds in parallel ([`crate::sweep`]), with a progress bar when
 //! stderr is a terminal, and a summary; `--jsonl` writes a line per seed, and `locksim report`
 //! merges such files from shards into the same summary.
 
@@ -11,11 +11,11 @@ pub fn sweep(
     shard: Option<&str>,
     json: bool,
     jsonl: Option<&std::path::Path>,
-    options: locksim::runner::RunOptions,
+    options: crate::runner::RunOptions,
 ) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     let scenario = load(scenario);
-    let seeds = locksim::sweep::seeds(seeds, shard).unwrap_or_else(|e| bad_input(e));
+    let seeds = crate::sweep::seeds(seeds, shard).unwrap_or_else(|e| bad_input(e));
     let jobs = jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -33,7 +33,7 @@ pub fn sweep(
     } else {
         None
     };
-    let (summary, lines) = locksim::sweep::sweep(&scenario, &seeds, jobs, options, &|done| {
+    let (summary, lines) = crate::sweep::sweep(&scenario, &seeds, jobs, options, &|done| {
         if let Some(bar) = &bar {
             bar.set_position(done as u64);
         }
@@ -61,13 +61,13 @@ pub fn report(files: &[std::path::PathBuf], json: bool) -> anyhow::Result<()> {
             .unwrap_or_else(|e| bad_input(format!("cannot read {}: {e}", f.display())));
         texts.push((f.display().to_string(), text));
     }
-    let summary = locksim::sweep::report(&texts).unwrap_or_else(|e| bad_input(e));
+    let summary = crate::sweep::report(&texts).unwrap_or_else(|e| bad_input(e));
     print_summary(&summary, json, None)
 }
 
 /// Prints a summary (text or one JSON object) and exits 0 when every seed was as expected.
 fn print_summary(
-    summary: &locksim::sweep::Summary,
+    summary: &crate::sweep::Summary,
     json: bool,
     jobs: Option<usize>,
 ) -> anyhow::Result<()> {

@@ -146,8 +146,9 @@ pub struct ClusterSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LockSpec {
     /// Parsed once, when the file is read: `lease-txn`, `put`, `etcd-mutex`, `redis-setnx`,
-    /// `redlock`.
-    pub kind: lock::AlgorithmKind,
+    /// `redlock`, or a lock of your own registered in [`super::Locks`] (or set with
+    /// [`Scenario::with_lock`]).
+    pub kind: lock::LockKind,
     pub ttl: Duration,
     pub fencing: bool,
 }

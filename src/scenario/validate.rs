@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use lock::AlgorithmKind;
 use sim::FaultPlan;
 use toml::Spanned;
 
 use super::defaults;
 use super::file::{File, KvSection};
 use super::hosts::hosts;
+use super::locks::Locks;
 use super::parse_duration;
 use super::schema::{
     Backend, ClusterSpec, DurationRange, Expect, KvSpec, LockSpec, ReadMode, Scenario,
@@ -20,6 +20,8 @@ use super::schema::{
 pub(super) struct Validator<'a> {
     pub(super) file: &'a str,
     pub(super) text: &'a str,
+    /// The lock kinds `lock.kind` may name: the built-in ones and any the caller registered.
+    pub(super) locks: &'a Locks,
 }
 
 impl Validator<'_> {
@@ -270,23 +272,25 @@ impl Validator<'_> {
         let lock_span = raw.lock.span();
         let lock_raw = raw.lock.into_inner();
         let kind_text = lock_raw.kind.get_ref();
-        let Ok(kind) = kind_text.parse::<AlgorithmKind>() else {
-            let allowed: Vec<&str> = AlgorithmKind::ALL.iter().map(|k| k.name()).collect();
+        let Some(kind) = self.locks.get(kind_text) else {
             return self.err(
                 lock_raw.kind.span(),
                 "lock.kind",
                 format!(
                     "unknown lock kind {kind_text:?}; allowed: {}",
-                    allowed.join(", ")
+                    self.locks.names().join(", ")
                 ),
             );
         };
-        let kind_name = kind.name();
-        let etcd_lock = !kind.is_ap();
-        if etcd_lock != (backend == Backend::Etcd) {
-            return self.err(lock_span, "lock.kind", format!(
-                "lock {kind_name:?} does not run on the {backend:?} backend; etcd takes lease-txn, put, etcd-mutex; redis takes redis-setnx; redlock takes redlock"
-            ).to_lowercase());
+        // A lock of the user's own runs on whatever backend the file names: it takes the
+        // clients its context offers.
+        if let Some(builtin) = kind.builtin() {
+            if builtin.is_ap() == (backend == Backend::Etcd) {
+                return self.err(lock_span, "lock.kind", format!(
+                    "lock {:?} does not run on the {backend:?} backend; etcd takes lease-txn, put, etcd-mutex; redis takes redis-setnx; redlock takes redlock",
+                    builtin.name()
+                ).to_lowercase());
+            }
         }
         let ttl = match &lock_raw.ttl {
             None => defaults::TTL,
@@ -400,7 +404,7 @@ impl Validator<'_> {
             latency,
             loss,
             lock: LockSpec {
-                kind,
+                kind: kind.clone(),
                 ttl,
                 fencing: lock_raw.fencing,
             },

@@ -84,12 +84,9 @@ impl EtcdMutex {
 
     fn guard(&self) -> Guard {
         let session = self.session.as_ref().expect("a holder has a session");
-        Guard::new(
-            self.my_key.clone(),
-            FencingToken(self.my_rev),
-            session.lease(),
-            session.watch(),
-        )
+        Guard::new(self.my_key.clone(), Some(FencingToken(self.my_rev)))
+            .with_lease(session.lease())
+            .with_loss(session.watch())
     }
 
     fn expired(&mut self) -> Error {
@@ -194,8 +191,8 @@ impl EtcdMutex {
 }
 
 impl LockAlgorithm for EtcdMutex {
-    fn kind(&self) -> AlgorithmKind {
-        AlgorithmKind::EtcdMutex
+    fn name(&self) -> &str {
+        AlgorithmKind::EtcdMutex.name()
     }
 
     async fn acquire(&mut self) -> Result<Guard> {

@@ -34,8 +34,8 @@ impl LeaseTxn {
 }
 
 impl LockAlgorithm for LeaseTxn {
-    fn kind(&self) -> AlgorithmKind {
-        AlgorithmKind::LeaseTxn
+    fn name(&self) -> &str {
+        AlgorithmKind::LeaseTxn.name()
     }
 
     async fn acquire(&mut self) -> Result<Guard> {
@@ -62,8 +62,9 @@ impl LockAlgorithm for LeaseTxn {
             };
             match ctx.io(ctx.client.txn(txn)).await {
                 Ok(r) if r.succeeded => {
-                    let guard =
-                        Guard::new(key, FencingToken(r.header.revision), lease, session.watch());
+                    let guard = Guard::new(key, Some(FencingToken(r.header.revision)))
+                        .with_lease(lease)
+                        .with_loss(session.watch());
                     self.session = Some(session);
                     return Ok(guard);
                 }
@@ -72,12 +73,9 @@ impl LockAlgorithm for LeaseTxn {
                     if let Some(kv) = holder {
                         if kv.lease == lease {
                             // Our own put from an earlier attempt whose answer was lost.
-                            let guard = Guard::new(
-                                key,
-                                FencingToken(kv.create_revision),
-                                lease,
-                                session.watch(),
-                            );
+                            let guard = Guard::new(key, Some(FencingToken(kv.create_revision)))
+                                .with_lease(lease)
+                                .with_loss(session.watch());
                             self.session = Some(session);
                             return Ok(guard);
                         }

@@ -30,8 +30,8 @@ impl PutLock {
 }
 
 impl LockAlgorithm for PutLock {
-    fn kind(&self) -> AlgorithmKind {
-        AlgorithmKind::Put
+    fn name(&self) -> &str {
+        AlgorithmKind::Put.name()
     }
 
     async fn acquire(&mut self) -> Result<Guard> {
@@ -77,8 +77,9 @@ impl LockAlgorithm for PutLock {
                 .await
             {
                 Ok(r) => {
-                    let guard =
-                        Guard::new(key, FencingToken(r.header.revision), lease, session.watch());
+                    let guard = Guard::new(key, Some(FencingToken(r.header.revision)))
+                        .with_lease(lease)
+                        .with_loss(session.watch());
                     self.session = Some(session);
                     return Ok(guard);
                 }

@@ -67,8 +67,8 @@ pub(super) fn fence_key(key: &str) -> Vec<u8> {
 }
 
 impl LockAlgorithm for RedisSetnx {
-    fn kind(&self) -> AlgorithmKind {
-        AlgorithmKind::RedisSetnx
+    fn name(&self) -> &str {
+        AlgorithmKind::RedisSetnx.name()
     }
 
     async fn acquire(&mut self) -> Result<Guard> {
@@ -92,7 +92,7 @@ impl LockAlgorithm for RedisSetnx {
                     Ok(token) => {
                         let (watch, expiry) = expiring(&ctx, id, sent + ttl);
                         self.held = Some(Held { value, expiry });
-                        return Ok(Guard::new(key, FencingToken(token), id, watch));
+                        return Ok(Guard::new(key, Some(FencingToken(token))).with_loss(watch));
                     }
                     Err(_) => {
                         // No token: give the key back and start over.
@@ -110,7 +110,7 @@ impl LockAlgorithm for RedisSetnx {
             let ap = self.ctx.ap().client.clone();
             let _ = self
                 .ctx
-                .io(ap.compare_and_delete(guard.key.as_bytes(), &held.value))
+                .io(ap.compare_and_delete(guard.key().as_bytes(), &held.value))
                 .await;
         }
         Ok(())

@@ -73,8 +73,8 @@ impl Redlock {
 }
 
 impl LockAlgorithm for Redlock {
-    fn kind(&self) -> AlgorithmKind {
-        AlgorithmKind::Redlock
+    fn name(&self) -> &str {
+        AlgorithmKind::Redlock.name()
     }
 
     async fn acquire(&mut self) -> Result<Guard> {
@@ -114,7 +114,7 @@ impl LockAlgorithm for Redlock {
                 }
                 let (watch, expiry) = expiring(&ctx, id, start + validity);
                 self.held = Some(Held { value, expiry });
-                return Ok(Guard::new(key, FencingToken(token), id, watch));
+                return Ok(Guard::new(key, Some(FencingToken(token))).with_loss(watch));
             }
             self.unlock_all(&key, &value).await;
             ctx.sleep(self.options.retry_backoff).await;
@@ -124,7 +124,7 @@ impl LockAlgorithm for Redlock {
     async fn release(&mut self, guard: Guard) -> Result<()> {
         if let Some(held) = self.held.take() {
             held.expiry.abort();
-            self.unlock_all(&guard.key, &held.value).await;
+            self.unlock_all(guard.key(), &held.value).await;
         }
         Ok(())
     }

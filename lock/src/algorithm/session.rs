@@ -43,13 +43,12 @@ impl LossReason {
 
 struct State {
     lease: LeaseId,
-    /// Invariant: goes false → true once, never back. Set only by `mark_lost`.
+    /// Invariant: goes false → true once, never back. Set only by `LossSignal::fire`.
     lost: watch::Sender<bool>,
-    /// Local time after which the lease may be gone.
-    deadline: Cell<Duration>,
 }
 
-/// What a holder can ask of its session: has it noticed the lease is gone?
+/// What a holder can ask of its lock: has it noticed the hold is gone? The receiving half of a
+/// [`LossSignal`]; a [`crate::Guard`] carries one.
 #[derive(Clone)]
 pub struct SessionWatch {
     state: Rc<State>,
@@ -73,6 +72,63 @@ impl SessionWatch {
         let mut rx = self.state.lost.subscribe();
         let _ = rx.wait_for(|lost| *lost).await;
     }
+
+    /// The lease (or grant id) this watch is about.
+    pub fn lease(&self) -> LeaseId {
+        self.state.lease
+    }
+}
+
+/// How a lock says "I noticed I lost it": fire it once (from a keepalive task, a watch on the
+/// lock key, a local deadline — whatever the lock has) and every [`SessionWatch`] of it turns
+/// lost. The harness records the moment in the history (`believed_lost`) and ends the holder's
+/// belief there; the lock records nothing itself. Firing again does nothing.
+///
+/// Made by [`crate::LockContext::loss_signal`]; cheap to clone.
+#[derive(Clone)]
+pub struct LossSignal {
+    ctx: LockContext,
+    state: Rc<State>,
+}
+
+impl LossSignal {
+    pub(crate) fn new(ctx: &LockContext, lease: LeaseId) -> (LossSignal, SessionWatch) {
+        let (lost, _) = watch::channel(false);
+        let state = Rc::new(State { lease, lost });
+        let watch = SessionWatch {
+            state: state.clone(),
+        };
+        (
+            LossSignal {
+                ctx: ctx.clone(),
+                state,
+            },
+            watch,
+        )
+    }
+
+    /// The lock noticed the loss, for `reason` (a word or two: `ttl`, `deadline`, `key deleted`).
+    pub fn fire(&self, reason: &str) {
+        if self.state.lost.send_replace(true) {
+            return;
+        }
+        LockEvent::BelievedLost {
+            lease: self.state.lease,
+            reason: reason.to_string(),
+        }
+        .record(&self.ctx.history, &self.ctx.process);
+    }
+
+    pub fn is_fired(&self) -> bool {
+        *self.state.lost.borrow()
+    }
+
+    /// A watch of this signal (the same as the one it was made with).
+    pub fn watch(&self) -> SessionWatch {
+        SessionWatch {
+            state: self.state.clone(),
+        }
+    }
 }
 
 /// A granted lease with its keepalive loop. Dropping it stops the loop (clientv3 `Orphan`).
@@ -80,7 +136,7 @@ pub struct Session {
     ctx: LockContext,
     lease: LeaseId,
     ttl_secs: i64,
-    watch: SessionWatch,
+    signal: LossSignal,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -97,25 +153,28 @@ impl Session {
     pub async fn grant(ctx: &LockContext, options: &LockOptions) -> Result<Session> {
         let granted = ctx.io(ctx.client.lease_grant(options.ttl_secs)).await?;
         let ttl = Duration::from_secs(granted.ttl.max(1) as u64);
-        let (lost, _) = watch::channel(false);
-        let state = Rc::new(State {
-            lease: granted.id,
-            lost,
-            deadline: Cell::new(ctx.clock.now() + ttl),
-        });
-        let keepalive =
-            tokio::task::spawn_local(keep_alive(ctx.clone(), state.clone(), ttl, options.clone()));
-        let deadline = tokio::task::spawn_local(watch_deadline(
+        let (signal, _) = LossSignal::new(ctx, granted.id);
+        // Local time after which the lease may be gone; moved on by each keepalive answer.
+        let deadline = Rc::new(Cell::new(ctx.clock.now() + ttl));
+        let keepalive = tokio::task::spawn_local(keep_alive(
             ctx.clone(),
-            state.clone(),
+            signal.clone(),
+            deadline.clone(),
+            ttl,
+            options.clone(),
+        ));
+        let deadline_loop = tokio::task::spawn_local(watch_deadline(
+            ctx.clone(),
+            signal.clone(),
+            deadline,
             options.deadline_check,
         ));
         Ok(Session {
             ctx: ctx.clone(),
             lease: granted.id,
             ttl_secs: granted.ttl,
-            watch: SessionWatch { state },
-            tasks: vec![keepalive, deadline],
+            signal,
+            tasks: vec![keepalive, deadline_loop],
         })
     }
 
@@ -129,15 +188,15 @@ impl Session {
     }
 
     pub fn watch(&self) -> SessionWatch {
-        self.watch.clone()
+        self.signal.watch()
     }
 
     pub fn is_lost(&self) -> bool {
-        self.watch.is_lost()
+        self.signal.is_fired()
     }
 
     pub async fn lost(&self) {
-        self.watch.lost().await
+        self.signal.watch().lost().await
     }
 
     /// Stop the keepalive loop and revoke the lease (clientv3 `Session.Close`).
@@ -153,32 +212,30 @@ impl Session {
     }
 }
 
-fn mark_lost(ctx: &LockContext, state: &State, reason: LossReason) {
-    if state.lost.send_replace(true) {
-        return;
-    }
-    LockEvent::BelievedLost {
-        lease: state.lease,
-        reason: reason.name().to_string(),
-    }
-    .record(&ctx.history, &ctx.process);
-}
-
-async fn keep_alive(ctx: LockContext, state: Rc<State>, ttl: Duration, options: LockOptions) {
+async fn keep_alive(
+    ctx: LockContext,
+    signal: LossSignal,
+    deadline: Rc<Cell<Duration>>,
+    ttl: Duration,
+    options: LockOptions,
+) {
     let clock = &ctx.clock;
     let period = |ttl: Duration| options.keepalive_interval.unwrap_or(ttl / 3);
     let mut next = clock.now() + period(ttl);
     loop {
         clock.sleep_until(next).await;
-        match ctx.io(ctx.client.lease_keep_alive(state.lease)).await {
+        match ctx
+            .io(ctx.client.lease_keep_alive(signal.state.lease))
+            .await
+        {
             Ok(answer) if answer.ttl > 0 => {
                 let ttl = Duration::from_secs(answer.ttl as u64);
                 let now = clock.now();
-                state.deadline.set(now + ttl);
+                deadline.set(now + ttl);
                 next = now + period(ttl);
             }
             Ok(_) | Err(sim::Error::LeaseNotFound) => {
-                mark_lost(&ctx, &state, LossReason::Ttl);
+                signal.fire(LossReason::Ttl.name());
                 return;
             }
             Err(_) => next = clock.now() + options.keepalive_retry,
@@ -186,14 +243,19 @@ async fn keep_alive(ctx: LockContext, state: Rc<State>, ttl: Duration, options: 
     }
 }
 
-async fn watch_deadline(ctx: LockContext, state: Rc<State>, every: Duration) {
+async fn watch_deadline(
+    ctx: LockContext,
+    signal: LossSignal,
+    deadline: Rc<Cell<Duration>>,
+    every: Duration,
+) {
     loop {
         ctx.clock.sleep(every).await;
-        if *state.lost.borrow() {
+        if signal.is_fired() {
             return;
         }
-        if ctx.clock.now() > state.deadline.get() {
-            mark_lost(&ctx, &state, LossReason::Deadline);
+        if ctx.clock.now() > deadline.get() {
+            signal.fire(LossReason::Deadline.name());
             return;
         }
     }
@@ -208,19 +270,13 @@ pub(crate) fn expiring(
     id: LeaseId,
     deadline: Duration,
 ) -> (SessionWatch, JoinHandle<()>) {
-    let (lost, _) = watch::channel(false);
-    let state = Rc::new(State {
-        lease: id,
-        lost,
-        deadline: Cell::new(deadline),
-    });
+    let (signal, watch) = LossSignal::new(ctx, id);
     let task = {
         let ctx = ctx.clone();
-        let state = state.clone();
         tokio::task::spawn_local(async move {
-            ctx.clock.sleep_until(state.deadline.get()).await;
-            mark_lost(&ctx, &state, LossReason::Deadline);
+            ctx.clock.sleep_until(deadline).await;
+            signal.fire(LossReason::Deadline.name());
         })
     };
-    (SessionWatch { state }, task)
+    (watch, task)
 }

@@ -5,7 +5,9 @@
 //! the lock"), so after an `Unlock` whose answer never came the next `Lock` is granted with the
 //! same create revision: the same grant continued, nobody else held the lock in between.
 //!
-//! Does not verify: reads, or whether the increments were right (`LostUpdate` does).
+//! Does not verify: reads, whether the increments were right (`LostUpdate` does), or writes
+//! without a token (token 0, [`crate::FencingToken::NONE`]: a lock without tokens cannot be
+//! fenced, and only `LostUpdate` can judge what it let through).
 
 use super::{Checker, Timeline, Violation, ViolationKind};
 
@@ -22,7 +24,7 @@ impl Checker for Fencing {
         for w in timeline
             .accesses()
             .into_iter()
-            .filter(|a| a.write && a.accepted)
+            .filter(|a| a.write && a.accepted && a.token != crate::FencingToken::NONE.0)
         {
             if let Some((client, token, at)) = &last {
                 if w.token < *token || (w.token == *token && w.client != *client) {
