@@ -115,7 +115,7 @@ pub fn write_timeline(
 /// # }
 /// // src/bin/locksim.rs
 /// fn main() -> anyhow::Result<()> {
-///     locksim::main_with(locksim::scenario::Locks::builtin().with("my-lock", MyLock::new))
+///     locksim::cli::main_with(locksim::scenario::Locks::builtin().with("my-lock", MyLock::new))
 /// }
 /// ```
 ///

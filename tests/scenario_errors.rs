@@ -76,6 +76,52 @@ fn unknown_lock_kind() {
     );
 }
 
+/// A lock of a user's own, for the registry tests: never acquires anything real.
+struct Nothing;
+
+impl lock::LockAlgorithm for Nothing {
+    fn name(&self) -> &str {
+        "my-lock"
+    }
+    async fn acquire(&mut self) -> lock::Result<lock::Guard> {
+        Ok(lock::Guard::new("k", None))
+    }
+    async fn release(&mut self, _guard: lock::Guard) -> lock::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_registered_lock_is_a_kind_on_any_backend_and_listed_when_a_kind_is_unknown() {
+    use locksim::scenario::{parse_with, Locks};
+    let locks = Locks::builtin().with("my-lock", |_ctx| Nothing);
+    let ours = parse_with(
+        "scenarios/x.toml",
+        &with("kind = \"etcd-mutex\"", "kind = \"my-lock\""),
+        &locks,
+    )
+    .unwrap();
+    assert_eq!(ours.lock.kind.name(), "my-lock");
+    assert_eq!(ours.lock.kind.builtin(), None);
+    // The file's backend decides the store; a user lock takes what its context offers.
+    let on_redis = with("kind = \"etcd-mutex\"", "kind = \"my-lock\"")
+        .replace("backend = \"etcd\"", "backend = \"redis\"")
+        .replace("election_timeout = \"1s\"\n", "");
+    assert!(parse_with("scenarios/x.toml", &on_redis, &locks).is_ok());
+    // Without the registry the name is unknown, and with it the error lists it.
+    assert!(parse(
+        "scenarios/x.toml",
+        &with("kind = \"etcd-mutex\"", "kind = \"my-lock\"")
+    )
+    .is_err());
+    assert_eq!(
+        parse_with("scenarios/x.toml", &with("kind = \"etcd-mutex\"", "kind = \"zookeeper\""), &locks)
+            .unwrap_err()
+            .to_string(),
+        "scenarios/x.toml:12: field `lock.kind`: unknown lock kind \"zookeeper\"; allowed: lease-txn, put, etcd-mutex, redis-setnx, redlock, my-lock"
+    );
+}
+
 #[test]
 fn fault_naming_a_host_that_does_not_exist() {
     assert_eq!(

@@ -104,10 +104,13 @@ impl Guard {
         self
     }
 
+    /// The key the holder holds (for `etcd-mutex`, its own key under the prefix).
     pub fn key(&self) -> &str {
         &self.key
     }
 
+    /// The fencing token to send with every access to the protected resource; `None` for a
+    /// lock without tokens.
     pub fn token(&self) -> Option<FencingToken> {
         self.token
     }
@@ -161,14 +164,20 @@ pub trait LockAlgorithm {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AlgorithmKind {
+    /// `lease-txn`: [`LeaseTxn`], the lease + `Txn(create_revision == 0)` lock of the blog posts.
     LeaseTxn,
+    /// `put`: [`PutLock`], `Get` then a plain `Put` — unsafe on purpose.
     Put,
+    /// `etcd-mutex`: [`EtcdMutex`], etcd's `concurrency.Mutex` step for step.
     EtcdMutex,
+    /// `redis-setnx`: `SET key token NX PX ttl` on the Redis-like primary.
     RedisSetnx,
+    /// `redlock`: Redlock over N independent Redis-like masters.
     Redlock,
 }
 
 impl AlgorithmKind {
+    /// Every built-in algorithm, in the order error messages list them.
     pub const ALL: [AlgorithmKind; 5] = [
         AlgorithmKind::LeaseTxn,
         AlgorithmKind::Put,
@@ -182,6 +191,7 @@ impl AlgorithmKind {
         matches!(self, AlgorithmKind::RedisSetnx | AlgorithmKind::Redlock)
     }
 
+    /// As scenario files and the CLI spell it.
     pub fn name(self) -> &'static str {
         match self {
             AlgorithmKind::LeaseTxn => "lease-txn",
@@ -272,7 +282,9 @@ pub struct LockContext {
 /// `r1` (independent store), and the node names (Redlock's N masters).
 #[derive(Clone)]
 pub struct ApAccess {
+    /// The store's client, on this host.
     pub client: ApClient,
+    /// The store's node names, `r1..rN`.
     pub nodes: Vec<String>,
 }
 
@@ -419,6 +431,7 @@ impl LockKind {
         }
     }
 
+    /// What scenario files, reports and the history call it.
     pub fn name(&self) -> &str {
         &self.name
     }

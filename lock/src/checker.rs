@@ -23,12 +23,23 @@ pub use liveness::{Liveness, LivenessVerdict};
 pub use lost_update::LostUpdate;
 pub use mutual_exclusion::MutualExclusion;
 
+/// Which property a [`Violation`] breaks. Serialized in snake_case (`mutual_exclusion`,
+/// `fencing`, `lost_update`, `liveness`), as in `run --json`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ViolationKind {
+    /// Two clients believed they held the lock at the same simulated moment (the
+    /// [`MutualExclusion`] checker). A belief, not yet damage: fencing may still have saved the
+    /// resource.
     MutualExclusion,
+    /// The resource accepted a write whose token was below that of an earlier accepted write (or
+    /// equal to it, from another client): the [`Fencing`] checker.
     Fencing,
+    /// An accepted write did not add exactly one to the counter it overwrote, or the final
+    /// counter differs from the number of accepted writes: the [`LostUpdate`] checker.
     LostUpdate,
+    /// No client acquired within the bound once every fault was healed (the [`Liveness`]
+    /// checker). Reported, but not a failure by default: see [`ViolationKind::is_safety`].
     Liveness,
 }
 
@@ -47,6 +58,8 @@ impl ViolationKind {
 /// One violation with its evidence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
+    /// Which property is violated; decides whether the violation fails the run by default
+    /// ([`ViolationKind::is_safety`]).
     pub kind: ViolationKind,
     /// The clients involved, in the order the detail names them.
     pub clients: Vec<String>,
@@ -54,26 +67,39 @@ pub struct Violation {
     pub tokens: Vec<i64>,
     /// Simulated milliseconds: when the violation starts and ends (the same for an instant).
     pub from_ms: u64,
+    /// When it ends, in simulated milliseconds (see `from_ms`); equal to `from_ms` for an
+    /// instant, such as a final-counter mismatch at the end of the run.
     pub to_ms: u64,
     /// Faults active at some moment while it built up, as `crash n1`, `pause c2`, `partition …`
     /// (`sim::ActiveFaults` labels): for mutual exclusion from the first holder's acquisition to
     /// `to_ms`, for the others during `from_ms..=to_ms`.
     pub faults: Vec<String>,
+    /// One sentence for a person: who did what with which token, and when (simulated ms).
     pub detail: String,
 }
 
 /// A property checked over a whole run.
 pub trait Checker {
+    /// The property's stable snake_case name (`mutual_exclusion`, `fencing`, …), as reports
+    /// print it.
     fn name(&self) -> &'static str;
+    /// Every violation of the property in `timeline`; empty when the run satisfies it. Reads
+    /// only the timeline, so the same history always gives the same violations.
     fn check(&self, timeline: &Timeline) -> Vec<Violation>;
 }
 
 /// One client's belief that it holds the lock.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Interval {
+    /// The client host that believed it held the lock (`c1`, `c2`, …).
     pub client: String,
+    /// The fencing token of its guard; 0 ([`crate::FencingToken::NONE`]) for a lock without
+    /// tokens.
     pub token: i64,
+    /// The lease (or grant id) behind the hold, 0 when the lock has none. A `BelievedLost` of
+    /// the same lease ends the interval; one of another lease does not.
     pub lease: i64,
+    /// Simulated ms at which `acquire` returned the guard (the `Acquired` event).
     pub start_ms: u64,
     /// `None`: still believed when the run ended.
     pub end_ms: Option<u64>,
@@ -84,21 +110,31 @@ pub struct Interval {
 /// An access to the resource, in the order the resource served them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Access {
+    /// Simulated ms at which the resource served it (not when the client sent it).
     pub at_ms: u64,
+    /// The client host that sent it.
     pub client: String,
+    /// The fencing token it carried; 0 when the client's lock gives none.
     pub token: i64,
+    /// `true` for a write, `false` for a read.
     pub write: bool,
     /// Read: the value read. Write: the value written.
     pub value: u64,
-    /// Write: the counter it overwrote.
+    /// Write: the counter it overwrote. Read: the same as `value`.
     pub previous: u64,
+    /// Whether the resource accepted it. With fencing off every access is accepted; a rejected
+    /// write leaves the counter unchanged, a rejected read returns nothing to the client.
     pub accepted: bool,
 }
 
 /// The lock-level view of a history: what the checkers read.
 #[derive(Clone, Debug)]
 pub struct Timeline {
+    /// Every [`LockEvent`] in history order, as `(simulated ms, process, event)`: `process` is
+    /// the client host for client events and `resource` for the accesses the resource served.
     pub lock_events: Vec<(u64, String, LockEvent)>,
+    /// Every cluster event (crash, restart, pause, partition, latency, heal, …) with its
+    /// simulated ms, in history order: what [`Timeline::faults`] derives the faults from.
     pub cluster_events: Vec<(u64, ClusterEvent)>,
     /// Simulated time the run ended (the last record's time if not given).
     pub end_ms: u64,
@@ -110,6 +146,10 @@ pub struct Timeline {
 }
 
 impl Timeline {
+    /// Parse a run's history records (`sim::History::records`). Lock and cluster events are
+    /// kept; `end_ms` is the latest time any record shows (operations included). `final_value`
+    /// stays `None` and `default_latency_ms` is the default config's: a run sets its own with
+    /// the `with_*` methods.
     pub fn from_records(records: &[Record]) -> Self {
         let mut t = Timeline {
             lock_events: Vec::new(),
@@ -138,16 +178,24 @@ impl Timeline {
         t
     }
 
+    /// Extend `end_ms` to at least `end_ms` (simulated ms), e.g. the run's elapsed time when
+    /// its last ticks recorded nothing; never moves it earlier. Liveness needs the real end to
+    /// tell a stall from a run that ended too soon.
     pub fn with_end(mut self, end_ms: u64) -> Self {
         self.end_ms = self.end_ms.max(end_ms);
         self
     }
 
+    /// Set the `(min, max)` link latency in ms that counts as "no latency fault": the run's
+    /// `WorldConfig::default_latency_ms`. With a wrong value, a latency fault set back to the
+    /// run's default is not seen to end.
     pub fn with_default_latency(mut self, default_latency_ms: (u64, u64)) -> Self {
         self.default_latency_ms = default_latency_ms;
         self
     }
 
+    /// Set the resource's counter at the end of the run, which [`LostUpdate`] compares with
+    /// the number of accepted writes (without it, the last accepted write's value stands in).
     pub fn with_final_value(mut self, value: u64) -> Self {
         self.final_value = Some(value);
         self

@@ -17,13 +17,26 @@ pub enum Error {
     Locked,
     /// The acquire deadline (`LockOptions::give_up`) passed.
     #[error("lock: gave up after {waited_ms} ms")]
-    GaveUp { waited_ms: u64 },
+    GaveUp {
+        /// How long the acquire waited, in ms of the client's own (possibly skewed) clock.
+        waited_ms: u64,
+    },
     /// The protected resource did not answer in time.
     #[error("resource: no answer within {timeout_ms} ms")]
-    ResourceTimeout { timeout_ms: u64 },
+    ResourceTimeout {
+        /// The timeout that passed (`WorkloadConfig::resource_timeout`), in ms of the client's
+        /// own clock.
+        timeout_ms: u64,
+    },
     /// The protected resource refused an access whose token is below the highest it accepted.
     #[error("resource: token {token} rejected, highest accepted {highest}")]
-    Fenced { token: i64, highest: i64 },
+    Fenced {
+        /// The token the refused access carried.
+        token: i64,
+        /// The highest token the resource had accepted: a newer holder's.
+        highest: i64,
+    },
 }
 
+/// `std::result::Result` with the lock crate's [`Error`](enum@Error).
 pub type Result<T> = std::result::Result<T, Error>;

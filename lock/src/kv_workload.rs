@@ -37,6 +37,8 @@ pub struct KvWorkload {
     pub readers: usize,
     /// Pause between one operation's answer and the next operation, drawn per operation.
     pub interval_min: Duration,
+    /// Upper bound of that pause; each is drawn uniformly from `interval_min..=interval_max`
+    /// (exactly `interval_min` if `interval_max <= interval_min`), as is the first start.
     pub interval_max: Duration,
     /// Deadline of one request (a clientv3 context timeout). A write that has no answer by then
     /// is indeterminate, and the writer goes on with the next value on another member.
@@ -105,6 +107,7 @@ pub(crate) struct KvClientSpec {
 }
 
 impl KvClientSpec {
+    /// The host's name: `writerN` or `readerN`.
     pub fn name(&self) -> String {
         match self.role {
             KvRole::Writer => writer_name(self.index),

@@ -32,11 +32,21 @@ pub const RESOURCE_PORT: u16 = 7000;
 /// Port a client's resource connection binds (the etcd client uses 3000).
 pub const RESOURCE_CLIENT_PORT: u16 = 7001;
 
+/// How the resource uses the fencing tokens accesses carry. [`crate::Run::fencing`] with `true`
+/// means [`Fencing::Accesses`]; [`crate::Run::fencing_mode`] picks any mode. Not to be confused
+/// with [`crate::checker::Fencing`], the checker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fencing {
+    /// Every access is accepted, whatever its token.
     Off,
+    /// Kleppmann's rule: a write whose token is below the highest accepted is rejected. Reads
+    /// are not fenced and do not raise the highest, so a read-modify-write can still lose an
+    /// update.
     Writes,
+    /// Reads are fenced too: any access whose token is below the highest accepted is rejected,
+    /// and accepted reads raise the highest, so once a newer holder has read, every older
+    /// holder's access is rejected. What `fencing = true` means.
     Accesses,
 }
 
@@ -51,23 +61,27 @@ impl Fencing {
     }
 }
 
+/// A request to the resource, as a client sends it (bincode in one UDP datagram).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
+    /// Read the counter, carrying the sender's fencing token (0 for none).
     Read { token: i64 },
+    /// Write `value` (the sender's read + 1), carrying its fencing token.
     Write { value: u64, token: i64 },
 }
 
+/// The resource's answer to a [`Request`]. `highest` is the highest token accepted after the
+/// request was handled.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reply {
+    /// The counter (given to the caller only if `accepted`) and whether the read was accepted.
     Read {
         value: u64,
         accepted: bool,
         highest: i64,
     },
-    Write {
-        accepted: bool,
-        highest: i64,
-    },
+    /// Whether the write was applied.
+    Write { accepted: bool, highest: i64 },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -98,6 +112,7 @@ pub struct Resource {
 }
 
 impl Resource {
+    /// A resource with counter 0 and no token seen yet, applying `fencing`.
     pub fn new(fencing: Fencing) -> Self {
         Self {
             fencing,
@@ -105,6 +120,7 @@ impl Resource {
         }
     }
 
+    /// The fencing mode it applies.
     pub fn fencing(&self) -> Fencing {
         self.fencing
     }
@@ -114,10 +130,14 @@ impl Resource {
         self.state.borrow().value
     }
 
+    /// Writes applied so far (with fencing on, those whose token was not below the highest
+    /// accepted). A resent datagram is counted once.
     pub fn accepted_writes(&self) -> u64 {
         self.state.borrow().accepted_writes
     }
 
+    /// Writes refused so far because their token was below the highest accepted; always 0
+    /// with [`Fencing::Off`].
     pub fn rejected_writes(&self) -> u64 {
         self.state.borrow().rejected_writes
     }

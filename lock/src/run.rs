@@ -95,6 +95,8 @@ impl Run {
         self
     }
 
+    /// Number of etcd members (`n1..nN`, default 3); 0 for a world with only the AP store (see
+    /// [`Run::ap`]).
     pub fn members(mut self, members: usize) -> Self {
         self.cluster.members = members;
         self
@@ -106,6 +108,8 @@ impl Run {
         self
     }
 
+    /// What the lock clients do: how many, hold and think times, lock options, resource
+    /// timeout.
     pub fn workload(mut self, workload: WorkloadConfig) -> Self {
         self.workload = workload;
         self
@@ -117,6 +121,8 @@ impl Run {
         self
     }
 
+    /// The resource's fencing mode, including [`Fencing::Writes`] (Kleppmann's write-only
+    /// rule), which [`Run::fencing`] cannot express. Default: [`Fencing::Off`].
     pub fn fencing_mode(mut self, fencing: Fencing) -> Self {
         self.fencing = fencing;
         self
@@ -134,6 +140,9 @@ impl Run {
         self
     }
 
+    /// How soon after every fault is healed a client must acquire for liveness to be `ok`, in
+    /// simulated time (default 10 s). Keep it within `heal_period`: a run whose healed tail is
+    /// shorter and in which nobody acquires is `not_checked`, not `stalled`.
     pub fn liveness_bound(mut self, bound: Duration) -> Self {
         self.liveness_bound = bound;
         self
@@ -146,6 +155,7 @@ impl Run {
         self
     }
 
+    /// The seed this run uses (set by [`Run::seed`] or the cluster configuration).
     pub fn seed_value(&self) -> u64 {
         self.cluster.seed
     }
@@ -296,18 +306,23 @@ impl RoleResolver for HolderRole {
 }
 
 impl RunHandle {
+    /// The simulated cluster, to look at it or apply faults by hand between steps.
     pub fn cluster(&mut self) -> &mut Cluster<'static> {
         &mut self.cluster
     }
 
+    /// The run's history so far: every etcd operation, cluster event and [`LockEvent`].
     pub fn history(&self) -> &History {
         &self.history
     }
 
+    /// The protected resource: its counter and write counts so far.
     pub fn resource(&self) -> &Resource {
         &self.resource
     }
 
+    /// Who believes they hold the lock. The clone shares the live state, so it stays current
+    /// as the run steps.
     pub fn holders(&self) -> Holders {
         self.holders.clone()
     }
@@ -341,6 +356,7 @@ impl RunHandle {
         self.cluster.step().map(|_| ())
     }
 
+    /// Step (applying the faults that come due) for `duration` of simulated time from now.
     pub fn run_for(&mut self, duration: Duration) -> Result<(), SimError> {
         let until = self.cluster.elapsed() + duration;
         while self.cluster.elapsed() < until {
@@ -427,10 +443,14 @@ impl RunHandle {
 /// What a run found. Same seed and configuration ⇒ equal reports (digest included).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
+    /// The seed of the run: with the same configuration, it reproduces this report.
     pub seed: u64,
     /// The lock's name (`lease-txn`, or yours).
     pub algorithm: String,
+    /// The resource's fencing mode.
     pub fencing: Fencing,
+    /// Everything the checkers found: the safety violations (mutual exclusion, fencing, lost
+    /// update, in that order), then a liveness violation if the verdict is `stalled`.
     pub violations: Vec<Violation>,
     /// Whether a client acquired within the bound once every fault was healed.
     pub liveness: LivenessVerdict,
@@ -438,19 +458,27 @@ pub struct Report {
     pub faults: Vec<FaultSpan>,
     /// Times a client's `acquire` returned a guard.
     pub acquisitions: u64,
+    /// Writes the protected resource accepted (with fencing on, those whose token was not
+    /// below the highest seen).
     pub accepted_writes: u64,
+    /// Writes the resource refused for a stale token; always 0 with fencing off.
     pub rejected_writes: u64,
+    /// The resource's counter at the end; equals `accepted_writes` when no update was lost.
     pub final_counter: u64,
+    /// Simulated ms from the start to `finish` (for [`Run::run`], the safety phase plus the
+    /// healed phase).
     pub elapsed_ms: u64,
     /// SHA-256 of the history (JSON lines).
     pub digest: String,
 }
 
 impl Report {
+    /// Number of violations of `kind`.
     pub fn count(&self, kind: ViolationKind) -> usize {
         self.violations.iter().filter(|v| v.kind == kind).count()
     }
 
+    /// Whether any violation of `kind` was found.
     pub fn has(&self, kind: ViolationKind) -> bool {
         self.count(kind) > 0
     }
@@ -465,6 +493,8 @@ impl Report {
         self.violations.iter().filter(|v| v.kind.is_resource())
     }
 
+    /// No safety violation: the run passes by default (a liveness violation alone does not
+    /// fail it).
     pub fn is_safe(&self) -> bool {
         self.safety_violations().next().is_none()
     }

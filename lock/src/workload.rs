@@ -25,9 +25,13 @@ pub struct WorkloadConfig {
     pub clients: usize,
     /// Time spent in the critical section between the read and the write.
     pub hold_min: Duration,
+    /// Upper bound of the hold time; each critical section draws it uniformly from
+    /// `hold_min..=hold_max` (exactly `hold_min` if `hold_max <= hold_min`).
     pub hold_max: Duration,
     /// Time between a release and the next acquire.
     pub think_min: Duration,
+    /// Upper bound of the think time, drawn like the hold time. A client also waits up to
+    /// `think_max` before its first acquire, so the clients do not start in step.
     pub think_max: Duration,
     /// Lock key, TTL, retries.
     pub lock: LockOptions,

@@ -30,6 +30,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 
+/// etcd's `concurrency.Mutex` (v3.4/v3.5) with its session: see the module docs for the steps.
 pub struct EtcdMutex {
     ctx: LockContext,
     options: LockOptions,
@@ -44,6 +45,8 @@ pub struct EtcdMutex {
 }
 
 impl EtcdMutex {
+    /// A mutex on prefix `options.key` (`NewMutex(session, pfx)`); the session is granted on
+    /// the first `lock`.
     pub fn new(ctx: LockContext, options: LockOptions) -> Self {
         let pfx = format!("{}/", options.key);
         Self {
@@ -57,10 +60,12 @@ impl EtcdMutex {
         }
     }
 
+    /// `Mutex.Key()`: our key, `pfx/` + hex(lease); empty before the first `lock`.
     pub fn key(&self) -> &str {
         &self.my_key
     }
 
+    /// `Mutex.Header()`: the header of the answer that made us owner.
     pub fn header(&self) -> Option<ResponseHeader> {
         self.hdr
     }

@@ -16,6 +16,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 
+/// The lease + `Txn(create_revision == 0)` lock; see the module docs.
 pub struct LeaseTxn {
     ctx: LockContext,
     options: LockOptions,
@@ -24,6 +25,7 @@ pub struct LeaseTxn {
 }
 
 impl LeaseTxn {
+    /// A lock on `options.key`; each acquisition grants its own lease.
     pub fn new(ctx: LockContext, options: LockOptions) -> Self {
         Self {
             ctx,

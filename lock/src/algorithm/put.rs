@@ -13,6 +13,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 
+/// `Get` then a plain `Put`: unsafe on purpose; see the module docs.
 pub struct PutLock {
     ctx: LockContext,
     options: LockOptions,
@@ -20,6 +21,7 @@ pub struct PutLock {
 }
 
 impl PutLock {
+    /// A lock on `options.key`; each acquisition grants its own lease.
     pub fn new(ctx: LockContext, options: LockOptions) -> Self {
         Self {
             ctx,

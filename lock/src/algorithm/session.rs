@@ -64,10 +64,12 @@ impl std::fmt::Debug for SessionWatch {
 }
 
 impl SessionWatch {
+    /// Whether the signal has fired: the lock noticed the loss.
     pub fn is_lost(&self) -> bool {
         *self.state.lost.borrow()
     }
 
+    /// Resolves once the signal has fired (at once if it has).
     pub async fn lost(&self) {
         let mut rx = self.state.lost.subscribe();
         let _ = rx.wait_for(|lost| *lost).await;
@@ -119,6 +121,7 @@ impl LossSignal {
         .record(&self.ctx.history, &self.ctx.process);
     }
 
+    /// Whether it has fired.
     pub fn is_fired(&self) -> bool {
         *self.state.lost.borrow()
     }
@@ -178,6 +181,7 @@ impl Session {
         })
     }
 
+    /// The granted lease's id.
     pub fn lease(&self) -> LeaseId {
         self.lease
     }
@@ -187,14 +191,17 @@ impl Session {
         self.ttl_secs
     }
 
+    /// A watch of this session's loss, for a [`crate::Guard`].
     pub fn watch(&self) -> SessionWatch {
         self.signal.watch()
     }
 
+    /// Whether the session noticed its lease is gone (clientv3 `Session.Done()` closed).
     pub fn is_lost(&self) -> bool {
         self.signal.is_fired()
     }
 
+    /// Resolves when the session notices its lease is gone.
     pub async fn lost(&self) {
         self.signal.watch().lost().await
     }

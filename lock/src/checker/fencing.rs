@@ -11,6 +11,14 @@
 
 use super::{Checker, Timeline, Violation, ViolationKind};
 
+/// Checker: the writes the resource accepted carry strictly increasing fencing tokens,
+/// reported as [`ViolationKind::Fencing`] (the earlier write's client and token first).
+///
+/// The same client writing again with the same token passes: etcd's `Mutex.Lock` reuses the
+/// session's key, so that is the same grant continued. Writes without a token (0,
+/// [`crate::FencingToken::NONE`]) are not judged, nor are reads or the increments
+/// ([`super::LostUpdate`] does those). Not to be confused with [`crate::Fencing`], the
+/// resource's fencing mode.
 pub struct Fencing;
 
 impl Checker for Fencing {
@@ -83,5 +91,19 @@ mod tests {
         // With fencing on the resource refused c1's write.
         records[8] = write(6010, "c1", 5, 1, 1, false);
         assert!(Fencing.check(&Timeline::from_records(&records)).is_empty());
+    }
+
+    #[test]
+    fn writes_without_a_token_are_not_judged() {
+        // A lock without tokens (Guard::new(key, None)): every access carries token 0, and the
+        // fencing checker has nothing to compare — the lost-update checker judges them.
+        let tokenless = [
+            write(100, "c1", 0, 0, 1, true),
+            write(200, "c2", 0, 1, 2, true),
+            write(300, "c1", 0, 2, 3, true),
+        ];
+        assert!(Fencing
+            .check(&Timeline::from_records(&tokenless))
+            .is_empty());
     }
 }

@@ -13,7 +13,14 @@ use serde::{Deserialize, Serialize};
 use super::{Checker, Timeline, Violation, ViolationKind};
 use crate::event::LockEvent;
 
+/// Checker: once every fault is healed, some client acquires the lock within `bound_ms`.
+///
+/// A stall is a [`ViolationKind::Liveness`], which does not fail a run by default.
+/// [`Liveness::verdict`] tells what it found in every case, including why it could not judge.
+/// Does not verify fairness (that every client gets a turn) or progress while faults are active.
 pub struct Liveness {
+    /// How soon after the last fault is healed an acquisition must come, in simulated ms (the
+    /// history's time, not a host's clock). A run sets it with [`crate::Run::liveness_bound`].
     pub bound_ms: u64,
 }
 
@@ -24,17 +31,25 @@ pub enum LivenessVerdict {
     /// Every fault was healed by `healed_ms`, and a client acquired at `acquired_ms`, within
     /// `bound_ms` of it.
     Ok {
+        /// Simulated ms since which no fault is active (0 if none ever was).
         healed_ms: u64,
+        /// Simulated ms of the first `Acquired` at or after `healed_ms`.
         acquired_ms: u64,
+        /// The bound it was judged against, in ms.
         bound_ms: u64,
     },
     /// Every fault was healed by `from_ms`, and nobody acquired up to `to_ms` (`from_ms` plus
     /// the bound).
     Stalled {
+        /// Simulated ms since which no fault is active.
         from_ms: u64,
+        /// `from_ms` plus the bound: the end of the window without an acquisition.
         to_ms: u64,
     },
+    /// Liveness could not be judged: a fault was still active when the run ended, or the run
+    /// ended less than the bound after the last heal without an acquisition. Not a pass.
     NotChecked {
+        /// Why, for a person: names the faults still active, or how long the healed tail was.
         reason: String,
     },
 }
@@ -59,6 +74,9 @@ impl LivenessVerdict {
 }
 
 impl Liveness {
+    /// Judge `timeline`: find since when every fault is healed, then the first acquisition
+    /// within `bound_ms` of it. A run it cannot judge gets [`LivenessVerdict::NotChecked`] with
+    /// the reason, never a silent pass.
     pub fn verdict(&self, timeline: &Timeline) -> LivenessVerdict {
         let faults = timeline.faults();
         let healed = match faults.healed_since() {

@@ -8,6 +8,13 @@
 
 use super::{Checker, Timeline, Violation, ViolationKind};
 
+/// Checker: each write the resource accepted adds exactly one to the counter it overwrote, so
+/// the final counter equals the number of accepted writes; reported as
+/// [`ViolationKind::LostUpdate`].
+///
+/// A violation names the offending writer first, then the other clients whose accepted writes
+/// it overwrote since its read. Judges what the resource's user sees, whatever lock was (or was
+/// not) held, so it also covers locks without fencing tokens.
 pub struct LostUpdate;
 
 impl Checker for LostUpdate {

@@ -8,6 +8,12 @@
 
 use super::{Checker, Timeline, Violation, ViolationKind};
 
+/// Checker: no two clients believe they hold the lock at the same simulated moment; reported
+/// as [`ViolationKind::MutualExclusion`].
+///
+/// Compares the belief intervals of [`Timeline::intervals`] pairwise; one ending in the
+/// millisecond the other starts is not an overlap. A belief may outlive its lease, so this
+/// catches overlaps the lock service never granted twice. Says nothing about the resource.
 pub struct MutualExclusion;
 
 impl Checker for MutualExclusion {
