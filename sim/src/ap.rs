@@ -54,20 +54,30 @@ use sentinel::{SentinelContext, SentinelDisk};
 pub enum Topology {
     /// One primary (`r1`), `replicas` replicas (`r2`…) and `sentinels` sentinels (`s1`…):
     /// Redis with replicas and Sentinel.
-    Replicated { replicas: usize, sentinels: usize },
+    Replicated {
+        /// Number of replicas besides the primary (0: a lone primary, still monitored).
+        replicas: usize,
+        /// Number of sentinels, at least 1; a majority of them must agree to fail over.
+        sentinels: usize,
+    },
     /// `nodes` standalone primaries (`r1`…`rN`), no replication, no sentinel: Redlock's N
     /// independent masters.
-    Independent { nodes: usize },
+    Independent {
+        /// Number of primaries, at least 1.
+        nodes: usize,
+    },
 }
 
 /// Shape, timing and durability of the AP store.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApConfig {
+    /// How many nodes and sentinels, and whether they replicate.
     pub topology: Topology,
     /// Applies to every node unless `persistence` overrides it for that node.
     pub node: NodeConfig,
     /// Per node (`"r1"` → AOF everysec, …).
     pub persistence: BTreeMap<String, Persistence>,
+    /// Every sentinel's timing and quorum.
     pub sentinel: SentinelConfig,
 }
 
@@ -187,6 +197,7 @@ impl ApStore {
         }
     }
 
+    /// The configuration the store was built with.
     pub fn config(&self) -> &ApConfig {
         &self.config
     }

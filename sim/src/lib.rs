@@ -51,6 +51,8 @@
 //! **Mutual exclusion is decided** outside this crate, from the history this crate records: in
 //! `lock/src/checker/mutual_exclusion.rs` (belief intervals of different clients never overlap).
 
+#![warn(missing_docs)]
+
 pub mod ap;
 pub mod check;
 mod etcd;

@@ -22,7 +22,9 @@ use crate::world::history::{Operation, Outcome};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Request {
+    /// An etcd RPC.
     Etcd(ClientRequest),
+    /// A command to the Redis-like AP store.
     Redis(Command),
 }
 
@@ -30,7 +32,9 @@ pub enum Request {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Response {
+    /// An etcd member's answer.
     Etcd(ClientResponse),
+    /// The AP store's reply.
     Redis(Reply),
 }
 
@@ -38,8 +42,10 @@ pub enum Response {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(untagged)]
 pub enum OpError {
+    /// An etcd error, with etcd's message.
     #[error("{0}")]
     Etcd(Error),
+    /// An AP store error, with Redis's message.
     #[error("{0}")]
     Redis(ApError),
 }
@@ -90,6 +96,7 @@ impl Request {
         }
     }
 
+    /// The etcd request, if this is one.
     pub fn as_etcd(&self) -> Option<&ClientRequest> {
         match self {
             Request::Etcd(r) => Some(r),
@@ -97,6 +104,7 @@ impl Request {
         }
     }
 
+    /// The AP store command, if this is one.
     pub fn as_redis(&self) -> Option<&Command> {
         match self {
             Request::Redis(c) => Some(c),
@@ -106,6 +114,7 @@ impl Request {
 }
 
 impl Response {
+    /// The answer as its store's command-line client would show it.
     pub fn summary(&self) -> String {
         match self {
             Response::Etcd(r) => etcd_summary::response(r),
@@ -113,6 +122,7 @@ impl Response {
         }
     }
 
+    /// The etcd response, if this is one.
     pub fn as_etcd(&self) -> Option<&ClientResponse> {
         match self {
             Response::Etcd(r) => Some(r),

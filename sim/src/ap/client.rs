@@ -32,8 +32,11 @@ pub enum ApEndpoint {
     Node(String),
 }
 
+/// How an AP client behaves: where it sends commands, and its deadlines (on the client host's
+/// own clock).
 #[derive(Clone, Debug)]
 pub struct ApClientConfig {
+    /// Where commands go: the primary the sentinels name, or one fixed node.
     pub endpoint: ApEndpoint,
     /// Whole-command deadline; a write waits this long for its answer.
     pub request_timeout: Duration,
@@ -45,6 +48,8 @@ pub struct ApClientConfig {
     pub port: u16,
     /// The client host's clock: take it from the cluster so pause and skew reach the client.
     pub clock: Clock,
+    /// Loss and duplication of this client's datagrams (take it from the world, so link faults
+    /// reach the client).
     pub links: LinkFaults,
 }
 
@@ -138,18 +143,22 @@ impl ApClient {
         }
     }
 
+    /// Where this client sends its commands.
     pub fn endpoint(&self) -> &ApEndpoint {
         &self.inner.config.endpoint
     }
 
+    /// The client's host name, as the history shows it.
     pub fn name(&self) -> &str {
         self.inner.rpc.name()
     }
 
+    /// The history every command of this client is recorded in.
     pub fn history(&self) -> &History {
         &self.inner.history
     }
 
+    /// The client host's clock: every deadline and backoff of this client runs on it.
     pub fn clock(&self) -> &Clock {
         &self.inner.config.clock
     }

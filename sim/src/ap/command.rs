@@ -10,35 +10,68 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum Command {
     /// `GET key` → `Bulk` or `Nil`.
-    Get { key: Vec<u8> },
+    Get {
+        /// The key to read.
+        key: Vec<u8>,
+    },
     /// `SET key value [NX] [PX ms]` → `Ok`, or `Nil` when `NX` found the key. Without `PX` the
     /// key loses any TTL it had (Redis: SET discards the TTL unless `KEEPTTL`).
     Set {
+        /// The key to write.
         key: Vec<u8>,
+        /// The new value.
         value: Vec<u8>,
+        /// `NX`: set only if the key does not exist (a lock's acquire).
         nx: bool,
+        /// `PX`: time to live in milliseconds of the primary's own clock (replicated as an
+        /// absolute `PXAT`); `None`: no expiry.
         px: Option<u64>,
     },
     /// `DEL key` → `Integer(0|1)`.
-    Del { key: Vec<u8> },
+    Del {
+        /// The key to delete.
+        key: Vec<u8>,
+    },
     /// The lock release script, atomic on the node as a Lua script is:
     /// `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else
     /// return 0 end` → `Integer(0|1)`.
-    CompareAndDelete { key: Vec<u8>, value: Vec<u8> },
+    CompareAndDelete {
+        /// The lock key.
+        key: Vec<u8>,
+        /// The value the key must hold (the holder's token) for the delete to happen.
+        value: Vec<u8>,
+    },
     /// The lock extend script: `PEXPIRE key ms` only if `GET key == value` → `Integer(0|1)`.
     CompareAndPexpire {
+        /// The lock key.
         key: Vec<u8>,
+        /// The value the key must hold (the holder's token) for the TTL to change.
         value: Vec<u8>,
+        /// The new time to live, in milliseconds of the primary's clock from now.
         ms: u64,
     },
     /// `PEXPIRE key ms` → `Integer(1)` if the key exists, else `Integer(0)`. `ms = 0` deletes it.
-    Pexpire { key: Vec<u8>, ms: u64 },
+    Pexpire {
+        /// The key whose TTL to set.
+        key: Vec<u8>,
+        /// Time to live in milliseconds of the primary's clock from now.
+        ms: u64,
+    },
     /// `INCR key` → `Integer(new value)`; a missing key counts as 0. Keeps the key's TTL.
-    Incr { key: Vec<u8> },
+    Incr {
+        /// The counter's key; its value must be a decimal `i64`.
+        key: Vec<u8>,
+    },
     /// `WAIT numreplicas timeout` → `Integer(replicas that acknowledged)`. `timeout_ms = 0`
     /// blocks until enough replicas acknowledged (Redis's meaning). Never a guarantee of
     /// durability across a failover.
-    Wait { replicas: u32, timeout_ms: u64 },
+    Wait {
+        /// How many replicas must have acknowledged the primary's replication offset as of the
+        /// `WAIT` (so every write executed before it, this client's included).
+        replicas: u32,
+        /// How long to wait, in milliseconds of the primary's clock; 0: no limit.
+        timeout_ms: u64,
+    },
 }
 
 impl Command {
@@ -88,7 +121,9 @@ pub enum Reply {
     Ok,
     /// `$-1`: no such key, or `SET NX` did nothing.
     Nil,
+    /// `$<len>`: a value (`GET`).
     Bulk(Vec<u8>),
+    /// `:<n>`: a count or a number (`DEL`, `INCR`, `WAIT`, the scripts).
     Integer(i64),
 }
 
@@ -102,8 +137,10 @@ pub enum ApError {
     /// A write sent to a replica. Definite: not applied.
     #[error("READONLY You can't write against a read only replica.")]
     ReadOnly,
+    /// `INCR` on a value that is not a decimal `i64`. Definite: not applied.
     #[error("ERR value is not an integer or out of range")]
     NotInteger,
+    /// `INCR` past `i64::MAX`. Definite: not applied.
     #[error("ERR increment or decrement would overflow")]
     Overflow,
     /// No sentinel answered with a primary before the deadline (redis-py's
@@ -117,6 +154,8 @@ pub enum ApError {
     /// A write got no answer: it may or may not have been applied (and replicated).
     #[error("Timeout reading from socket (the write may have been applied)")]
     Indeterminate,
+    /// A command the node or client cannot carry out as given (`WAIT` on a replica, a client
+    /// socket that cannot be bound); the text says why. Definite: not applied.
     #[error("ERR {0}")]
     InvalidArgument(String),
 }
@@ -128,6 +167,7 @@ impl ApError {
     }
 }
 
+/// A result whose error is the AP store's [`ApError`].
 pub type ApResult<T> = std::result::Result<T, ApError>;
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use super::command::{ApError, ApResult, Command, Reply};
 /// One key's value and absolute expiry time (local milliseconds of the clock that set it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
+    /// The value.
     pub value: Vec<u8>,
     /// `PXAT`: the key is logically gone once `now > expire_at_ms` (Redis's `keyIsExpired`
     /// uses a strict `>`).
@@ -25,16 +26,25 @@ pub struct Entry {
 /// does not extend the TTL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Effect {
+    /// Set a key, replacing its value and its expiry (`SET k v PXAT t`, or no expiry).
     Set {
+        /// The key.
         key: Vec<u8>,
+        /// The new value.
         value: Vec<u8>,
+        /// Absolute expiry in local milliseconds of the primary that executed it; `None`: none.
         expire_at_ms: Option<u64>,
     },
+    /// Delete a key (a `DEL`, a script's delete, or an expiry the primary performed).
     Del {
+        /// The key.
         key: Vec<u8>,
     },
+    /// Set an existing key's absolute expiry (`PEXPIREAT`); nothing if the key is missing.
     PexpireAt {
+        /// The key.
         key: Vec<u8>,
+        /// Absolute expiry in local milliseconds of the primary that executed it.
         at_ms: u64,
     },
 }
@@ -47,14 +57,17 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// An empty keyspace.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Number of stored keys, logically expired ones included until they are deleted.
     pub fn len(&self) -> usize {
         self.keys.len()
     }
 
+    /// Whether no key is stored (logically expired ones count as stored).
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

@@ -18,15 +18,24 @@ pub const SENTINEL_PORT: u16 = 26379;
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeRole {
+    /// Accepts writes and streams them to its replicas (`role:master`).
     Primary,
-    Replica { primary: String },
+    /// Follows a primary: applies its stream and refuses writes (`role:slave`).
+    Replica {
+        /// The host name of the primary it follows (`r1`, …).
+        primary: String,
+    },
 }
 
 /// What a node answers a sentinel's probe with (`INFO replication`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeInfo {
+    /// The node's role as it believes it now.
     pub role: NodeRole,
+    /// The replication history it is on (`master_replid`).
     pub replid: ReplId,
+    /// Its replication offset in that history, counted in effects (Redis counts bytes): what a
+    /// sentinel ranks replicas by when it picks one to promote.
     pub offset: u64,
     /// A replica: local milliseconds since it last heard from its primary.
     pub link_down_ms: u64,

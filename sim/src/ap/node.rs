@@ -47,7 +47,10 @@ pub enum Persistence {
 /// Timing and durability of one node.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeConfig {
+    /// What survives a crash of the node;
+    /// [`ApConfig::persistence`](crate::ap::ApConfig::persistence) overrides it per node.
     pub persistence: Persistence,
+    /// Replication timing: lag, acks, resends, backlog.
     pub replication: ReplicationConfig,
     /// How often the node's event loop runs its timers (replication sends, `WAIT` deadlines).
     pub cron_period: Duration,
@@ -82,11 +85,17 @@ pub type NodeDisk = Rc<RefCell<DiskState>>;
 /// targets). Never read by hosts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeStatus {
+    /// False while the node's host is crashed (a paused node still shows true).
     pub running: bool,
+    /// Its role as it believes it.
     pub role: NodeRole,
+    /// The replication history it is on.
     pub replid: u64,
+    /// Its replication offset, counted in effects.
     pub offset: u64,
+    /// The highest sentinel epoch whose `REPLICAOF` it obeyed.
     pub config_epoch: u64,
+    /// Keys stored, logically expired ones included until deleted.
     pub keys: usize,
 }
 

@@ -15,6 +15,7 @@ use crate::world::history::{History, Outcome, Record};
 pub enum ApOutcome {
     /// The run ended before an answer.
     Pending,
+    /// The node's reply.
     Ok(Reply),
     /// A definite failure: the command did not take effect.
     Fail(ApError),
@@ -29,12 +30,15 @@ pub struct ApOperation {
     pub index: u64,
     /// The client host.
     pub process: String,
+    /// The command sent.
     pub command: Command,
+    /// Simulated milliseconds since the start of the run when the client issued it.
     pub invoke_ms: u64,
     /// `None` while pending or when indeterminate.
     pub return_ms: Option<u64>,
     /// The node that answered (or was last tried).
     pub node: Option<String>,
+    /// What became of it.
     pub outcome: ApOutcome,
 }
 

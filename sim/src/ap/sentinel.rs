@@ -87,9 +87,12 @@ pub struct SentinelConf {
     pub primary: String,
     /// The epoch of the failover that made `primary` the primary (0: initial).
     pub config_epoch: u64,
+    /// The highest epoch this sentinel has seen or started (Redis's `current-epoch`); a failover
+    /// attempt bumps it.
     pub current_epoch: u64,
     /// Whom this sentinel voted for, in which epoch.
     pub leader: Option<String>,
+    /// The epoch of that vote; a sentinel votes at most once per epoch.
     pub leader_epoch: u64,
 }
 

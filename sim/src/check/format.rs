@@ -25,11 +25,14 @@ pub use jsonl::parse_jsonl;
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[error("line {line}: {message}")]
 pub struct ParseError {
+    /// The offending line, 1-based; 0 for the file as a whole.
     pub line: usize,
+    /// What is wrong with it.
     pub message: String,
 }
 
 impl ParseError {
+    /// An error on `line` (0: the whole file).
     pub fn new(line: usize, message: impl Into<String>) -> Self {
         Self {
             line,
@@ -41,23 +44,33 @@ impl ParseError {
 /// The three input formats of `locksim check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// This project's JSON-lines history, one [`crate::Record`] per line; checked against the etcd
+    /// KV model.
     Jsonl,
+    /// Jepsen's `jepsen.util` log lines (`3 :invoke :cas [1 4]`), as Porcupine's etcd test data.
     JepsenLog,
+    /// Jepsen history maps in EDN, one per line (`{:process 0, :type :invoke, :f :get, …}`).
     Edn,
 }
 
 /// An EDN value, as much of EDN as Jepsen histories use.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Value {
+    /// `nil`.
     Nil,
+    /// `true` or `false`.
     Bool(bool),
+    /// An integer.
     Int(i64),
+    /// A string, unescaped.
     Str(String),
     /// Without the leading colon.
     Keyword(String),
+    /// A bare symbol.
     Symbol(String),
     /// Vectors, lists and sets alike.
     Vector(Vec<Value>),
+    /// A map, its entries in file order.
     Map(Vec<(Value, Value)>),
 }
 
@@ -98,28 +111,37 @@ impl std::fmt::Display for Value {
 /// Jepsen's `:type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventType {
+    /// `:invoke`: the operation began.
     Invoke,
+    /// `:ok`: it completed and took effect.
     Ok,
+    /// `:fail`: it certainly did not take effect.
     Fail,
+    /// `:info`: its outcome is unknown (it may take effect at any later point, or never).
     Info,
 }
 
 /// One line of a Jepsen history.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
+    /// Line number in the file (1-based): the event's time, as Jepsen files carry no usable clock.
     pub line: usize,
+    /// The Jepsen process that issued it.
     pub process: String,
+    /// Invocation or completion, and which.
     pub kind: EventType,
     /// `:f` without the colon: `read`, `write`, `cas`, `get`, `put`, `append`.
     pub f: String,
     /// `:key`, when the history is keyed.
     pub key: Option<Value>,
+    /// `:value` (nil when absent).
     pub value: Value,
 }
 
 /// An invocation and what became of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Paired {
+    /// The `:invoke` event.
     pub invoke: Event,
     /// `None`: the history ended before it completed (as `:info`).
     pub completion: Option<Event>,

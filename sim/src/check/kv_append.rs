@@ -7,17 +7,23 @@ use super::format::{EventType, Paired, ParseError, Value};
 use super::model::{Model, Op, Steps};
 use super::partition::Partition;
 
+/// One operation on a [`KvAppend`] key (the key itself is the partition).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AppendInput {
+    /// Read the key's string.
     Get,
+    /// Replace the key's string.
     Put(Arc<str>),
+    /// Append to the key's string.
     Append(Arc<str>),
 }
 
 /// What a `get` returned; puts and appends return nothing worth checking.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AppendOutput {
+    /// The string the `get` read (`nil` reads as empty).
     Get(Arc<str>),
+    /// A put or append was acknowledged.
     Done,
 }
 

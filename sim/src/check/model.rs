@@ -19,12 +19,15 @@ pub struct Op<I, O> {
     pub call: u64,
     /// Completion time; `None` = indeterminate.
     pub ret: Option<u64>,
+    /// What was asked, in the model's terms.
     pub input: I,
     /// `None` = indeterminate: no answer came.
     pub output: Option<O>,
 }
 
 impl<I, O> Op<I, O> {
+    /// Whether no answer came (no `ret` or no `output`): the operation may take effect at any
+    /// point after `call`, or never.
     pub fn is_indeterminate(&self) -> bool {
         self.ret.is_none() || self.output.is_none()
     }
@@ -38,8 +41,11 @@ impl<I, O> Op<I, O> {
 /// a guess could report a correct history as broken, so the search tries each successor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Steps<S> {
+    /// The output is impossible from this state: this order of operations fails here.
     None,
+    /// Exactly one successor state (the common case).
     One(S),
+    /// Several possible successors, each tried in order.
     Many(Vec<S>),
 }
 
@@ -63,7 +69,9 @@ impl<S> Steps<S> {
 
 /// Iterator over the successors of a [`Steps`], without allocating for the common single one.
 pub enum StepsIter<S> {
+    /// Zero or one successor left.
     One(Option<S>),
+    /// The successors left of a [`Steps::Many`].
     Many(std::vec::IntoIter<S>),
 }
 
@@ -110,12 +118,20 @@ impl<S> From<Option<S>> for Steps<S> {
 ///   successor from every state. Why: "took effect at the end" must always be possible, which is
 ///   what makes "never took effect" expressible without a second kind of operation.
 pub trait Model: Send + Sync {
+    /// A state of the sequential object; hashed and compared for the memo table, so it must
+    /// capture everything `step` depends on.
     type State: Clone + Eq + Hash + Send;
+    /// What an operation asks (a read, a write, a txn).
     type Input: Send + Sync;
+    /// What an operation answered.
     type Output: Send + Sync;
 
+    /// The state before any operation.
     fn init(&self) -> Self::State;
 
+    /// The successors of `state` after an operation asking `input` and answering `output`
+    /// (`None`: indeterminate, may have any effect the model allows). [`Steps::None`] when the
+    /// answer is impossible from `state`. Must be pure and deterministic; see the trait docs.
     fn step(
         &self,
         state: &Self::State,

@@ -42,7 +42,10 @@ impl Default for CheckOptions {
 pub struct Partition<M: Model> {
     /// Names the partition in reports: `key "k1"`, `keys "a", "b"`, `register`.
     pub label: String,
+    /// The model instance the partition is checked against (it holds the names its reports
+    /// use).
     pub model: M,
+    /// The partition's operations, completed or indeterminate (see [`Op`]).
     pub ops: Vec<Op<M::Input, M::Output>>,
 }
 

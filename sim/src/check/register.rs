@@ -11,17 +11,28 @@ use super::partition::Partition;
 /// and hashes states constantly, and a `u32` is cheaper than an EDN value.
 pub type ValueId = u32;
 
+/// One operation on a [`Register`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RegisterInput {
+    /// Read the register.
     Read,
+    /// Set the register to a value.
     Write(ValueId),
-    Cas { from: ValueId, to: ValueId },
+    /// Compare-and-set: if the register holds `from`, set it to `to`.
+    Cas {
+        /// The value the register must hold.
+        from: ValueId,
+        /// The value it then holds.
+        to: ValueId,
+    },
 }
 
+/// What a [`Register`] operation answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RegisterOutput {
     /// `None`: the register held nothing (Jepsen's `nil`).
     Read(Option<ValueId>),
+    /// The write was acknowledged.
     Write,
     /// A `:ok` CAS: it swapped.
     Cas,

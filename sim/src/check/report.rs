@@ -9,8 +9,12 @@ use serde::Serialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    /// Every partition has an order consistent with real time in which the model gives every
+    /// answer seen.
     Linearizable,
+    /// Some partition has no such order; [`CheckResult::violation`] shows the smallest.
     NotLinearizable,
+    /// No partition failed, but at least one ran out of budget (see [`CheckResult::unknown`]).
     Unknown,
 }
 
@@ -30,10 +34,13 @@ impl Verdict {
 pub struct OpReport {
     /// The operation's `index` (JSON lines) or the line number of its invocation (Jepsen, EDN).
     pub id: u64,
+    /// The client that issued it.
     pub process: String,
+    /// Invocation time (simulated ms, or a line number).
     pub call: u64,
     /// `None`: indeterminate.
     pub ret: Option<u64>,
+    /// The operation in the model's words (`write(3)`, `put k1=v -> rev 7`).
     pub op: String,
 }
 
@@ -67,7 +74,9 @@ pub struct Violation {
 /// A partition whose search ran out of budget.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UnknownPartition {
+    /// Which partition (`key "k1"`, `register`).
     pub partition: String,
+    /// How many operations the partition has.
     pub partition_ops: usize,
     /// `steps` or `timeout`.
     pub reason: String,
@@ -76,12 +85,15 @@ pub struct UnknownPartition {
 /// The result of checking a whole history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CheckResult {
+    /// The answer.
     pub verdict: Verdict,
     /// Operations checked (after dropping failed ones and indeterminate reads).
     pub ops: usize,
+    /// Number of partitions checked.
     pub partitions: usize,
     /// Search steps summed over the partitions that finished or ran out (not the cancelled ones).
     pub steps: u64,
+    /// The smallest failing partition, when the verdict is `NotLinearizable`.
     pub violation: Option<Violation>,
     /// Set when the verdict is `Unknown`, in partition order.
     pub unknown: Vec<UnknownPartition>,
@@ -90,10 +102,12 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
+    /// Whether the verdict is [`Verdict::Linearizable`].
     pub fn is_linearizable(&self) -> bool {
         self.verdict == Verdict::Linearizable
     }
 
+    /// The result as pretty-printed JSON (`locksim check --json`).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a check result serializes")
     }

@@ -30,10 +30,15 @@ use crate::world::history::{Operation, Record};
 pub struct WriteRef {
     /// The operation's `index` in the history.
     pub op: u64,
+    /// The client that wrote.
     pub process: String,
+    /// The value written (bytes shown as UTF-8, lossily).
     pub value: String,
+    /// The revision the write was answered with (its response header's).
     pub revision: Revision,
+    /// When the write was invoked, in simulated ms since the start of the run.
     pub invoke_ms: u64,
+    /// When its acknowledgement reached the client, in simulated ms.
     pub return_ms: u64,
 }
 
@@ -42,9 +47,13 @@ pub struct WriteRef {
 pub struct StaleRead {
     /// The read operation's `index` in the history.
     pub op: u64,
+    /// The client that read.
     pub process: String,
+    /// The key read (bytes shown as UTF-8, lossily).
     pub key: String,
+    /// When the read was invoked, in simulated ms since the start of the run.
     pub invoke_ms: u64,
+    /// When its answer reached the client, in simulated ms.
     pub return_ms: u64,
     /// The member that answered (the response header's `member_id`).
     pub member: MemberId,
@@ -52,6 +61,7 @@ pub struct StaleRead {
     pub serializable: bool,
     /// What it returned, and the key's `mod_revision` in that answer.
     pub value: String,
+    /// The returned key's `mod_revision`: below `missed.revision`, which is what makes it stale.
     pub revision: Revision,
     /// The write that produced the returned value, when the history has it.
     pub written_by: Option<WriteRef>,

@@ -114,14 +114,19 @@ impl Client {
         })
     }
 
+    /// The client's id, as given to [`connect`](Client::connect): the `client` of every
+    /// [`RequestId`] it sends.
     pub fn id(&self) -> u32 {
         self.inner.rpc.id()
     }
 
+    /// The history every call of this client is recorded in.
     pub fn history(&self) -> &History {
         &self.inner.history
     }
 
+    /// `Put` (etcdctl `put`). A write: if no answer comes it is [`Error::Indeterminate`], never
+    /// resent.
     pub async fn put(&self, req: PutRequest) -> Result<PutResponse> {
         match self.call(ClientRequest::Put(req)).await? {
             ClientResponse::Put(r) => Ok(r),
@@ -129,6 +134,8 @@ impl Client {
         }
     }
 
+    /// `Range` (etcdctl `get`): linearizable unless `req.serializable`. A read: retried across
+    /// members until the deadline.
     pub async fn get(&self, req: RangeRequest) -> Result<RangeResponse> {
         match self.call(ClientRequest::Range(req)).await? {
             ClientResponse::Range(r) => Ok(r),
@@ -136,6 +143,7 @@ impl Client {
         }
     }
 
+    /// `DeleteRange` (etcdctl `del`). A write: never resent.
     pub async fn delete(&self, req: DeleteRangeRequest) -> Result<DeleteRangeResponse> {
         match self.call(ClientRequest::DeleteRange(req)).await? {
             ClientResponse::DeleteRange(r) => Ok(r),
@@ -143,6 +151,7 @@ impl Client {
         }
     }
 
+    /// `Txn`: compares and one branch, atomically. A write: never resent.
     pub async fn txn(&self, req: TxnRequest) -> Result<TxnResponse> {
         match self.call(ClientRequest::Txn(req)).await? {
             ClientResponse::Txn(r) => Ok(r),
@@ -150,6 +159,7 @@ impl Client {
         }
     }
 
+    /// `Compact` the store's history up to `revision` (etcdctl `compact`). A write: never resent.
     pub async fn compact(&self, revision: Revision) -> Result<CompactionResponse> {
         match self
             .call(ClientRequest::Compact(CompactionRequest { revision }))
@@ -165,6 +175,8 @@ impl Client {
         self.lease_grant_with_id(ttl, NO_LEASE).await
     }
 
+    /// Grant a lease of `ttl` seconds with the id `id` ([`NO_LEASE`]: the server chooses);
+    /// [`Error::LeaseExists`] if it is taken.
     pub async fn lease_grant_with_id(&self, ttl: i64, id: LeaseId) -> Result<LeaseGrantResponse> {
         match self
             .call(ClientRequest::LeaseGrant(LeaseGrantRequest { ttl, id }))
@@ -175,6 +187,8 @@ impl Client {
         }
     }
 
+    /// Revoke a lease (etcdctl `lease revoke`): its keys are deleted in one revision. A write:
+    /// never resent.
     pub async fn lease_revoke(&self, id: LeaseId) -> Result<LeaseRevokeResponse> {
         match self
             .call(ClientRequest::LeaseRevoke(LeaseRevokeRequest { id }))
@@ -196,6 +210,8 @@ impl Client {
         }
     }
 
+    /// A lease's remaining and granted TTL, with its keys if `keys` (etcdctl `lease timetolive`).
+    /// Asked of the leader; a missing lease answers `ttl: -1`, not an error.
     pub async fn lease_time_to_live(
         &self,
         id: LeaseId,
@@ -213,6 +229,7 @@ impl Client {
         }
     }
 
+    /// Every lease id (etcdctl `lease list`), as the member that answers knows them.
     pub async fn lease_leases(&self) -> Result<LeaseLeasesResponse> {
         match self.call(ClientRequest::LeaseLeases).await? {
             ClientResponse::LeaseLeases(r) => Ok(r),

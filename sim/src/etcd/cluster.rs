@@ -28,10 +28,15 @@ pub struct ClusterConfig {
     pub members: usize,
     /// Seeds turmoil's RNG (latency, loss) and every member's election timeouts.
     pub seed: u64,
+    /// Every member's configuration (timing, read mode, lease and watch settings).
     pub member: MemberConfig,
     /// Simulated time per `Sim::step`. Message latency is never below it.
     pub tick: Duration,
+    /// Least one-way latency of a datagram while no latency fault is on (turmoil's
+    /// `min_message_latency`); in effect never below one `tick`.
     pub latency_min: Duration,
+    /// Greatest one-way latency of a datagram while no latency fault is on (turmoil's
+    /// `max_message_latency`); turmoil draws each message's latency from `latency_min` up to it.
     pub latency_max: Duration,
 }
 
@@ -162,10 +167,12 @@ impl<'a> Cluster<'a> {
         }
     }
 
+    /// The configuration the cluster was built with.
     pub fn config(&self) -> &ClusterConfig {
         &self.config
     }
 
+    /// The etcd members of this world.
     pub fn etcd(&self) -> &EtcdCluster {
         &self.etcd
     }
@@ -181,6 +188,8 @@ impl<'a> Cluster<'a> {
         self.etcd.client_config(&mut self.world, host)
     }
 
+    /// Every member's status as it last published it, `running` false for crashed ones (see
+    /// [`EtcdCluster::status`]).
     pub fn status(&self) -> BTreeMap<MemberId, MemberStatus> {
         self.etcd.status(&self.world)
     }

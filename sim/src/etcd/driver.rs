@@ -28,6 +28,9 @@ enum Job {
 
 type Slot = Rc<RefCell<Option<Result<ClientResponse>>>>;
 
+/// A synchronous handle on a simulated [`Cluster`]: each call hands one request to the client on
+/// the [`CTL_HOST`] host and steps the simulation until its answer (or deadline) comes; simulated
+/// time stands still between calls. See the module docs.
 pub struct Driver<'a> {
     cluster: Cluster<'a>,
     jobs: mpsc::UnboundedSender<Job>,
@@ -74,6 +77,7 @@ impl<'a> Driver<'a> {
         Ok(driver)
     }
 
+    /// The cluster, to apply faults or let time pass between requests.
     pub fn cluster(&mut self) -> &mut Cluster<'a> {
         &mut self.cluster
     }

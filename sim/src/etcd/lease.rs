@@ -308,6 +308,8 @@ impl Lessor {
         self.leases.keys().copied().collect()
     }
 
+    /// Whether a lease with this id exists (granted and not yet revoked); an expired lease whose
+    /// revoke is still in flight is still here.
     pub fn contains(&self, id: LeaseId) -> bool {
         self.leases.contains_key(&id)
     }

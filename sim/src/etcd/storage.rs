@@ -45,10 +45,12 @@ pub struct Disk {
 }
 
 impl Disk {
+    /// The persisted Raft `HardState`: term, vote and commit index, as last written.
     pub fn hard_state(&self) -> &HardState {
         &self.hard_state
     }
 
+    /// The persisted membership (voters and learners).
     pub fn conf_state(&self) -> &ConfState {
         &self.conf_state
     }

@@ -22,17 +22,24 @@ pub const CLIENT_PORT: u16 = 2379;
 /// duplicate by construction (etcd's Resumable guarantee).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchRequest {
+    /// First key watched (the only one when `range_end` is empty).
     pub key: Vec<u8>,
+    /// End of the watched range `[key, range_end)`; empty: only `key`; `\0`: every key >= `key`
+    /// (etcd's convention, as in [`RangeRequest::range_end`]).
     pub range_end: Vec<u8>,
     /// 0 = from the serving member's current revision + 1.
     pub start_revision: Revision,
+    /// Attach each event's previous version of the key ([`Event::prev_kv`]).
     pub prev_kv: bool,
 }
 
 /// One batch of watch events: every event of each revision it covers, in revision order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchResponse {
+    /// Header of the member that answered; `header.revision` is its current store revision.
     pub header: ResponseHeader,
+    /// Every matching event of the revisions covered, in (revision, sub-revision) order; empty
+    /// for a progress-only answer.
     pub events: Vec<Event>,
     /// The member has sent every matching event up to this revision (inclusive), so the next poll
     /// starts at `progress_revision + 1`. A poll that times out with no events still advances it.
@@ -42,17 +49,29 @@ pub struct WatchResponse {
 /// A client request, one per etcd RPC.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientRequest {
+    /// `Range`: linearizable through ReadIndex, or served locally when `serializable`.
     Range(RangeRequest),
+    /// `Put`, through Raft.
     Put(PutRequest),
+    /// `DeleteRange`, through Raft.
     DeleteRange(DeleteRangeRequest),
+    /// `Txn`, through Raft.
     Txn(TxnRequest),
+    /// `Compact`, through Raft.
     Compact(CompactionRequest),
+    /// `LeaseGrant`, through Raft.
     LeaseGrant(LeaseGrantRequest),
+    /// `LeaseRevoke`, through Raft.
     LeaseRevoke(LeaseRevokeRequest),
+    /// One `LeaseKeepAlive`, answered by the leader alone.
     LeaseKeepAlive(LeaseKeepAliveRequest),
+    /// `LeaseTimeToLive`, answered by the leader alone.
     LeaseTimeToLive(LeaseTimeToLiveRequest),
+    /// `LeaseLeases`: every lease id, answered by any member.
     LeaseLeases,
+    /// One watch long-poll; see [`WatchRequest`].
     Watch(WatchRequest),
+    /// `Status` of the member asked (etcdctl `endpoint status`).
     Status,
 }
 
@@ -90,23 +109,37 @@ impl ClientRequest {
     }
 }
 
+/// A member's answer to a [`ClientRequest`]: the variant of the same name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientResponse {
+    /// Answer to [`ClientRequest::Range`].
     Range(RangeResponse),
+    /// Answer to [`ClientRequest::Put`].
     Put(PutResponse),
+    /// Answer to [`ClientRequest::DeleteRange`].
     DeleteRange(DeleteRangeResponse),
+    /// Answer to [`ClientRequest::Txn`].
     Txn(TxnResponse),
+    /// Answer to [`ClientRequest::Compact`].
     Compact(CompactionResponse),
+    /// Answer to [`ClientRequest::LeaseGrant`].
     LeaseGrant(LeaseGrantResponse),
+    /// Answer to [`ClientRequest::LeaseRevoke`].
     LeaseRevoke(LeaseRevokeResponse),
+    /// Answer to [`ClientRequest::LeaseKeepAlive`].
     LeaseKeepAlive(LeaseKeepAliveResponse),
+    /// Answer to [`ClientRequest::LeaseTimeToLive`].
     LeaseTimeToLive(LeaseTimeToLiveResponse),
+    /// Answer to [`ClientRequest::LeaseLeases`].
     LeaseLeases(LeaseLeasesResponse),
+    /// Answer to [`ClientRequest::Watch`].
     Watch(WatchResponse),
+    /// Answer to [`ClientRequest::Status`].
     Status(StatusResponse),
 }
 
 impl ClientResponse {
+    /// The response's header, whatever its kind.
     pub fn header(&self) -> &ResponseHeader {
         match self {
             ClientResponse::Range(r) => &r.header,
@@ -124,6 +157,8 @@ impl ClientResponse {
         }
     }
 
+    /// The response's header, mutable: the member fills in cluster, member and term before
+    /// replying.
     pub fn header_mut(&mut self) -> &mut ResponseHeader {
         match self {
             ClientResponse::Range(r) => &mut r.header,

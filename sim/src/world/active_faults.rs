@@ -11,16 +11,21 @@ use serde::{Deserialize, Serialize};
 
 use super::history::{ClusterEvent, Record};
 
+/// The kinds of fault a [`FaultSpan`] can be, as the timeline groups them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
+    /// A paused host.
     Pause,
+    /// A crashed host, until its restart.
     Crash,
+    /// A partition (including an isolation) or a one-way cut.
     Partition,
     /// A clock running at another rate (an interval), or a clock stepped forward (an instant).
     Skew,
     /// Loss or duplication of datagrams.
     Loss,
+    /// Message latency other than the configured default.
     Latency,
 }
 
@@ -41,6 +46,7 @@ impl FaultKind {
 /// A fault from when it was injected to when it was undone.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultSpan {
+    /// Which kind of fault.
     pub kind: FaultKind,
     /// `pause c3`, `partition n2 | n1,n3`, `loss 20% on n1–n2`, `clock jump r3 +10000 ms`.
     pub label: String,
@@ -48,6 +54,7 @@ pub struct FaultSpan {
     pub hosts: Vec<String>,
     /// A partition's sides (empty for other faults).
     pub groups: Vec<Vec<String>>,
+    /// When it was injected, in simulated milliseconds since the start of the run.
     pub from_ms: u64,
     /// When it was undone; `None`: still active when the history ends. A clock jump is an
     /// instant (`to_ms == Some(from_ms)`): nothing undoes it, and nothing is left to heal.
@@ -273,6 +280,7 @@ impl ActiveFaults {
         &self.spans
     }
 
+    /// Every fault, in the order they began, by value.
     pub fn into_spans(self) -> Vec<FaultSpan> {
         self.spans
     }

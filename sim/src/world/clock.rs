@@ -81,10 +81,12 @@ impl Clock {
         s.base_local.get() + since.mul_f64(s.rate.get())
     }
 
+    /// Whether the host's process is paused (local time keeps running meanwhile).
     pub fn is_paused(&self) -> bool {
         *self.state.paused.borrow()
     }
 
+    /// Local seconds per simulated second now: 1.0 unless skewed.
     pub fn rate(&self) -> f64 {
         self.state.rate.get()
     }

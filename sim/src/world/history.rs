@@ -22,6 +22,7 @@ use crate::op::{OpError, Request, Response};
 pub enum Outcome {
     /// Still waiting for an answer (only while the simulation runs).
     Pending,
+    /// Answered: the operation took effect (or read) with this response.
     Ok(Response),
     /// A definite failure: the operation did not take effect.
     Fail(OpError),
@@ -37,7 +38,9 @@ pub struct Operation {
     pub index: u64,
     /// The client host that issued it (`c1`, …).
     pub process: String,
+    /// What was asked, in the store's own vocabulary.
     pub request: Request,
+    /// Simulated milliseconds since the start of the run when the client issued it.
     pub invoke_ms: u64,
     /// `None` while pending or when indeterminate.
     pub return_ms: Option<u64>,
@@ -45,6 +48,7 @@ pub struct Operation {
     /// store's clients do: which node a command reached is the story of a failover).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// What became of it; [`Outcome::Pending`] until the client records the answer.
     pub outcome: Outcome,
 }
 
@@ -52,71 +56,114 @@ pub struct Operation {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ClusterEvent {
+    /// A member became Raft leader (and promoted its lessor: every lease restarts its full TTL).
     BecameLeader {
+        /// The new leader.
         member: MemberId,
+        /// The term it leads.
         term: u64,
     },
+    /// A leader lost leadership (its lessor stops expiring leases).
     SteppedDown {
+        /// The former leader.
         member: MemberId,
+        /// Its Raft term when it stepped down (may already be a newer one).
         term: u64,
     },
+    /// The leader revoked a lease whose TTL ran out on its clock; recorded when the revoke it
+    /// proposed was applied, so the lease's keys are gone from then on.
     LeaseExpired {
+        /// The leader that proposed the revoke.
         member: MemberId,
+        /// The lease id.
         lease: i64,
     },
+    /// A host crashed (see [`World::crash`](crate::World::crash)).
     Crash {
+        /// The host.
         host: String,
     },
+    /// A crashed host restarted, from its disk.
     Restart {
+        /// The host.
         host: String,
     },
+    /// Links between hosts of different groups were cut.
     Partition {
+        /// The groups of host names; hosts in no group kept their links.
         groups: Vec<Vec<String>>,
     },
+    /// The link from `from` to `to` was cut in that direction only.
     PartitionOneway {
+        /// The host whose datagrams no longer reach `to`.
         from: String,
+        /// The host that no longer hears `from`.
         to: String,
     },
     /// The links of one earlier partition repaired (its `for` ran out).
     Unpartition {
+        /// The groups of the partition repaired.
         groups: Vec<Vec<String>>,
     },
+    /// A one-way cut was repaired.
     RepairOneway {
+        /// Sender side of the repaired cut.
         from: String,
+        /// Receiver side of the repaired cut.
         to: String,
     },
+    /// Every cut link was repaired.
     Heal,
+    /// A host's process was paused: it runs nothing while its clock and the world run on.
     Pause {
+        /// The host.
         host: String,
     },
+    /// A paused host runs again.
     Resume {
+        /// The host.
         host: String,
     },
     /// The host's clock now runs at `rate`, after jumping forward `offset_ms`.
     Skew {
+        /// The host.
         host: String,
+        /// Local seconds per simulated second from now on (1.0: not skewed).
         rate: f64,
+        /// How far local time jumped forward, in milliseconds (0: no jump).
         offset_ms: u64,
     },
     /// Per-datagram loss/duplication on a link (`None`: everywhere).
     LinkRule {
+        /// The two hosts of the link, in either direction; `None`: every link without its own rule.
         link: Option<Vec<String>>,
+        /// Probability that a datagram is lost.
         loss: f64,
+        /// Probability that a datagram that is not lost is delivered twice.
         duplicate: f64,
     },
+    /// Message latency on a link (or everywhere) changed; a return to the configured default ends a
+    /// latency fault.
     Latency {
+        /// The two hosts of the link, in either direction; `None`: every link.
         link: Option<Vec<String>>,
+        /// Least one-way latency, in milliseconds (never below one tick).
         min_ms: u64,
+        /// Greatest one-way latency, in milliseconds.
         max_ms: u64,
     },
     /// Raft log compacted behind a snapshot on a member.
     Snapshot {
+        /// The member that took the snapshot.
         member: MemberId,
+        /// The applied index the snapshot was taken at.
         index: u64,
     },
     /// A member replaced its state with a snapshot from the leader (it had fallen behind).
     SnapshotInstalled {
+        /// The member that installed it.
         member: MemberId,
+        /// The last log index the snapshot covers.
         index: u64,
     },
 }
@@ -124,18 +171,26 @@ pub enum ClusterEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 // Operations dominate a history, so boxing them would add an allocation per record for nothing.
+/// One line of the history, in append order.
 #[allow(clippy::large_enum_variant)]
 pub enum Record {
+    /// A client operation; completed in place when its answer comes.
     Op(Operation),
+    /// A world or store event (see [`ClusterEvent`]).
     Event {
+        /// Simulated milliseconds since the start of the run.
         at_ms: u64,
+        /// What happened.
         event: ClusterEvent,
     },
     /// An event of a layer above the cluster (a lock acquired, a resource write), recorded in
     /// the same log so one digest covers the whole run. `sim` does not interpret it.
     App {
+        /// Simulated milliseconds since the start of the run.
         at_ms: u64,
+        /// The host (or layer) that recorded it.
         process: String,
+        /// The event, as the layer above chose to write it.
         event: serde_json::Value,
     },
 }
@@ -155,6 +210,7 @@ pub struct History {
 }
 
 impl History {
+    /// An empty history.
     pub fn new() -> Self {
         Self::default()
     }
@@ -204,6 +260,7 @@ impl History {
         op.outcome = outcome;
     }
 
+    /// Record a world or store event that happened at simulated time `at`.
     pub fn event(&self, event: ClusterEvent, at: Duration) {
         self.records.borrow_mut().push(Record::Event {
             at_ms: at.as_millis() as u64,
@@ -231,10 +288,12 @@ impl History {
         }
     }
 
+    /// Every record so far, in append order (a copy).
     pub fn records(&self) -> Vec<Record> {
         self.records.borrow().clone()
     }
 
+    /// Every operation so far, in invoke order (a copy), without the events.
     pub fn operations(&self) -> Vec<Operation> {
         self.records
             .borrow()
@@ -246,10 +305,12 @@ impl History {
             .collect()
     }
 
+    /// Number of records (operations and events).
     pub fn len(&self) -> usize {
         self.records.borrow().len()
     }
 
+    /// Whether nothing has been recorded.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

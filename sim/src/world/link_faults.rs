@@ -15,7 +15,9 @@ use rand_chacha::ChaCha8Rng;
 /// Chances applied to each datagram on a link (or everywhere).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LinkRule {
+    /// Probability, in `[0, 1]`, that a datagram is dropped at the sender.
     pub loss_probability: f64,
+    /// Probability, in `[0, 1]`, that a datagram that was not dropped is sent twice.
     pub duplicate_probability: f64,
 }
 
@@ -43,6 +45,7 @@ impl std::fmt::Debug for LinkFaults {
 }
 
 impl LinkFaults {
+    /// No rule anywhere; `seed` seeds the RNG every loss and duplication decision draws from.
     pub fn new(seed: u64) -> Self {
         Self {
             state: Rc::new(RefCell::new(State {
@@ -99,6 +102,7 @@ impl LinkFaults {
         self.state.borrow_mut().global = rule;
     }
 
+    /// The rule of every link without one of its own.
     pub fn global(&self) -> LinkRule {
         self.state.borrow().global
     }

@@ -32,7 +32,11 @@ use super::link_faults::LinkFaults;
 /// when the first attempt is known not to have been proposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RequestId {
+    /// The client's id, unique in the run; 0 for requests a member makes itself (a lease
+    /// revoke on expiry).
     pub client: u32,
+    /// Sequence number within the client, from 1: every attempt a client sends takes the next
+    /// one (a member numbers its own requests likewise).
     pub seq: u64,
 }
 

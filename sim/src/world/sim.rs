@@ -22,7 +22,11 @@ pub struct WorldConfig {
     pub seed: u64,
     /// Simulated time per `Sim::step`. Message latency is never below it.
     pub tick: Duration,
+    /// Least one-way latency of a datagram while no latency fault is on (turmoil's
+    /// `min_message_latency`); in effect never below one `tick`.
     pub latency_min: Duration,
+    /// Greatest one-way latency of a datagram while no latency fault is on (turmoil's
+    /// `max_message_latency`); turmoil draws each message's latency from `latency_min` up to it.
     pub latency_max: Duration,
 }
 
@@ -48,7 +52,9 @@ impl WorldConfig {
 #[derive(Debug, thiserror::Error)]
 #[error("simulation failed at {elapsed:?}: {message}")]
 pub struct SimError {
+    /// Simulated time since the start of the run when it failed.
     pub elapsed: Duration,
+    /// What failed: turmoil's error or the host's.
     pub message: String,
 }
 
@@ -104,6 +110,7 @@ impl<'a> World<'a> {
         }
     }
 
+    /// The configuration the world was built with.
     pub fn world_config(&self) -> &WorldConfig {
         &self.config
     }
@@ -125,6 +132,7 @@ impl<'a> World<'a> {
         self.clocks.entry(host.to_string()).or_default().clone()
     }
 
+    /// The run's history: every store's operations and every world event.
     pub fn history(&self) -> &History {
         &self.history
     }
@@ -178,6 +186,7 @@ impl<'a> World<'a> {
         Ok(())
     }
 
+    /// Whether `host` has been registered (by [`World::add_host`] or [`World::add_client`]).
     pub fn is_host(&self, host: &str) -> bool {
         self.hosts.iter().any(|h| h == host)
     }
@@ -188,6 +197,7 @@ impl<'a> World<'a> {
         self.is_host(host) && !self.one_shot.contains(host)
     }
 
+    /// Whether `host` is crashed now (and not yet restarted).
     pub fn is_crashed(&self, host: &str) -> bool {
         self.crashed.contains(host)
     }
@@ -365,6 +375,8 @@ impl<'a> World<'a> {
         );
     }
 
+    /// Let a [`paused`](World::pause) host run again: it continues where it stopped, and sees the
+    /// datagrams that queued meanwhile and the local time that passed.
     pub fn resume(&mut self, host: &str) {
         self.clock(host).resume();
         self.history.event(
@@ -375,6 +387,7 @@ impl<'a> World<'a> {
         );
     }
 
+    /// Whether `host` is paused now.
     pub fn is_paused(&mut self, host: &str) -> bool {
         self.clock(host).is_paused()
     }

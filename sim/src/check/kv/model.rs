@@ -11,7 +11,10 @@ use crate::etcd::request::*;
 /// The etcd KV model of one partition. Holds the key and value names for reports.
 #[derive(Clone, Debug)]
 pub struct Kv {
+    /// Every key of the history, by key id (sorted by bytes, so id order is key order); shared by
+    /// all partitions.
     pub keys: Arc<Vec<Vec<u8>>>,
+    /// Every distinct value of the history, by value id; shared by all partitions.
     pub values: Arc<Vec<Vec<u8>>>,
 }
 

@@ -29,6 +29,8 @@ pub enum ReadMode {
 /// Timing and sizing of one member. Defaults are etcd's.
 #[derive(Clone, Debug)]
 pub struct MemberConfig {
+    /// Raft tick and leader heartbeat period, on the member's own clock (etcd
+    /// `--heartbeat-interval`, default 100 ms).
     pub heartbeat_interval: Duration,
     /// Election timeout in heartbeats (etcd: 1000 ms / 100 ms = 10).
     pub election_ticks: usize,
@@ -42,6 +44,7 @@ pub struct MemberConfig {
     pub watch_poll: Duration,
     /// Pending proposals and reads are forgotten after this (the client gave up long before).
     pub request_timeout: Duration,
+    /// How linearizable reads are confirmed (see [`ReadMode`]); etcd's is `Safe`.
     pub read_mode: ReadMode,
     /// Time an fsync of the Raft log takes (on the member's clock). 0: writes are durable at
     /// once. Above 0, a crash with `lose_unsynced` in that window loses them.
@@ -69,6 +72,9 @@ impl Default for MemberConfig {
 }
 
 impl MemberConfig {
+    /// The election timeout, `heartbeat_interval × election_ticks` (etcd `--election-timeout`,
+    /// default 1 s). Each randomized timeout is drawn from `[1, 2)` times this, in whole ticks,
+    /// from the member's seeded RNG.
     pub fn election_timeout(&self) -> Duration {
         self.heartbeat_interval * self.election_ticks as u32
     }
@@ -83,22 +89,36 @@ impl MemberConfig {
 /// (leader lookup, role targets, `endpoint status` of a crashed member) — never by members.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemberStatus {
+    /// False while the member's host is crashed; a paused member still shows true.
     pub running: bool,
+    /// Its Raft role.
     pub role: Role,
+    /// Its current Raft term.
     pub term: u64,
+    /// The leader it knows of; 0 = none.
     pub leader: MemberId,
+    /// Its Raft commit index.
     pub commit: u64,
+    /// Last log index it applied to its state machine.
     pub applied: u64,
+    /// Last index of its Raft log (committed or not).
     pub last_index: u64,
+    /// Its store's current revision, as of the entries it applied.
     pub revision: Revision,
 }
 
+/// A member's Raft role, as raft-rs's `StateRole`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
+    /// Follows a leader, or waits for an election timeout (also the role of a fresh or restarted
+    /// member).
     #[default]
     Follower,
+    /// Running a pre-vote (Raft §9.6): asks whether it could win before raising its term.
     PreCandidate,
+    /// Asking for votes in a new term.
     Candidate,
+    /// The leader of its term.
     Leader,
 }
 

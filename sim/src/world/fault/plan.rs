@@ -64,61 +64,88 @@ impl Target {
 pub enum Fault {
     /// Cut every link between hosts of different groups.
     Partition {
+        /// The sides, at least two; each target resolves to its hosts at injection. Hosts in no
+        /// group keep their links.
         groups: Vec<Vec<Target>>,
     },
     /// Cut only the direction `from` → `to`.
     PartitionOneway {
+        /// The sender whose datagrams stop reaching `to`.
         from: Target,
+        /// The receiver that stops hearing `from` (it can still send to `from`).
         to: Target,
     },
     /// Repair every cut link.
     Heal,
     /// Cut one host (or role) off from every other host.
     Isolate {
+        /// The host, or a role resolving to one host, to cut off.
         target: Target,
     },
     /// Kill the process; its disk survives. With `lose_unsynced`, a power loss: a member also
     /// loses the Raft writes it had not fsynced (see `MemberConfig::fsync_latency`).
     Crash {
+        /// The host(s) to crash; one-shot clients cannot be crashed.
         target: Target,
+        /// Crash as a power loss: unsynced writes are lost too.
         #[serde(default)]
         lose_unsynced: bool,
     },
+    /// Restart crashed hosts from their disks (the inverse of [`Fault::Crash`]); hosts that cannot
+    /// restart are skipped.
     Restart {
+        /// The host(s) to restart.
         target: Target,
     },
+    /// Stop the process: it runs nothing while datagrams queue for it and every clock runs on
+    /// (a GC pause). Undone by [`Fault::Resume`] or its `for`.
     Pause {
+        /// The host(s) to pause.
         target: Target,
     },
+    /// Let paused hosts run again (the inverse of [`Fault::Pause`]).
     Resume {
+        /// The host(s) to resume.
         target: Target,
     },
     /// Clock speed `rate` (2.0 = twice as fast) and/or a forward jump `offset`.
     Skew {
+        /// The host(s) whose clock is skewed.
         target: Target,
+        /// Local seconds per simulated second, > 0 (2.0: twice as fast); `None`: unchanged. Its
+        /// `for` restores 1.0.
         #[serde(default)]
         rate: Option<f64>,
+        /// A forward jump of local time, at once; never undone (`for` only restores the rate).
         #[serde(default, with = "humantime_serde")]
         offset: Option<Duration>,
     },
     /// Drop each datagram with probability `rate`, on one link or everywhere.
     Loss {
+        /// Probability in `[0, 1]` that a datagram is dropped.
         rate: f64,
+        /// The link, both directions; `None`: every link without a rule of its own.
         #[serde(default)]
         link: Option<(Target, Target)>,
     },
     /// Send each datagram twice with probability `rate`.
     Duplicate {
+        /// Probability in `[0, 1]` that a datagram is sent twice.
         rate: f64,
+        /// The link, both directions; `None`: every link without a rule of its own.
         #[serde(default)]
         link: Option<(Target, Target)>,
     },
     /// Message latency between `min` and `max`.
     Latency {
+        /// Least one-way latency (raised to one tick); at most `max`.
         #[serde(with = "humantime_serde")]
         min: Duration,
+        /// Greatest one-way latency.
         #[serde(with = "humantime_serde")]
         max: Duration,
+        /// The link, both directions; `None`: every link. Its `for` restores the configured
+        /// latency.
         #[serde(default)]
         link: Option<(Target, Target)>,
     },
@@ -173,10 +200,14 @@ impl Fault {
 /// A fault at a time, optionally undone after `duration`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScheduledFault {
+    /// When to inject it: simulated time since the start of the run.
     #[serde(with = "humantime_serde")]
     pub at: Duration,
+    /// What to do.
     #[serde(flatten)]
     pub fault: Fault,
+    /// How long until the fault's inverse is applied (scenario files spell it `for`); `None`:
+    /// never. Only faults with an inverse take one, and it must be above zero.
     #[serde(default, rename = "for", with = "humantime_serde")]
     pub duration: Option<Duration>,
 }
@@ -184,6 +215,8 @@ pub struct ScheduledFault {
 /// An ordered list of scheduled faults.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FaultPlan {
+    /// The faults, in the order written (scenario files name each `[[fault]]`); they run in order
+    /// of `at`.
     #[serde(default, rename = "fault")]
     pub faults: Vec<ScheduledFault>,
 }
@@ -194,8 +227,11 @@ pub struct FaultPlan {
 pub struct FaultError {
     /// Position of the fault in the plan (0-based).
     pub index: usize,
+    /// The fault's name, as [`Fault::name`] gives it.
     pub kind: &'static str,
+    /// When the fault is scheduled, since the start of the run.
     pub at: Duration,
+    /// What is wrong.
     pub message: String,
 }
 
