@@ -10,6 +10,7 @@
 //! * `run`: `locksim run` and `locksim replay` (one seed, text or JSON).
 //! * `sweep`: `locksim sweep` (many seeds, a progress bar on a terminal) and `locksim report`
 //!   (shards merged).
+//! * `compare`: `locksim compare` (locks × fault families; table, JSON, heat map, shards).
 //! * `explore`: `locksim explore` (generated variants, shrinking).
 //! * `bench`: `locksim bench`.
 //! * `list`: `locksim list` (the bundled scenarios).
@@ -19,6 +20,7 @@
 pub mod args;
 mod bench;
 mod check;
+mod compare;
 mod ctl;
 mod explore;
 mod list;
@@ -163,6 +165,29 @@ pub fn main_with(locks: Locks) -> anyhow::Result<()> {
             options(no_check),
         ),
         args::Cmd::Report { files, json } => report(&files, json),
+        args::Cmd::Compare {
+            seeds,
+            jobs,
+            shard,
+            jsonl,
+            merge,
+            families,
+            out,
+            html,
+            json,
+            no_check,
+        } => compare::compare(compare::Args {
+            seeds,
+            jobs,
+            shard,
+            jsonl,
+            merge,
+            families,
+            out,
+            html,
+            json,
+            options: options(no_check),
+        }),
         args::Cmd::Replay {
             scenario,
             seed,

@@ -5,6 +5,8 @@
 //!   and the raw raft-rs floor, in one run (BENCHMARKS.md).
 //! * `check_cmd`: `locksim check FILE`: read a history in one of three formats, check it, map
 //!   the verdict to the exit code.
+//! * `compare`: `locksim compare` — every built-in lock × fault families (files in
+//!   `scenarios/compare/`), fencing off and on, as a table, JSON and a heat-map page.
 //! * `cli`: the command line ([`cli::main_with`]): `locksim`'s `main`, and yours with locks of
 //!   your own.
 //! * `ctl`: the `locksim ctl` shell — an etcdctl-like line parser ([`ctl::Command`]), a renderer
@@ -23,6 +25,7 @@
 pub mod bench;
 pub mod check_cmd;
 pub mod cli;
+pub mod compare;
 pub mod ctl;
 pub mod duration;
 pub mod explore;

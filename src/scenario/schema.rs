@@ -6,6 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use rand::Rng;
+use serde::Serialize;
 use sim::FaultPlan;
 
 /// A scenario that failed to load: where, which field, what is wrong and what is allowed.
@@ -70,7 +71,8 @@ impl fmt::Display for DurationRange {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Backend {
     Etcd,
     Redis,

@@ -94,6 +94,10 @@ impl EtcdCluster {
             let name = member_name(id);
             let storage = MemberStorage::new_with_conf_state(peers.clone());
             let page_cache = PageCache::default();
+            // etcd is a Go program: its Raft ticks, lease expiries and request timeouts compare
+            // monotonic readings, so a wall-clock step moves none of them (a fast clock does).
+            let clock = world.clock(&name);
+            clock.set_monotonic();
             let ctx = MemberContext {
                 id,
                 peers: peers.clone(),
@@ -103,7 +107,7 @@ impl EtcdCluster {
                 incarnation: Rc::new(Cell::new(0)),
                 history: world.history().clone(),
                 board: board.clone(),
-                clock: world.clock(&name),
+                clock,
                 links: world.links(),
                 page_cache: page_cache.clone(),
             };

@@ -11,7 +11,10 @@
 //!   pause of Kleppmann's and Jepsen's lock findings.
 //! * **Skew** maps simulated time to local time: `local = offset + rate × elapsed` piecewise, so
 //!   a 2× fast clock makes the member's election ticks, its lessor's TTLs and a client's lease
-//!   deadlines all run twice as fast; an offset jump moves local time forward at once.
+//!   deadlines all run twice as fast; an offset jump moves local time forward at once — unless
+//!   the host's software times itself on a monotonic clock ([`Clock::set_monotonic`]: etcd,
+//!   written in Go, whose `time.Now` carries a monotonic reading that every duration and
+//!   deadline comparison uses), which a wall-clock step does not move.
 //!
 //! The harness owns each host's `Clock` (kept outside the host, like its disk) and changes it
 //! between steps; host code only reads it.
@@ -32,6 +35,9 @@ struct State {
     base_sim: Cell<Duration>,
     /// Local seconds per simulated second. Invariant: > 0 (validated by callers).
     rate: Cell<f64>,
+    /// The software times itself on a monotonic clock: `jump` (a wall-clock step) leaves
+    /// local time alone; `set_rate` (a clock running fast or slow) still applies.
+    monotonic: Cell<bool>,
 }
 
 /// A host's clock and run state. Cheap to clone; clones share state.
@@ -65,6 +71,7 @@ impl Clock {
                 base_local: Cell::new(Duration::ZERO),
                 base_sim: Cell::new(Duration::ZERO),
                 rate: Cell::new(1.0),
+                monotonic: Cell::new(false),
             }),
         }
     }
@@ -149,9 +156,26 @@ impl Clock {
         s.rate.set(rate);
     }
 
+    /// Harness: the host's software times itself on a monotonic clock, which a wall-clock step
+    /// ([`Clock::jump`]) does not move (Go's `time.Now`; Linux `CLOCK_MONOTONIC`). Stores
+    /// call it for their servers when the real server works that way. Kept across restarts,
+    /// like the clock.
+    pub fn set_monotonic(&self) {
+        self.state.monotonic.set(true);
+    }
+
+    /// Whether [`Clock::set_monotonic`] was called.
+    pub fn is_monotonic(&self) -> bool {
+        self.state.monotonic.get()
+    }
+
     /// Harness: local time jumps forward by `offset` at simulated time `at` (an NTP step).
+    /// Nothing moves on a monotonic clock ([`Clock::set_monotonic`]).
     pub fn jump(&self, offset: Duration, at: Duration) {
         let s = &self.state;
+        if s.monotonic.get() {
+            return;
+        }
         s.base_local.set(self.local_at(at) + offset);
         s.base_sim.set(at);
     }
@@ -185,6 +209,17 @@ mod tests {
         clock.set_rate(0.5, s(14));
         assert_eq!(clock.local_at(s(14)), s(21));
         assert_eq!(clock.local_at(s(18)), s(23));
+    }
+
+    #[test]
+    fn a_monotonic_clock_ignores_steps_but_not_rate() {
+        let clock = Clock::new();
+        clock.set_monotonic();
+        let s = Duration::from_secs;
+        clock.jump(s(10), s(5));
+        assert_eq!(clock.local_at(s(6)), s(6));
+        clock.set_rate(2.0, s(6));
+        assert_eq!(clock.local_at(s(8)), s(10));
     }
 
     #[test]

@@ -393,7 +393,8 @@ impl<'a> World<'a> {
     }
 
     /// Skew `host`'s clock: from now on it runs at `rate` × real time (if given), after
-    /// jumping forward by `offset` (if given).
+    /// jumping forward by `offset` (if given). A jump is a wall-clock step: software on a
+    /// monotonic clock (etcd's members, [`Clock::set_monotonic`]) does not see it.
     pub fn skew(&mut self, host: &str, rate: Option<f64>, offset: Option<Duration>) {
         let now = self.elapsed();
         let clock = self.clock(host);
