@@ -19,8 +19,6 @@
 //! * `text`: the terminal table ([`text::table`]).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use lock::{AlgorithmKind, LockEvent};
 use serde::{Deserialize, Serialize};
@@ -406,23 +404,15 @@ pub fn run(
     let work: Vec<(usize, u64)> = (0..cells.len())
         .flat_map(|c| seeds.iter().map(move |&s| (c, s)))
         .collect();
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let lines: Mutex<Vec<(usize, CellLine)>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(c, seed)) = work.get(i) else { break };
-                let line = line_of(&cells[c], &scenarios[c], seed, options);
-                lines.lock().expect("no panics hold it").push((c, line));
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, work.len());
-            });
-        }
-    });
-    let mut lines = lines.into_inner().expect("threads joined");
-    lines.sort_by_key(|(c, l)| (*c, l.seed));
-    Ok(lines.into_iter().map(|(_, l)| l).collect())
+    Ok(crate::sweep::parallel(
+        work.len(),
+        jobs,
+        |i| {
+            let (c, seed) = work[i];
+            line_of(&cells[c], &scenarios[c], seed, options)
+        },
+        &|done| progress(done, work.len()),
+    ))
 }
 
 /// Reads the `--jsonl` files of shards back. `Err` names the file and line of a malformed

@@ -137,33 +137,57 @@ pub fn sweep(
     progress: &(dyn Fn(usize) + Sync),
 ) -> (Summary, Vec<SeedLine>) {
     let started = std::time::Instant::now();
+    let lines = parallel(
+        seeds.len(),
+        jobs,
+        |i| {
+            let seed = seeds[i];
+            let run_started = std::time::Instant::now();
+            let result = match runner::run_with(scenario, seed, options) {
+                Ok(artifacts) => Ok(artifacts.outcome),
+                Err(RunError::Simulation { seed, message }) => {
+                    Err(format!("seed {seed}: {message}"))
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            let wall_ms = run_started.elapsed().as_millis() as u64;
+            SeedLine::new(&scenario.name, seed, result, wall_ms)
+        },
+        progress,
+    );
+    let wall_ms = started.elapsed().as_millis() as u64;
+    (Summary::of(&scenario.name, &lines, wall_ms), lines)
+}
+
+/// `work(0..count)` on `jobs` threads, one item at a time to whichever thread is free (runs
+/// differ a lot in length); `progress` after each with the count done. The results come back
+/// in index order, whatever thread finished first. A simulation is single-threaded and
+/// `Rc`-based, so it never crosses threads; the items do.
+pub fn parallel<T: Send>(
+    count: usize,
+    jobs: usize,
+    work: impl Fn(usize) -> T + Sync,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Vec<T> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let lines: Mutex<Vec<SeedLine>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<(usize, T)>> = Mutex::new(Vec::with_capacity(count));
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&seed) = seeds.get(i) else { break };
-                let run_started = std::time::Instant::now();
-                let result = match runner::run_with(scenario, seed, options) {
-                    Ok(artifacts) => Ok(artifacts.outcome),
-                    Err(RunError::Simulation { seed, message }) => {
-                        Err(format!("seed {seed}: {message}"))
-                    }
-                    Err(e) => Err(e.to_string()),
-                };
-                let wall_ms = run_started.elapsed().as_millis() as u64;
-                let line = SeedLine::new(&scenario.name, seed, result, wall_ms);
-                lines.lock().expect("no panics hold it").push(line);
+                if i >= count {
+                    break;
+                }
+                let result = work(i);
+                results.lock().expect("no panics hold it").push((i, result));
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1);
             });
         }
     });
-    let mut lines = lines.into_inner().expect("threads joined");
-    lines.sort_by_key(|l| l.seed);
-    let wall_ms = started.elapsed().as_millis() as u64;
-    (Summary::of(&scenario.name, &lines, wall_ms), lines)
+    let mut results = results.into_inner().expect("threads joined");
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Merges the seed lines of shards (JSON lines, as `sweep --jsonl` writes them) into one

@@ -56,39 +56,7 @@ pub enum Cmd {
     /// with the picture of each cell's first breaking seed. Writes DIR/cells/*.toml (each cell as
     /// a scenario file, for the printed `locksim run` commands), DIR/compare.json,
     /// DIR/compare.html and DIR/timelines/.
-    Compare {
-        /// Seeds A..B (B excluded), run in every cell.
-        #[arg(long, default_value = "0..20")]
-        seeds: String,
-        /// Threads (default: the number of cores).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Run only every N-th seed from the I-th (0-based); needs --jsonl. Merge the shards'
-        /// files with --merge.
-        #[arg(long, requires = "jsonl")]
-        shard: Option<String>,
-        /// Also write one JSON line per cell and seed to this file.
-        #[arg(long)]
-        jsonl: Option<std::path::PathBuf>,
-        /// Build the table from these --jsonl files (shards) instead of running.
-        #[arg(long, num_args = 1.., conflicts_with_all = ["shard", "jsonl"])]
-        merge: Vec<std::path::PathBuf>,
-        /// A fault family file of your own: one more column (format: scenarios/compare/*.toml).
-        #[arg(long = "family", value_name = "FILE")]
-        families: Vec<std::path::PathBuf>,
-        /// Where the cells, the JSON, the page and the timelines go.
-        #[arg(long, default_value = "locksim-compare", value_name = "DIR")]
-        out: std::path::PathBuf,
-        /// The page somewhere else than DIR/compare.html (its timelines go beside it).
-        #[arg(long, value_name = "FILE")]
-        html: Option<std::path::PathBuf>,
-        /// Print the comparison as JSON instead of the table.
-        #[arg(long)]
-        json: bool,
-        /// Skip the linearizability check of each run's KV history.
-        #[arg(long)]
-        no_check: bool,
-    },
+    Compare(CompareArgs),
     /// Merge the `sweep --jsonl` files of shards (from `--shard I/N` runs, on one machine or
     /// many) into the summary `sweep` prints; exact, but for wall time (the seeds' total).
     Report {
@@ -228,4 +196,40 @@ pub enum ModelArg {
     Register,
     Kv,
     KvAppend,
+}
+
+/// `locksim compare`'s flags (see [`Cmd::Compare`]).
+#[derive(clap::Args)]
+pub struct CompareArgs {
+    /// Seeds A..B (B excluded), run in every cell.
+    #[arg(long, default_value = "0..20")]
+    pub seeds: String,
+    /// Threads (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Run only every N-th seed from the I-th (0-based); needs --jsonl. Merge the shards'
+    /// files with --merge.
+    #[arg(long, requires = "jsonl")]
+    pub shard: Option<String>,
+    /// Also write one JSON line per cell and seed to this file.
+    #[arg(long)]
+    pub jsonl: Option<std::path::PathBuf>,
+    /// Build the table from these --jsonl files (shards) instead of running.
+    #[arg(long, num_args = 1.., conflicts_with_all = ["shard", "jsonl"])]
+    pub merge: Vec<std::path::PathBuf>,
+    /// A fault family file of your own: one more column (format: scenarios/compare/*.toml).
+    #[arg(long = "family", value_name = "FILE")]
+    pub families: Vec<std::path::PathBuf>,
+    /// Where the cells, the JSON, the page and the timelines go.
+    #[arg(long, default_value = "locksim-compare", value_name = "DIR")]
+    pub out: std::path::PathBuf,
+    /// The page somewhere else than DIR/compare.html (its timelines go beside it).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
+    /// Print the comparison as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Skip the linearizability check of each run's KV history.
+    #[arg(long)]
+    pub no_check: bool,
 }

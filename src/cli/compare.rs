@@ -1,28 +1,16 @@
 //! `locksim compare`: run (or merge) the locks × fault families table ([`crate::compare`]),
 //! print it, and write the cells, the JSON, the page and the pictures of the breaking seeds.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 
+use super::args::CompareArgs;
 use super::bad_input;
 use crate::compare::{self, Comparison, Family, Row};
 
-/// The subcommand's flags.
-pub struct Args {
-    pub seeds: String,
-    pub jobs: Option<usize>,
-    pub shard: Option<String>,
-    pub jsonl: Option<PathBuf>,
-    pub merge: Vec<PathBuf>,
-    pub families: Vec<PathBuf>,
-    pub out: PathBuf,
-    pub html: Option<PathBuf>,
-    pub json: bool,
-    pub options: crate::runner::RunOptions,
-}
-
-pub fn compare(args: Args) -> anyhow::Result<()> {
+pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
+    let options = super::options(args.no_check);
     use std::io::IsTerminal;
     let mut families = Family::bundled();
     for path in &args.families {
@@ -61,7 +49,7 @@ pub fn compare(args: Args) -> anyhow::Result<()> {
             );
             bar
         });
-        let lines = compare::run(&cells, &seeds, jobs, args.options, &|done, _| {
+        let lines = compare::run(&cells, &seeds, jobs, options, &|done, _| {
             if let Some(bar) = &bar {
                 bar.set_position(done as u64);
             }
@@ -101,12 +89,13 @@ pub fn compare(args: Args) -> anyhow::Result<()> {
         // A shard's table is partial: the merge writes the files.
         return Ok(());
     }
-    write_outputs(&args, &cells, &comparison)
+    write_outputs(args, options, &cells, &comparison)
 }
 
 /// DIR/cells/*.toml, DIR/compare.json, the page and the pictures of the breaking seeds.
 fn write_outputs(
-    args: &Args,
+    args: &CompareArgs,
+    options: crate::runner::RunOptions,
     cells: &[compare::Cell],
     comparison: &Comparison,
 ) -> anyhow::Result<()> {
@@ -139,7 +128,7 @@ fn write_outputs(
             continue;
         };
         let scenario = cell.scenario().unwrap_or_else(|e| bad_input(e));
-        match crate::runner::run_with(&scenario, seed, args.options) {
+        match crate::runner::run_with(&scenario, seed, options) {
             Ok(artifacts) => {
                 let html = crate::timeline::Timeline::new(&scenario, &artifacts).render();
                 let path = page_dir.join(&href);
