@@ -13,7 +13,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Cmd {
     /// Run a scenario for one seed: verdict, violations, a timeline around the first one.
-    /// Exit 0 when the verdict matches the scenario's [expect], 1 when not, 2 on bad input.
+    /// Exit 0 when the verdict matches the scenario's `[expect]`, 1 when not, 2 on bad input.
     Run {
         /// A scenario file, or the name of a bundled one (`locksim list`).
         scenario: String,
