@@ -24,8 +24,9 @@ use lock::{AlgorithmKind, LockEvent};
 use serde::{Deserialize, Serialize};
 use sim::Record;
 
-use crate::runner::{self, RunError, RunOptions};
+use crate::runner::RunOptions;
 use crate::scenario::{self, Backend, Scenario, ScenarioError};
+use crate::sweep::SeedLine;
 use crate::verdict::{Kv, MutualExclusion, Resource};
 
 pub mod html;
@@ -311,24 +312,21 @@ pub fn cells(families: &[Family], rows: &[Row]) -> Vec<Cell> {
     out
 }
 
-/// One seed of one cell: what a shard writes (`--jsonl`) and a merge reads back.
+/// One seed of one cell: what a shard writes (`--jsonl`) and a merge reads back — a sweep's
+/// [`SeedLine`] with the cell and the lock's cost.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CellLine {
     /// [`Cell::id`].
     pub cell: String,
-    pub seed: u64,
-    /// `None` when the simulation failed (`error` says why).
-    pub verdict: Option<MutualExclusion>,
-    pub resource: Option<Resource>,
-    pub kv: Option<Kv>,
+    /// The run as a sweep records it: seed, verdicts, digest, first violation, error.
+    #[serde(flatten)]
+    pub run: SeedLine,
     /// Times a client's `acquire` returned a guard.
     pub acquisitions: u64,
     /// The sum over those acquisitions of invoke → return, simulated ms.
     pub acquire_ms: u64,
     /// Client requests to the store (every recorded operation).
     pub ops: u64,
-    pub history_digest: Option<String>,
-    pub error: Option<String>,
 }
 
 /// The acquisitions of a run and their summed latency (`acquire` invoked → returned a guard),
@@ -357,37 +355,18 @@ pub fn acquire_latency(records: &[Record]) -> (u64, u64) {
 }
 
 fn line_of(cell: &Cell, scenario: &Scenario, seed: u64, options: RunOptions) -> CellLine {
-    let failed = |error: String| CellLine {
+    let (run, records) = crate::sweep::run_seed(scenario, seed, options);
+    let records = records.unwrap_or_default();
+    let (acquisitions, acquire_ms) = acquire_latency(&records);
+    CellLine {
         cell: cell.id(),
-        seed,
-        verdict: None,
-        resource: None,
-        kv: None,
-        acquisitions: 0,
-        acquire_ms: 0,
-        ops: 0,
-        history_digest: None,
-        error: Some(error),
-    };
-    match runner::run_with(scenario, seed, options) {
-        Ok(artifacts) => {
-            let (acquisitions, acquire_ms) = acquire_latency(&artifacts.records);
-            let o = artifacts.outcome;
-            CellLine {
-                cell: cell.id(),
-                seed,
-                verdict: Some(o.verdict),
-                resource: Some(o.resource),
-                kv: Some(o.kv),
-                acquisitions,
-                acquire_ms,
-                ops: o.ops as u64,
-                history_digest: Some(o.history_digest),
-                error: None,
-            }
-        }
-        Err(RunError::Simulation { seed, message }) => failed(format!("seed {seed}: {message}")),
-        Err(e) => failed(e.to_string()),
+        run,
+        acquisitions,
+        acquire_ms,
+        ops: records
+            .iter()
+            .filter(|r| matches!(r, Record::Op(_)))
+            .count() as u64,
     }
 }
 
@@ -428,10 +407,10 @@ pub fn merge(files: &[(String, String)]) -> Result<Vec<CellLine>, String> {
             let at = format!("{name}:{}", i + 1);
             let line: CellLine =
                 serde_json::from_str(raw).map_err(|e| format!("{at}: not a compare line: {e}"))?;
-            if let Some(before) = seen.insert((line.cell.clone(), line.seed), at.clone()) {
+            if let Some(before) = seen.insert((line.cell.clone(), line.run.seed), at.clone()) {
                 return Err(format!(
                     "{at}: cell {} seed {} again (first at {before}): overlapping shards",
-                    line.cell, line.seed
+                    line.cell, line.run.seed
                 ));
             }
             lines.push(line);
@@ -474,11 +453,12 @@ impl CellSummary {
     /// The summary of one cell's lines (any order). `dir`: where the cell files are written.
     pub fn of(cell: &Cell, lines: &[&CellLine], dir: &str) -> CellSummary {
         let mut lines: Vec<&CellLine> = lines.to_vec();
-        lines.sort_by_key(|l| l.seed);
-        let first = |bad: &dyn Fn(&CellLine) -> bool| lines.iter().find(|l| bad(l)).map(|l| l.seed);
+        lines.sort_by_key(|l| l.run.seed);
+        let first =
+            |bad: &dyn Fn(&CellLine) -> bool| lines.iter().find(|l| bad(l)).map(|l| l.run.seed);
         let count = |bad: &dyn Fn(&CellLine) -> bool| lines.iter().filter(|l| bad(l)).count();
-        let violated = |l: &CellLine| l.verdict == Some(MutualExclusion::Violated);
-        let corrupted = |l: &CellLine| l.resource == Some(Resource::Corrupted);
+        let violated = |l: &CellLine| l.run.verdict == Some(MutualExclusion::Violated);
+        let corrupted = |l: &CellLine| l.run.resource == Some(Resource::Corrupted);
         let acquisitions: u64 = lines.iter().map(|l| l.acquisitions).sum();
         let acquire_ms: u64 = lines.iter().map(|l| l.acquire_ms).sum();
         let ops: u64 = lines.iter().map(|l| l.ops).sum();
@@ -493,8 +473,8 @@ impl CellSummary {
             seeds: lines.len(),
             violating: count(&violated),
             corrupted: count(&corrupted),
-            kv_violating: count(&|l: &CellLine| l.kv == Some(Kv::Violated)),
-            errors: lines.iter().filter_map(|l| l.error.clone()).collect(),
+            kv_violating: count(&|l: &CellLine| l.run.kv == Some(Kv::Violated)),
+            errors: lines.iter().filter_map(|l| l.run.error.clone()).collect(),
             first_violating_seed,
             first_corrupted_seed,
             mean_acquire_ms: per(acquire_ms),

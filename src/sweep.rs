@@ -39,6 +39,28 @@ pub struct FirstViolation {
     pub to_ms: u64,
 }
 
+/// Runs one seed as a sweep does: its line, and its history when the simulation ran (a failed
+/// one — a panic included — is a line with `error`, never lost).
+pub fn run_seed(
+    scenario: &Scenario,
+    seed: u64,
+    options: RunOptions,
+) -> (SeedLine, Option<Vec<sim::Record>>) {
+    let started = std::time::Instant::now();
+    let (result, records) = match runner::run_with(scenario, seed, options) {
+        Ok(artifacts) => (Ok(artifacts.outcome), Some(artifacts.records)),
+        Err(RunError::Simulation { seed, message }) => {
+            (Err(format!("seed {seed}: {message}")), None)
+        }
+        Err(e) => (Err(e.to_string()), None),
+    };
+    let wall_ms = started.elapsed().as_millis() as u64;
+    (
+        SeedLine::new(&scenario.name, seed, result, wall_ms),
+        records,
+    )
+}
+
 impl SeedLine {
     fn new(scenario: &str, seed: u64, result: Result<Outcome, String>, wall_ms: u64) -> Self {
         match result {
@@ -140,19 +162,7 @@ pub fn sweep(
     let lines = parallel(
         seeds.len(),
         jobs,
-        |i| {
-            let seed = seeds[i];
-            let run_started = std::time::Instant::now();
-            let result = match runner::run_with(scenario, seed, options) {
-                Ok(artifacts) => Ok(artifacts.outcome),
-                Err(RunError::Simulation { seed, message }) => {
-                    Err(format!("seed {seed}: {message}"))
-                }
-                Err(e) => Err(e.to_string()),
-            };
-            let wall_ms = run_started.elapsed().as_millis() as u64;
-            SeedLine::new(&scenario.name, seed, result, wall_ms)
-        },
+        |i| run_seed(scenario, seeds[i], options).0,
         progress,
     );
     let wall_ms = started.elapsed().as_millis() as u64;
