@@ -52,10 +52,14 @@ pub fn bad_input(message: impl std::fmt::Display) -> ! {
     std::process::exit(2);
 }
 
+/// The lock kinds of this process's command line ([`main_with`]'s, else the built-in ones).
+pub fn locks() -> &'static Locks {
+    LOCKS.get_or_init(Locks::builtin)
+}
+
 /// A scenario by path or bundled name; exit 2 when it does not load.
 pub fn load(scenario: &str) -> crate::scenario::Scenario {
-    let locks = LOCKS.get_or_init(Locks::builtin);
-    crate::scenario::resolve_with(scenario, locks).unwrap_or_else(|e| bad_input(e))
+    crate::scenario::resolve_with(scenario, locks()).unwrap_or_else(|e| bad_input(e))
 }
 
 /// Run options from `--no-check`.

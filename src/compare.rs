@@ -2,7 +2,8 @@
 //! seeds, fencing off and on — the CP-vs-AP argument of the seed articles as one measured table,
 //! with a replayable seed behind every cell.
 //!
-//! Rows are the built-in lock kinds on their backends ([`Row::builtin`]); columns are fault
+//! Rows are the built-in lock kinds on their backends ([`Row::builtin`]) — or the kinds
+//! `--lock NAME[@BACKEND]` names, yours included ([`Row::parse`]); columns are fault
 //! families ([`Family`]), scenario templates kept as files (`scenarios/compare/*.toml`, bundled;
 //! `--family FILE` adds one) that say the same fault in each backend's words. A cell is a
 //! scenario file composed from the row's base and the column's faults ([`Cell::text`]), written
@@ -20,12 +21,12 @@
 
 use std::collections::BTreeMap;
 
-use lock::{AlgorithmKind, LockEvent};
+use lock::{AlgorithmKind, LockEvent, LockKind};
 use serde::{Deserialize, Serialize};
 use sim::Record;
 
 use crate::runner::RunOptions;
-use crate::scenario::{self, Backend, Scenario, ScenarioError};
+use crate::scenario::{self, Backend, Locks, Scenario, ScenarioError};
 use crate::sweep::SeedLine;
 use crate::verdict::{Kv, MutualExclusion, Resource};
 
@@ -138,8 +139,8 @@ impl Family {
             description: raw.description.trim().to_string(),
             faults,
         };
-        for row in Row::builtin() {
-            if let Some(cell) = family.cell(&row, false) {
+        for row in &Row::builtin() {
+            if let Some(cell) = family.cell(row, false) {
                 cell.scenario().map_err(|e| {
                     let base = cell.base_lines();
                     let at = if e.line > base {
@@ -180,6 +181,7 @@ impl Family {
             family: self.name.clone(),
             lock: row.kind.name().to_string(),
             fencing,
+            kind: row.kind.clone(),
             backend: row.backend,
             members: row.members,
             faults: faults.clone(),
@@ -187,34 +189,78 @@ impl Family {
     }
 }
 
-/// A row: a built-in lock kind on its backend and store size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// A row: a lock kind (built-in or yours) on a backend and store size.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Row {
-    pub kind: AlgorithmKind,
+    pub kind: LockKind,
     pub backend: Backend,
     /// etcd members, Redis primary + replicas, or Redlock masters.
     pub members: usize,
 }
 
 impl Row {
+    /// `kind` on `backend` at the table's store size (3 etcd members; a Redis primary with 2
+    /// replicas; 5 Redlock masters).
+    pub fn on(kind: LockKind, backend: Backend) -> Row {
+        let members = match backend {
+            Backend::Redlock => 5,
+            Backend::Etcd | Backend::Redis => 3,
+        };
+        Row {
+            kind,
+            backend,
+            members,
+        }
+    }
+
+    /// A row from `NAME` or `NAME@BACKEND` (`my-lock@redis`), the kind looked up in `locks`;
+    /// a built-in kind goes on its own backend, yours on etcd unless `@` says otherwise.
+    pub fn parse(text: &str, locks: &Locks) -> Result<Row, String> {
+        let (name, backend) = match text.split_once('@') {
+            Some((name, backend)) => (name, Some(backend)),
+            None => (text, None),
+        };
+        let kind = locks.get(name).ok_or_else(|| {
+            format!(
+                "--lock {text:?}: unknown lock kind {name:?}; allowed: {}",
+                locks.names().join(", ")
+            )
+        })?;
+        let own = kind.builtin().map(|k| Row::of_builtin(k).backend);
+        let backend = match backend {
+            None => own.unwrap_or(Backend::Etcd),
+            Some(b) => {
+                let parsed = [Backend::Etcd, Backend::Redis, Backend::Redlock]
+                    .into_iter()
+                    .find(|x| x.name() == b)
+                    .ok_or_else(|| {
+                        format!("--lock {text:?}: unknown backend {b:?}; allowed: etcd, redis, redlock")
+                    })?;
+                if own.is_some_and(|own| own != parsed) {
+                    return Err(format!(
+                        "--lock {text:?}: {name} runs on {} only",
+                        own.map(Backend::name).unwrap_or_default()
+                    ));
+                }
+                parsed
+            }
+        };
+        Ok(Row::on(kind.clone(), backend))
+    }
+
+    fn of_builtin(kind: AlgorithmKind) -> Row {
+        let backend = match kind {
+            AlgorithmKind::RedisSetnx => Backend::Redis,
+            AlgorithmKind::Redlock => Backend::Redlock,
+            _ => Backend::Etcd,
+        };
+        Row::on(kind.into(), backend)
+    }
+
     /// Every built-in kind on its store: the three etcd locks on 3 members, `redis-setnx` on a
     /// primary with 2 replicas and 3 Sentinels, `redlock` on 5 masters.
     pub fn builtin() -> Vec<Row> {
-        AlgorithmKind::ALL
-            .into_iter()
-            .map(|kind| {
-                let (backend, members) = match kind {
-                    AlgorithmKind::RedisSetnx => (Backend::Redis, 3),
-                    AlgorithmKind::Redlock => (Backend::Redlock, 5),
-                    _ => (Backend::Etcd, 3),
-                };
-                Row {
-                    kind,
-                    backend,
-                    members,
-                }
-            })
-            .collect()
+        AlgorithmKind::ALL.into_iter().map(Row::of_builtin).collect()
     }
 }
 
@@ -225,6 +271,7 @@ pub struct Cell {
     pub family: String,
     pub lock: String,
     pub fencing: bool,
+    kind: LockKind,
     backend: Backend,
     members: usize,
     faults: String,
@@ -285,9 +332,11 @@ impl Cell {
         format!("{}{}{EXPECT}", self.base(), self.faults.trim_end())
     }
 
-    /// The cell's scenario, read back from [`Cell::text`] as `locksim run` reads it.
+    /// The cell's scenario, read back from [`Cell::text`] as `locksim run` reads it (a
+    /// `locksim` that knows the lock: yours through [`crate::cli::main_with`]).
     pub fn scenario(&self) -> Result<Scenario, ScenarioError> {
-        scenario::parse(&format!("cells/{}.toml", self.id()), &self.text())
+        let locks = Locks::builtin().with_kind(self.kind.clone());
+        scenario::parse_with(&format!("cells/{}.toml", self.id()), &self.text(), &locks)
     }
 }
 

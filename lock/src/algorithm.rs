@@ -464,6 +464,8 @@ impl PartialEq for LockKind {
     }
 }
 
+impl Eq for LockKind {}
+
 impl std::fmt::Debug for LockKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.name)

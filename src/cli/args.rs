@@ -217,6 +217,10 @@ pub struct CompareArgs {
     /// Build the table from these --jsonl files (shards) instead of running.
     #[arg(long, num_args = 1.., conflicts_with_all = ["shard", "jsonl"])]
     pub merge: Vec<std::path::PathBuf>,
+    /// The rows: lock kinds as NAME or NAME@BACKEND (default: every built-in kind on its
+    /// store, then every lock of your own on etcd, for a locksim built with yours).
+    #[arg(long = "lock", value_name = "NAME[@BACKEND]")]
+    pub locks: Vec<String>,
     /// A fault family file of your own: one more column (format: scenarios/compare/*.toml).
     #[arg(long = "family", value_name = "FILE")]
     pub families: Vec<std::path::PathBuf>,

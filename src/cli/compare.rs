@@ -27,7 +27,22 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         }
         families.push(family);
     }
-    let rows = Row::builtin();
+    let locks = super::locks();
+    let rows: Vec<Row> = if args.locks.is_empty() {
+        let mut rows = Row::builtin();
+        for name in locks.names() {
+            let kind = locks.get(name).expect("listed");
+            if kind.builtin().is_none() {
+                rows.push(Row::on(kind.clone(), crate::scenario::Backend::Etcd));
+            }
+        }
+        rows
+    } else {
+        args.locks
+            .iter()
+            .map(|l| Row::parse(l, locks).unwrap_or_else(|e| bad_input(e)))
+            .collect()
+    };
     let cells = compare::cells(&families, &rows);
     let dir = args.out.display().to_string();
 

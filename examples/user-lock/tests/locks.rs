@@ -233,3 +233,50 @@ fn same_seed_same_history_with_our_lock() {
     assert_eq!(digest(4), digest(4));
     assert_ne!(digest(4), digest(5));
 }
+
+#[test]
+fn our_locks_get_their_rows_in_locksim_compare() {
+    // The same locks × faults table as the built-in locks', from our own locksim binary.
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("compare");
+    let out = Command::new(env!("CARGO_BIN_EXE_locksim"))
+        .args([
+            "compare",
+            "--lock",
+            "lease-lock",
+            "--lock",
+            "careless-lock",
+            "--seeds",
+            "0..2",
+        ])
+        .args(["--json", "--out", out_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["locks"],
+        serde_json::json!(["lease-lock", "careless-lock"])
+    );
+    let cells = json["cells"].as_array().unwrap();
+    assert_eq!(
+        cells.len(),
+        2 * 6 * 2,
+        "two rows, six families, fencing off and on"
+    );
+    for cell in cells.iter().filter(|c| c["lock"] == "lease-lock") {
+        if cell["family"] != "holder-pause" {
+            assert_eq!(cell["violating"], 0, "{}", cell["cell"]);
+        }
+        if cell["fencing"] == true {
+            assert_eq!(cell["corrupted"], 0, "{}", cell["cell"]);
+        }
+    }
+    assert!(out_dir
+        .join("cells/leader-crash.lease-lock.fencing-on.toml")
+        .exists());
+    assert!(out_dir.join("compare.html").exists());
+}
