@@ -234,7 +234,9 @@ impl Row {
                     .into_iter()
                     .find(|x| x.name() == b)
                     .ok_or_else(|| {
-                        format!("--lock {text:?}: unknown backend {b:?}; allowed: etcd, redis, redlock")
+                        format!(
+                            "--lock {text:?}: unknown backend {b:?}; allowed: etcd, redis, redlock"
+                        )
                     })?;
                 if own.is_some_and(|own| own != parsed) {
                     return Err(format!(
@@ -260,7 +262,10 @@ impl Row {
     /// Every built-in kind on its store: the three etcd locks on 3 members, `redis-setnx` on a
     /// primary with 2 replicas and 3 Sentinels, `redlock` on 5 masters.
     pub fn builtin() -> Vec<Row> {
-        AlgorithmKind::ALL.into_iter().map(Row::of_builtin).collect()
+        AlgorithmKind::ALL
+            .into_iter()
+            .map(Row::of_builtin)
+            .collect()
     }
 }
 
@@ -615,6 +620,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("field `name`"), "{e}");
+    }
+
+    #[test]
+    fn rows_by_name_and_backend() {
+        let locks = Locks::builtin();
+        let row = Row::parse("lease-txn", &locks).unwrap();
+        assert_eq!((row.backend, row.members), (Backend::Etcd, 3));
+        assert_eq!(Row::parse("redlock", &locks).unwrap().members, 5);
+        assert_eq!(
+            Row::parse("redlock@etcd", &locks).unwrap_err(),
+            "--lock \"redlock@etcd\": redlock runs on redlock only"
+        );
+        assert!(Row::parse("nope", &locks)
+            .unwrap_err()
+            .contains("unknown lock kind \"nope\"; allowed: lease-txn, put"));
+        assert!(Row::parse("put@mysql", &locks)
+            .unwrap_err()
+            .contains("unknown backend \"mysql\""));
     }
 
     #[test]
