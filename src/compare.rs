@@ -139,7 +139,14 @@ impl Family {
             description: raw.description.trim().to_string(),
             faults,
         };
+        // A plan's hosts and roles depend on the backend (and its store size), not on the lock:
+        // one row per backend checks it.
+        let mut checked = Vec::new();
         for row in &Row::builtin() {
+            if checked.contains(&row.backend) {
+                continue;
+            }
+            checked.push(row.backend);
             if let Some(cell) = family.cell(row, false) {
                 cell.scenario().map_err(|e| {
                     let base = cell.base_lines();
@@ -179,7 +186,6 @@ impl Family {
         let faults = self.faults.get(&row.backend)?;
         Some(Cell {
             family: self.name.clone(),
-            lock: row.kind.name().to_string(),
             fencing,
             kind: row.kind.clone(),
             backend: row.backend,
@@ -250,6 +256,19 @@ impl Row {
         Ok(Row::on(kind.clone(), backend))
     }
 
+    /// The default rows: every built-in kind on its store, then each lock of your own in
+    /// `locks` on etcd.
+    pub fn all(locks: &Locks) -> Vec<Row> {
+        let mut rows = Row::builtin();
+        for name in locks.names() {
+            let kind = locks.get(name).expect("a listed name");
+            if kind.builtin().is_none() {
+                rows.push(Row::on(kind.clone(), Backend::Etcd));
+            }
+        }
+        rows
+    }
+
     fn of_builtin(kind: AlgorithmKind) -> Row {
         let backend = match kind {
             AlgorithmKind::RedisSetnx => Backend::Redis,
@@ -274,7 +293,6 @@ impl Row {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cell {
     pub family: String,
-    pub lock: String,
     pub fencing: bool,
     kind: LockKind,
     backend: Backend,
@@ -308,19 +326,24 @@ resource = "intact"
 "#;
 
 impl Cell {
+    /// The row's lock, by name.
+    pub fn lock(&self) -> &str {
+        self.kind.name()
+    }
+
     /// `leader-crash.redis-setnx.fencing-off`: the cell's file name without `.toml`.
     pub fn id(&self) -> String {
         format!(
             "{}.{}.fencing-{}",
             self.family,
-            self.lock,
+            self.lock(),
             on_off(self.fencing)
         )
     }
 
     fn base(&self) -> String {
         BASE.replace("{name}", &format!("compare-{}", self.id()))
-            .replace("{lock}", &self.lock)
+            .replace("{lock}", self.lock())
             .replace("{family}", &self.family)
             .replace("{fencing}", on_off(self.fencing))
             .replace("{fencing_bool}", &self.fencing.to_string())
@@ -522,7 +545,7 @@ impl CellSummary {
         CellSummary {
             cell: cell.id(),
             family: cell.family.clone(),
-            lock: cell.lock.clone(),
+            lock: cell.lock().to_string(),
             fencing: cell.fencing,
             seeds: lines.len(),
             violating: count(&violated),

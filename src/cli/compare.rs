@@ -29,14 +29,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     }
     let locks = super::locks();
     let rows: Vec<Row> = if args.locks.is_empty() {
-        let mut rows = Row::builtin();
-        for name in locks.names() {
-            let kind = locks.get(name).expect("listed");
-            if kind.builtin().is_none() {
-                rows.push(Row::on(kind.clone(), crate::scenario::Backend::Etcd));
-            }
-        }
-        rows
+        Row::all(locks)
     } else {
         args.locks
             .iter()

@@ -164,11 +164,6 @@ impl Clock {
         self.state.monotonic.set(true);
     }
 
-    /// Whether [`Clock::set_monotonic`] was called.
-    pub fn is_monotonic(&self) -> bool {
-        self.state.monotonic.get()
-    }
-
     /// Harness: local time jumps forward by `offset` at simulated time `at` (an NTP step).
     /// Nothing moves on a monotonic clock ([`Clock::set_monotonic`]).
     pub fn jump(&self, offset: Duration, at: Duration) {
