@@ -5,6 +5,8 @@ pub(crate) mod client;
 pub(crate) mod cluster;
 pub(crate) mod driver;
 pub(crate) mod error;
+#[cfg(feature = "grpc")]
+pub(crate) mod grpc;
 pub(crate) mod lease;
 pub(crate) mod member;
 pub(crate) mod mvcc;

@@ -59,6 +59,15 @@ mod etcd;
 mod op;
 mod world;
 
+/// etcd's v3 gRPC API in the simulation: `connect` gives simulated code an
+/// `etcd_client::Client` (feature `grpc`).
+#[cfg(feature = "grpc")]
+pub mod grpc {
+    pub use crate::etcd::grpc::{connect, GrpcOptions};
+    /// The `etcd-client` crate these functions speak, so tests and harness code name the very
+    /// version the server was built against.
+    pub use etcd_client;
+}
 pub use etcd::client::{Client, ClientConfig, Watcher};
 pub use etcd::cluster::{member_name, Cluster, ClusterConfig, EtcdCluster};
 pub use etcd::driver::{Driver, CTL_HOST};

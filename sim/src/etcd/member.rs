@@ -42,7 +42,9 @@ use crate::etcd::page_cache::PageCache;
 use crate::etcd::request::*;
 use crate::etcd::state_machine::StateMachine;
 use crate::etcd::storage::MemberStorage;
-use crate::etcd::transport::{ClientMessage, Proposal, WriteOp, CLIENT_PORT, PEER_PORT};
+use crate::etcd::transport::{
+    ClientMessage, Proposal, Reply, ReplyTo, WriteOp, CLIENT_PORT, PEER_PORT,
+};
 use crate::etcd::watch::WatchHub;
 use crate::world::clock::Clock;
 use crate::world::datagram::{encode, MAX_DATAGRAM};
@@ -73,6 +75,22 @@ pub(crate) struct MemberContext {
 enum Inbound {
     Raft(Message),
     Client(SocketAddr, ClientMessage),
+    /// From the gRPC front on this host, answered in-process.
+    Local(mpsc::UnboundedSender<Reply>, ClientMessage),
+}
+
+/// The gRPC front's way into its member: a request goes in with the channel its answer comes
+/// back on. Cheap to clone; sends fail once the member's incarnation is gone.
+#[derive(Clone)]
+pub(crate) struct LocalPort {
+    tx: mpsc::UnboundedSender<Inbound>,
+}
+
+impl LocalPort {
+    /// Hand a request to the member; false when the member is gone.
+    pub(crate) fn send(&self, msg: ClientMessage, reply: mpsc::UnboundedSender<Reply>) -> bool {
+        self.tx.send(Inbound::Local(reply, msg)).is_ok()
+    }
 }
 
 /// The host body of member `ctx.id`. Runs until the host is crashed.
@@ -82,6 +100,25 @@ pub(crate) async fn run(ctx: MemberContext) -> turmoil::Result {
     let mut member = Member::start(ctx, peer_socket.clone(), client_socket.clone())?;
 
     let (tx, rx) = mpsc::unbounded_channel();
+    #[cfg(feature = "grpc")]
+    if member.ctx.config.grpc {
+        let front = crate::etcd::grpc::FrontContext {
+            port: LocalPort { tx: tx.clone() },
+            member: member.ctx.id,
+            members: member
+                .ctx
+                .peers
+                .iter()
+                .map(|id| crate::etcd::cluster::member_name(*id))
+                .collect(),
+            clock: member.ctx.clock.clone(),
+            history: member.ctx.history.clone(),
+            links: member.ctx.links.clone(),
+            request_timeout: member.ctx.config.request_timeout,
+            incarnation: member.ctx.incarnation.get(),
+        };
+        tokio::task::spawn_local(crate::etcd::grpc::serve(front));
+    }
     tokio::task::spawn_local(receive_raft(peer_socket, tx.clone()));
     receive_datagrams(client_socket, tx, Inbound::Client);
 
@@ -268,7 +305,8 @@ impl Member {
                 let _ = self.raw.step(msg);
                 self.reseed_election_timeout();
             }
-            Inbound::Client(from, msg) => self.handle_client(from, msg),
+            Inbound::Client(from, msg) => self.handle_client(ReplyTo::Datagram(from), msg),
+            Inbound::Local(front, msg) => self.handle_client(ReplyTo::Local(front), msg),
         }
     }
 

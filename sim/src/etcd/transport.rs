@@ -194,6 +194,17 @@ pub struct Reply {
     pub result: Result<ClientResponse, Error>,
 }
 
+/// Where a member sends an answer: back to a client's datagram socket, or to the gRPC front on
+/// the member's own host, which calls the member in-process as etcd's gRPC server calls its
+/// `EtcdServer` (no network between them, so no loss and no partition).
+#[derive(Clone, Debug)]
+pub(crate) enum ReplyTo {
+    /// A client host's socket.
+    Datagram(std::net::SocketAddr),
+    /// The member's own gRPC front; a closed receiver (the call was abandoned) drops the answer.
+    Local(tokio::sync::mpsc::UnboundedSender<Reply>),
+}
+
 /// A write that goes through Raft: the payload of a normal log entry.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Proposal {

@@ -6,19 +6,18 @@
 //! each revision's events together (etcd's Atomic guarantee), in revision order (Ordered), and
 //! since the client always asks for the first revision it has not seen, never twice (Unique).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::etcd::error::{Error, Result};
 use crate::etcd::mvcc::Mvcc;
 use crate::etcd::request::*;
-use crate::etcd::transport::{WatchRequest, WatchResponse};
+use crate::etcd::transport::{ReplyTo, WatchRequest, WatchResponse};
 
 /// At most this many revisions per answer, so an answer fits one datagram comfortably.
 pub(crate) const MAX_REVISIONS_PER_ANSWER: usize = 128;
 
 struct Poll {
-    from: SocketAddr,
+    from: ReplyTo,
     id: RequestId,
     request: WatchRequest,
     deadline: Duration,
@@ -26,7 +25,7 @@ struct Poll {
 
 /// An answer to send: to whom, for which request, what.
 pub(crate) struct Answer {
-    pub(crate) to: SocketAddr,
+    pub(crate) to: ReplyTo,
     pub(crate) id: RequestId,
     pub(crate) result: Result<WatchResponse>,
 }
@@ -42,7 +41,7 @@ impl WatchHub {
     /// + 1, as etcd fixes it when the watch is created.
     pub(crate) fn register(
         &mut self,
-        from: SocketAddr,
+        from: ReplyTo,
         id: RequestId,
         mut request: WatchRequest,
         mvcc: &Mvcc,
@@ -105,7 +104,7 @@ impl WatchHub {
             match answer {
                 Some(result) => {
                     answers.push(Answer {
-                        to: poll.from,
+                        to: poll.from.clone(),
                         id: poll.id,
                         result,
                     });

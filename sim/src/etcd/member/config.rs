@@ -52,6 +52,10 @@ pub struct MemberConfig {
     /// DELIBERATELY UNSAFE: send votes and append acks before the fsync that makes them true.
     /// Exists to show, with `crash --lose-unsynced`, the bug the normal order prevents.
     pub send_before_fsync: bool,
+    /// Serve etcd's v3 gRPC API on TCP port 2379 (feature `grpc`; `etcd_client` code reaches it
+    /// through [`grpc::connect`](crate::grpc::connect)). Off by default: a run without gRPC
+    /// clients spawns no server, so its history stays what it was.
+    pub grpc: bool,
 }
 
 impl Default for MemberConfig {
@@ -67,6 +71,7 @@ impl Default for MemberConfig {
             read_mode: ReadMode::Safe,
             fsync_latency: Duration::ZERO,
             send_before_fsync: false,
+            grpc: false,
         }
     }
 }

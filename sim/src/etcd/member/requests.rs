@@ -2,7 +2,6 @@
 //! status), writes queued and proposed per inbound batch, linearizable reads waiting on one
 //! ReadIndex per batch, watches, and every reply with its response header.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use raft::eraftpb::{Entry, Message, MessageType};
@@ -11,17 +10,17 @@ use super::{Member, CLUSTER_ID};
 use crate::etcd::error::Error;
 use crate::etcd::request::*;
 use crate::etcd::transport::{
-    ClientMessage, ClientRequest, ClientResponse, Proposal, Reply, WriteOp,
+    ClientMessage, ClientRequest, ClientResponse, Proposal, Reply, ReplyTo, WriteOp,
 };
 use crate::world::datagram::encode;
 
 pub(super) struct Waiter {
-    pub(super) to: SocketAddr,
+    pub(super) to: ReplyTo,
     pub(super) deadline: Duration,
 }
 
 pub(super) struct PendingRead {
-    pub(super) to: SocketAddr,
+    pub(super) to: ReplyTo,
     pub(super) id: RequestId,
     pub(super) request: RangeRequest,
     /// The ReadIndex request this read waits on; `None` until the batch it arrived in is
@@ -34,14 +33,14 @@ pub(super) struct PendingRead {
 
 /// A client write waiting for the end of the inbound batch it arrived in.
 pub(super) struct QueuedProposal {
-    pub(super) from: SocketAddr,
+    pub(super) from: ReplyTo,
     pub(super) id: RequestId,
     pub(super) data: Vec<u8>,
     pub(super) deadline: Duration,
 }
 
 impl Member {
-    pub(super) fn handle_client(&mut self, from: SocketAddr, msg: ClientMessage) {
+    pub(super) fn handle_client(&mut self, from: ReplyTo, msg: ClientMessage) {
         let ClientMessage { id, request } = msg;
         let now = self.ctx.clock.now();
         let deadline = now + self.ctx.config.request_timeout;
@@ -138,7 +137,7 @@ impl Member {
 
     pub(super) fn propose(
         &mut self,
-        from: SocketAddr,
+        from: ReplyTo,
         id: RequestId,
         op: WriteOp,
         deadline: Duration,
@@ -209,7 +208,7 @@ impl Member {
         let mut ready = Vec::new();
         self.reads.retain(|read| match read.index {
             Some(index) if index <= applied => {
-                ready.push((read.to, read.id, read.request.clone()));
+                ready.push((read.to.clone(), read.id, read.request.clone()));
                 false
             }
             _ => true,
@@ -241,7 +240,7 @@ impl Member {
 
     pub(super) fn reply(
         &self,
-        to: SocketAddr,
+        to: ReplyTo,
         id: RequestId,
         mut result: Result<ClientResponse, Error>,
     ) {
@@ -253,7 +252,7 @@ impl Member {
 
     pub(super) fn send_reply(
         &self,
-        to: SocketAddr,
+        to: ReplyTo,
         id: RequestId,
         result: Result<ClientResponse, Error>,
     ) {
@@ -261,6 +260,13 @@ impl Member {
             id,
             leader: self.leader(),
             result,
+        };
+        let to = match to {
+            ReplyTo::Datagram(to) => to,
+            ReplyTo::Local(front) => {
+                let _ = front.send(reply);
+                return;
+            }
         };
         let bytes = encode(&reply);
         let copies = self.ctx.links.copies_to(&self.name, || {
