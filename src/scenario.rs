@@ -33,7 +33,9 @@ mod validate;
 
 use std::path::Path;
 
-pub use bundled::BUNDLED;
+#[cfg(feature = "grpc")]
+pub use bundled::BUNDLED_GRPC;
+pub use bundled::{bundled, BUNDLED};
 pub use hosts::{check_plan, hosts, role_allowed, role_names, roles, store_hosts, SENTINELS};
 pub use locks::Locks;
 pub use schema::{
@@ -87,19 +89,15 @@ pub fn resolve_with(name_or_path: &str, locks: &Locks) -> Result<Scenario, Scena
     if path.exists() {
         return load_with(path, locks);
     }
-    match BUNDLED.iter().find(|(name, _)| *name == name_or_path) {
-        Some((name, text)) => parse_with(&format!("scenarios/{name}.toml"), text, locks),
+    match bundled().find(|(name, _, _)| *name == name_or_path) {
+        Some((_, text, file)) => parse_with(&file, text, locks),
         None => Err(ScenarioError {
             file: name_or_path.to_string(),
             line: 0,
             field: String::new(),
             message: format!(
                 "no such file, and no bundled scenario of that name; bundled: {}",
-                BUNDLED
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                bundled().map(|(n, _, _)| n).collect::<Vec<_>>().join(", ")
             ),
         }),
     }

@@ -414,6 +414,7 @@ pub struct LockKind {
     name: Arc<str>,
     builtin: Option<AlgorithmKind>,
     factory: Arc<Factory>,
+    grpc: bool,
 }
 
 impl LockKind {
@@ -428,7 +429,21 @@ impl LockKind {
             name: name.into(),
             builtin: None,
             factory: Arc::new(move |ctx| Box::new(factory(ctx)) as Box<dyn DynLock>),
+            grpc: false,
         }
+    }
+
+    /// The same kind, for a lock that talks to etcd through `etcd_client` (feature `grpc`):
+    /// its runs have the members serve etcd's gRPC API, which
+    /// [`LockContext::etcd_client`] connects to.
+    pub fn serving_grpc(mut self) -> Self {
+        self.grpc = true;
+        self
+    }
+
+    /// Whether runs of this lock need the members' gRPC API.
+    pub fn needs_grpc(&self) -> bool {
+        self.grpc
     }
 
     /// What scenario files, reports and the history call it.
@@ -452,6 +467,7 @@ impl From<AlgorithmKind> for LockKind {
             name: kind.name().into(),
             builtin: Some(kind),
             factory: Arc::new(move |ctx| kind.build(ctx)),
+            grpc: false,
         }
     }
 }

@@ -9,6 +9,10 @@ pub enum Error {
     /// The cluster answered with an error (or never answered: `sim::Error::Indeterminate`).
     #[error("etcd: {0}")]
     Etcd(#[from] sim::Error),
+    /// A client library's error, in its words (etcd-client's, for the locks that use it over
+    /// gRPC): the call failed or may have, and the lock retries or gives up as it decides.
+    #[error("etcd-client: {0}")]
+    Client(String),
     /// etcd's `concurrency.ErrSessionExpired`: the session's lease is gone, so is its key.
     #[error("mutex: session is expired")]
     SessionExpired,

@@ -89,6 +89,8 @@ mod algorithm;
 pub mod checker;
 mod error;
 mod event;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 mod kv_workload;
 mod resource;
 mod run;

@@ -185,7 +185,10 @@ impl Run {
 
     /// Build the world: cluster, resource host, client hosts. Nothing has run yet.
     pub fn start(self) -> RunHandle {
-        let mut cluster = Cluster::new(self.cluster.clone());
+        let mut config = self.cluster.clone();
+        // A lock that speaks etcd's gRPC API needs the members to serve it.
+        config.member.grpc |= self.lock.needs_grpc();
+        let mut cluster = Cluster::new(config);
         let store = self
             .ap
             .clone()

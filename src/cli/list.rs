@@ -3,8 +3,8 @@
 use std::io;
 
 pub fn list(json: bool, mut out: impl io::Write) -> io::Result<()> {
-    use crate::scenario::{parse, BUNDLED};
-    for (name, text) in BUNDLED {
+    use crate::scenario::{bundled, parse};
+    for (name, text, _) in bundled() {
         let scenario = parse(name, text).expect("bundled scenarios parse (tested)");
         // The first sentence is the one-line description.
         let summary: String = scenario

@@ -48,3 +48,35 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/lease-based-read-pause.toml"),
     ),
 ];
+
+/// The stories of the etcd-client locks (feature `grpc`), in `scenarios/grpc/`.
+#[cfg(feature = "grpc")]
+pub const BUNDLED_GRPC: &[(&str, &str)] = &[
+    (
+        "etcd-client-election-two-leaders",
+        include_str!("../../scenarios/grpc/etcd-client-election-two-leaders.toml"),
+    ),
+    (
+        "etcd-client-election-fenced",
+        include_str!("../../scenarios/grpc/etcd-client-election-fenced.toml"),
+    ),
+    (
+        "etcd-client-lock-leader-crash-safe",
+        include_str!("../../scenarios/grpc/etcd-client-lock-leader-crash-safe.toml"),
+    ),
+];
+
+/// Every scenario this build bundles, with the file it came from: `scenarios/`, and with the
+/// `grpc` feature `scenarios/grpc/`.
+pub fn bundled() -> impl Iterator<Item = (&'static str, &'static str, String)> {
+    let plain = BUNDLED
+        .iter()
+        .map(|(name, text)| (*name, *text, format!("scenarios/{name}.toml")));
+    #[cfg(feature = "grpc")]
+    let plain = plain.chain(
+        BUNDLED_GRPC
+            .iter()
+            .map(|(name, text)| (*name, *text, format!("scenarios/grpc/{name}.toml"))),
+    );
+    plain
+}

@@ -19,9 +19,12 @@ impl Default for Locks {
 impl Locks {
     /// The built-in kinds: `lease-txn`, `put`, `etcd-mutex`, `redis-setnx`, `redlock`.
     pub fn builtin() -> Self {
-        Self {
-            kinds: AlgorithmKind::ALL.into_iter().map(LockKind::from).collect(),
-        }
+        #[allow(unused_mut)]
+        let mut kinds: Vec<LockKind> = AlgorithmKind::ALL.into_iter().map(LockKind::from).collect();
+        // With the `grpc` feature: the etcd-client locks over etcd's gRPC API.
+        #[cfg(feature = "grpc")]
+        kinds.extend(lock::grpc::kinds());
+        Self { kinds }
     }
 
     /// These kinds and `kind` (replacing a kind of the same name).

@@ -120,6 +120,11 @@ impl Client {
         self.inner.rpc.id()
     }
 
+    /// The member host names this client was given, in its order.
+    pub fn endpoints(&self) -> &[String] {
+        &self.inner.config.endpoints
+    }
+
     /// The history every call of this client is recorded in.
     pub fn history(&self) -> &History {
         &self.inner.history
