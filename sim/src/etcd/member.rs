@@ -75,17 +75,20 @@ pub(crate) struct MemberContext {
 enum Inbound {
     Raft(Message),
     Client(SocketAddr, ClientMessage),
-    /// From the gRPC front on this host, answered in-process.
+    /// From the gRPC front on this host, answered in-process (built only with `grpc`).
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
     Local(mpsc::UnboundedSender<Reply>, ClientMessage),
 }
 
 /// The gRPC front's way into its member: a request goes in with the channel its answer comes
 /// back on. Cheap to clone; sends fail once the member's incarnation is gone.
 #[derive(Clone)]
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 pub(crate) struct LocalPort {
     tx: mpsc::UnboundedSender<Inbound>,
 }
 
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 impl LocalPort {
     /// Hand a request to the member; false when the member is gone.
     pub(crate) fn send(&self, msg: ClientMessage, reply: mpsc::UnboundedSender<Reply>) -> bool {

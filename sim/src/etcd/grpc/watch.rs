@@ -4,6 +4,7 @@
 //! start cancels it with `compact_revision`, as etcd does. The stream ends with the member: a
 //! client resumes elsewhere from the last revision it saw.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
@@ -82,31 +83,34 @@ async fn serve_stream(local: Rc<Local>, mut inbound: Streaming<PbWatchRequest>, 
                     created: true,
                     ..Default::default()
                 };
-                if watchers.contains_key(&id) {
-                    answer.canceled = true;
-                    answer.cancel_reason =
-                        "mvcc: duplicate watch ID provided on the WatchStream".into();
-                } else {
-                    let start = if c.start_revision > 0 {
-                        c.start_revision
-                    } else {
-                        header.revision + 1
-                    };
-                    let watcher = Watcher {
-                        id,
-                        request: WatchRequest {
-                            key: c.key,
-                            range_end: c.range_end,
-                            start_revision: start,
-                            prev_kv: c.prev_kv,
-                        },
-                        no_put: c.filters.contains(&0),
-                        no_delete: c.filters.contains(&1),
-                        progress_notify: c.progress_notify,
-                    };
-                    let task =
-                        tokio::task::spawn_local(follow(local.clone(), watcher, out.clone()));
-                    watchers.insert(id, task);
+                match watchers.entry(id) {
+                    Entry::Occupied(_) => {
+                        answer.canceled = true;
+                        answer.cancel_reason =
+                            "mvcc: duplicate watch ID provided on the WatchStream".into();
+                    }
+                    Entry::Vacant(slot) => {
+                        let start = if c.start_revision > 0 {
+                            c.start_revision
+                        } else {
+                            header.revision + 1
+                        };
+                        let watcher = Watcher {
+                            id,
+                            request: WatchRequest {
+                                key: c.key,
+                                range_end: c.range_end,
+                                start_revision: start,
+                                prev_kv: c.prev_kv,
+                            },
+                            no_put: c.filters.contains(&0),
+                            no_delete: c.filters.contains(&1),
+                            progress_notify: c.progress_notify,
+                        };
+                        let task =
+                            tokio::task::spawn_local(follow(local.clone(), watcher, out.clone()));
+                        slot.insert(task);
+                    }
                 }
                 answer
             }
