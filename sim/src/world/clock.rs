@@ -131,6 +131,13 @@ impl Clock {
         self.running().await;
     }
 
+    /// The pause state as a `Send` receiver, for I/O that tokio drives from `Send` code (a
+    /// gRPC server's connections): true while paused.
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub(crate) fn pause_state(&self) -> watch::Receiver<bool> {
+        self.state.paused.subscribe()
+    }
+
     /// Harness: stop the process. Idempotent.
     pub fn pause(&self) {
         self.state.paused.send_replace(true);

@@ -2,15 +2,16 @@
 //! datagram clients use UDP on the same number), every v3 service on one connection, each
 //! request tagged with the peer's host name for the history.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use etcd_client::proto::{
     PbClusterServer, PbKvServer, PbLeaseServer, PbMaintenanceServer, PbWatchServer,
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::server::Connected;
 use tonic::transport::Server;
@@ -39,10 +40,38 @@ pub(crate) fn peer<T>(request: &tonic::Request<T>) -> String {
         .map_or_else(|| "unknown".to_string(), |peer| peer.0.clone())
 }
 
-/// An accepted turmoil TCP connection, with its peer's host name.
+/// An accepted turmoil TCP connection, with its peer's host name. It reads and writes nothing
+/// while the member is paused: a stopped process answers no HTTP/2 ping either, so a client's
+/// keepalive gives up on it and fails over, as it would on a SIGSTOPped etcd.
 struct Connection {
     stream: TcpStream,
     peer: Peer,
+    running: RunGate,
+}
+
+/// Waits out the member's pauses from poll-based I/O.
+struct RunGate {
+    paused: watch::Receiver<bool>,
+    waiting: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl RunGate {
+    fn poll_running(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            if !*self.paused.borrow() {
+                self.waiting = None;
+                return Poll::Ready(());
+            }
+            let mut paused = self.paused.clone();
+            let waiting = self.waiting.get_or_insert_with(|| {
+                Box::pin(async move {
+                    let _ = paused.wait_for(|p| !*p).await;
+                })
+            });
+            ready!(waiting.as_mut().poll(cx));
+            self.waiting = None;
+        }
+    }
 }
 
 impl Connected for Connection {
@@ -59,6 +88,7 @@ impl AsyncRead for Connection {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
+        ready!(self.running.poll_running(cx));
         Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
@@ -69,10 +99,12 @@ impl AsyncWrite for Connection {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
+        ready!(self.running.poll_running(cx));
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        ready!(self.running.poll_running(cx));
         Pin::new(&mut self.stream).poll_flush(cx)
     }
 
@@ -83,6 +115,7 @@ impl AsyncWrite for Connection {
 
 /// Serve etcd's v3 API for the member until the host goes down.
 pub(crate) async fn serve(ctx: FrontContext) -> turmoil::Result {
+    let clock = ctx.clock.clone();
     let local = Rc::new(Local::start(ctx).await?);
     let (front, worker) = Front::new(local);
     tokio::task::spawn_local(worker);
@@ -95,6 +128,10 @@ pub(crate) async fn serve(ctx: FrontContext) -> turmoil::Result {
             let connection = Connection {
                 stream,
                 peer: Peer(host),
+                running: RunGate {
+                    paused: clock.pause_state(),
+                    waiting: None,
+                },
             };
             if accepted.send(Ok::<_, std::io::Error>(connection)).is_err() {
                 return;
