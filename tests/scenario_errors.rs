@@ -72,8 +72,20 @@ fn wrong_type() {
 fn unknown_lock_kind() {
     assert_eq!(
         error(&with("kind = \"etcd-mutex\"", "kind = \"zookeeper\"")),
-        "scenarios/x.toml:12: field `lock.kind`: unknown lock kind \"zookeeper\"; allowed: lease-txn, put, etcd-mutex, redis-setnx, redlock"
+        format!(
+            "scenarios/x.toml:12: field `lock.kind`: unknown lock kind \"zookeeper\"; allowed: lease-txn, put, etcd-mutex, redis-setnx, redlock{}",
+            grpc_kinds()
+        )
     );
+}
+
+/// The etcd-client kinds a `--features grpc` build adds to the built-in list.
+fn grpc_kinds() -> &'static str {
+    if cfg!(feature = "grpc") {
+        ", etcd-client-lock, etcd-client-election"
+    } else {
+        ""
+    }
 }
 
 /// A lock of a user's own, for the registry tests: never acquires anything real.
@@ -118,7 +130,10 @@ fn a_registered_lock_is_a_kind_on_any_backend_and_listed_when_a_kind_is_unknown(
         parse_with("scenarios/x.toml", &with("kind = \"etcd-mutex\"", "kind = \"zookeeper\""), &locks)
             .unwrap_err()
             .to_string(),
-        "scenarios/x.toml:12: field `lock.kind`: unknown lock kind \"zookeeper\"; allowed: lease-txn, put, etcd-mutex, redis-setnx, redlock, my-lock"
+        format!(
+            "scenarios/x.toml:12: field `lock.kind`: unknown lock kind \"zookeeper\"; allowed: lease-txn, put, etcd-mutex, redis-setnx, redlock{}, my-lock",
+            grpc_kinds()
+        )
     );
 }
 

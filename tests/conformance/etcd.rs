@@ -116,6 +116,11 @@ impl Etcd {
         }
     }
 
+    /// `127.0.0.1:PORT`, the client URL's address.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     fn etcdctl(&self) -> Process {
         let mut p = Process::new("etcdctl");
         p.env("ETCDCTL_API", "3")
