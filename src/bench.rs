@@ -1,14 +1,15 @@
 //! `locksim bench`: how fast the simulator is, measured against the floor on its cost, in one
 //! process run.
 //!
-//! Four rows (issue 8, BENCHMARKS.md):
+//! Four rows (issue 8, BENCHMARKS.md), and a fifth with the `grpc` feature:
 //! 1. speed factor — simulated seconds per wall second of the reference scenario
 //!    (`etcd-mutex-leader-crash-safe`), median over seeds, one thread;
 //! 2. sweep throughput — seeds/s of the same scenario with one job per core, in a child
 //!    `locksim sweep`, with its resident memory traced (it must stay flat);
 //! 3. saturated KV throughput inside the simulation — acknowledged puts per wall second;
 //! 4. the raw raft-rs floor — as many 100-byte proposals through three in-memory `RawNode`s,
-//!    and the ratio of (3) to it.
+//!    and the ratio of (3) to it;
+//! 5. the load of (3) through `etcd_client` over gRPC, beside (3)'s native client.
 //!
 //! Wall-clock time is read here and only here (and in sweep's seeds/s): it measures the
 //! simulator, it never enters a simulation.
@@ -48,6 +49,17 @@ pub enum Row {
     Sweep,
     Kv,
     Floor,
+    /// Row 3's load through etcd-client over gRPC (feature `grpc`).
+    Grpc,
+}
+
+/// Every row this build can run: the gRPC row only with the `grpc` feature.
+fn all_rows() -> Vec<Row> {
+    let mut rows = vec![Row::Speed, Row::Sweep, Row::Kv, Row::Floor];
+    if cfg!(feature = "grpc") {
+        rows.push(Row::Grpc);
+    }
+    rows
 }
 
 /// How much to measure.
@@ -69,7 +81,7 @@ pub struct Plan {
 impl Plan {
     pub fn full(cores: usize) -> Plan {
         Plan {
-            rows: vec![Row::Speed, Row::Sweep, Row::Kv, Row::Floor],
+            rows: all_rows(),
             speed_seeds: 7,
             sweep_seeds: 10_000,
             sweep_jobs: cores,
@@ -82,7 +94,7 @@ impl Plan {
     /// Every row, in well under two minutes.
     pub fn quick(cores: usize) -> Plan {
         Plan {
-            rows: vec![Row::Speed, Row::Sweep, Row::Kv, Row::Floor],
+            rows: all_rows(),
             speed_seeds: 3,
             sweep_seeds: 200,
             sweep_jobs: cores,
@@ -145,6 +157,18 @@ pub struct FloorRow {
     pub ratio: f64,
 }
 
+/// Row 5: row 3's load through `etcd_client` (HTTP/2 over turmoil TCP to the gRPC front).
+#[derive(Clone, Debug, Serialize)]
+pub struct GrpcRow {
+    pub writers: usize,
+    pub committed: u64,
+    pub ops_per_wall_sec: f64,
+    pub ops_per_cpu_sec: f64,
+    pub ops_per_sim_sec: f64,
+    /// Row 3 at the same writer count, when it ran.
+    pub native_ops_per_wall_sec: Option<f64>,
+}
+
 /// The whole run.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
@@ -154,6 +178,7 @@ pub struct Report {
     pub sweep: Option<SweepRow>,
     pub kv: Option<KvRow>,
     pub floor: Option<FloorRow>,
+    pub grpc: Option<GrpcRow>,
     pub wall_s: f64,
 }
 
@@ -179,6 +204,7 @@ pub fn run(plan: &Plan, quick: bool, say: &dyn Fn(&str)) -> anyhow::Result<Repor
         sweep: None,
         kv: None,
         floor: None,
+        grpc: None,
         wall_s: 0.0,
     };
     if wants(Row::Speed) {
@@ -233,6 +259,18 @@ pub fn run(plan: &Plan, quick: bool, say: &dyn Fn(&str)) -> anyhow::Result<Repor
                 .as_ref()
                 .map_or(f64::NAN, |kv| kv.ops_per_wall_sec / serial.per_sec()),
         });
+    }
+    if wants(Row::Grpc) {
+        // Row 3's best writer count, so the two rows compare like for like.
+        let writers = report
+            .kv
+            .as_ref()
+            .map_or(plan.kv_writers[0], |kv| kv.writers);
+        say(&format!(
+            "saturated KV through etcd-client: {writers} writers, {:?} simulated",
+            plan.kv_measure
+        ));
+        report.grpc = Some(grpc(writers, plan.kv_measure, report.kv.as_ref())?);
     }
     report.wall_s = started.elapsed().as_secs_f64();
     Ok(report)
@@ -311,6 +349,7 @@ fn kv(writers: &[usize], measure: Duration) -> anyhow::Result<KvRow> {
     let mut tried = Vec::new();
     for &total in writers {
         let result = kv_load::run(KvLoad {
+            via: kv_load::Via::Native,
             seed: 1,
             hosts: HOSTS,
             writers_per_host: total.div_ceil(HOSTS),
@@ -332,6 +371,27 @@ fn kv(writers: &[usize], measure: Duration) -> anyhow::Result<KvRow> {
         ops_per_sim_sec: best.per_sim_sec(),
         speed_factor: best.simulated.as_secs_f64() / best.wall.as_secs_f64().max(1e-9),
         tried,
+    })
+}
+
+fn grpc(writers: usize, measure: Duration, native: Option<&KvRow>) -> anyhow::Result<GrpcRow> {
+    const HOSTS: usize = 8;
+    let result = kv_load::run(KvLoad {
+        via: kv_load::Via::EtcdClient,
+        seed: 1,
+        hosts: HOSTS,
+        writers_per_host: writers.div_ceil(HOSTS),
+        value_size: 100,
+        measure,
+        compact_every: None,
+    })?;
+    Ok(GrpcRow {
+        writers: result.writers,
+        committed: result.committed,
+        ops_per_wall_sec: result.per_wall_sec(),
+        ops_per_cpu_sec: result.per_cpu_sec(),
+        ops_per_sim_sec: result.per_sim_sec(),
+        native_ops_per_wall_sec: native.map(|kv| kv.ops_per_wall_sec),
     })
 }
 
@@ -442,6 +502,19 @@ pub fn render(r: &Report) -> String {
             TARGET_RATIO,
             mark(f.ratio >= TARGET_RATIO)
         );
+    }
+    if let Some(g) = &r.grpc {
+        let beside = g.native_ops_per_wall_sec.map_or(String::new(), |n| {
+            format!(
+                "; row 3's client {n:.0}/s, so etcd-client costs {:.1}× per put",
+                n / g.ops_per_wall_sec.max(1e-9)
+            )
+        });
+        let _ = writeln!(
+        s,
+        "| 5. KV through etcd-client | {:.0} ops/s | — | the same 100-byte puts by `etcd_client::Client` over HTTP/2 on turmoil TCP ({:.0} per CPU second); {} writers on 8 hosts, no compaction; {:.0} ops per simulated s{beside} |",
+        g.ops_per_wall_sec, g.ops_per_cpu_sec, g.writers, g.ops_per_sim_sec,
+    );
     }
     let _ = writeln!(s);
     let _ = writeln!(s, "bench took {:.0} s wall", r.wall_s);

@@ -226,7 +226,8 @@ pub fn main_with(locks: Locks) -> anyhow::Result<()> {
             members,
             seed,
             history,
-        } => ctl(members, seed, history),
+            grpc,
+        } => ctl(members, seed, history, grpc),
     }
 }
 

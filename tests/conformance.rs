@@ -107,9 +107,11 @@ struct LocksimCtl {
 }
 
 impl LocksimCtl {
-    fn start() -> LocksimCtl {
+    /// `locksim ctl` with `extra` arguments (`--grpc`).
+    fn with_args(extra: &[&str]) -> LocksimCtl {
         let mut child = Process::new(env!("CARGO_BIN_EXE_locksim"))
             .args(["ctl", "--members", "3", "--seed", "1"])
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -396,13 +398,24 @@ fn scripts_hold_on_real_etcd() {
 #[test]
 
 fn locksim_ctl_matches_real_etcd() {
-    if !etcd::available_or_skip("locksim_ctl_matches_real_etcd") {
+    ctl_matches_real_etcd("locksim_ctl_matches_real_etcd", &[]);
+}
+
+/// The same scripts through etcd-client over the members' gRPC API (`locksim ctl --grpc`).
+#[cfg(feature = "grpc")]
+#[test]
+fn locksim_ctl_over_grpc_matches_real_etcd() {
+    ctl_matches_real_etcd("locksim_ctl_over_grpc_matches_real_etcd", &["--grpc"]);
+}
+
+fn ctl_matches_real_etcd(test: &str, ctl_args: &[&str]) {
+    if !etcd::available_or_skip(test) {
         return;
     }
     let mut failures = Vec::new();
     for script in &scripts() {
         let want = run_script(script, &mut Etcd::start(), "etcd");
-        let got = run_script(script, &mut LocksimCtl::start(), "locksim");
+        let got = run_script(script, &mut LocksimCtl::with_args(ctl_args), "locksim");
         if want.len() != got.len() {
             failures.push(format!(
                 "{}: etcd answered {} lines, locksim {}",

@@ -1,7 +1,9 @@
 //! Saturated KV load inside the simulation: a 3-member cluster and client hosts whose writers
 //! put 100-byte values back to back through the normal [`sim::Client`] — every request a
 //! datagram through turmoil, a Raft proposal, an MVCC write on each member and a recorded
-//! history operation, exactly as a lock run pays for them.
+//! history operation, exactly as a lock run pays for them. With [`Via::EtcdClient`] (feature
+//! `grpc`) the same writers put through `etcd_client` instead: HTTP/2 over turmoil TCP to the
+//! members' gRPC front, then the same path.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -9,9 +11,20 @@ use std::time::{Duration, Instant};
 
 use sim::{Client, Cluster, ClusterConfig, PutRequest};
 
+/// Which client the writers use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// `sim::Client`: datagrams to the members' client port.
+    Native,
+    /// `etcd_client::Client` over the members' gRPC API (feature `grpc`).
+    EtcdClient,
+}
+
 /// Shape of one load run.
 #[derive(Clone, Copy, Debug)]
 pub struct KvLoad {
+    /// The writers' client.
+    pub via: Via,
     pub seed: u64,
     /// Client hosts (`c1..`).
     pub hosts: usize,
@@ -50,13 +63,65 @@ impl KvLoadResult {
     }
 }
 
+/// The writers of one host through `etcd_client` (one HTTP/2 connection, one stream per call).
+/// Compaction stays with the native path: the etcd-client row measures puts alone.
+#[cfg(feature = "grpc")]
+async fn etcd_client_writers(
+    endpoints: Vec<String>,
+    writers: usize,
+    host: String,
+    value: Vec<u8>,
+    acked: Rc<Cell<u64>>,
+    revision: Rc<Cell<i64>>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let options = sim::grpc::GrpcOptions {
+        endpoints,
+        ..Default::default()
+    };
+    let client = sim::grpc::connect(options).await?;
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let (mut client, acked, revision, value) = (
+            client.clone(),
+            acked.clone(),
+            revision.clone(),
+            value.clone(),
+        );
+        let key = format!("bench/{host}/{w}");
+        tasks.push(tokio::task::spawn_local(async move {
+            loop {
+                // Errors (no leader yet) are part of the load: go on.
+                if let Ok(response) = client.put(key.clone(), value.clone(), None).await {
+                    acked.set(acked.get() + 1);
+                    let rev = response.header().map_or(0, |h| h.revision());
+                    revision.set(revision.get().max(rev));
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(())
+}
+
 /// Runs the load and times the measured window (the warm-up is not timed).
 pub fn run(load: KvLoad) -> Result<KvLoadResult, sim::SimError> {
-    let mut cluster = Cluster::new(ClusterConfig {
+    let mut config = ClusterConfig {
         members: 3,
         seed: load.seed,
         ..ClusterConfig::default()
-    });
+    };
+    if load.via == Via::EtcdClient {
+        if !cfg!(feature = "grpc") {
+            return Err(sim::SimError {
+                elapsed: Duration::ZERO,
+                message: "the etcd-client load needs locksim built with --features grpc".into(),
+            });
+        }
+        config.member.grpc = true;
+    }
+    let mut cluster = Cluster::new(config);
     let acked = Rc::new(Cell::new(0u64));
     // The newest revision any writer saw acknowledged: what the compactor compacts up to.
     let revision = Rc::new(Cell::new(0i64));
@@ -81,6 +146,12 @@ pub fn run(load: KvLoad) -> Result<KvLoadResult, sim::SimError> {
                 value.clone(),
             );
             async move {
+                #[cfg(feature = "grpc")]
+                if load.via == Via::EtcdClient {
+                    let endpoints = config.endpoints.clone();
+                    return etcd_client_writers(endpoints, writers, host, value, acked, revision)
+                        .await;
+                }
                 let clock = config.clock.clone();
                 let client = Client::connect(&host, h as u32 + 1, config, history).await?;
                 let mut tasks = Vec::new();

@@ -147,6 +147,10 @@ pub enum Cmd {
         /// Write the run's history (JSON lines, with simulated timings) to this file at the end.
         #[arg(long)]
         history: Option<std::path::PathBuf>,
+        /// Send every request through etcd-client over the members' gRPC API (a locksim built
+        /// with `--features grpc`).
+        #[arg(long)]
+        grpc: bool,
     },
     /// Check a history file for linearizability. Exit 0 linearizable, 1 not, 3 unknown
     /// (budget exhausted), 2 bad input.

@@ -5,15 +5,25 @@ use std::io;
 
 use anyhow::Context;
 
-/// Runs the shell until stdin ends; `members` must be 1 to 7 (exit 2 otherwise).
-pub fn ctl(members: u64, seed: u64, history: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+/// Runs the shell until stdin ends; `members` must be 1 to 7 (exit 2 otherwise). `grpc`: every
+/// request through etcd-client over the members' gRPC API (feature `grpc`; exit 2 without it).
+pub fn ctl(
+    members: u64,
+    seed: u64,
+    history: Option<std::path::PathBuf>,
+    grpc: bool,
+) -> anyhow::Result<()> {
     if !(1..=7).contains(&members) {
         eprintln!(
             "locksim ctl: --members {members} is out of range; a cluster has 1 to 7 members (etcd runs 3 or 5)"
         );
         std::process::exit(2);
     }
-    let mut executor = crate::ctl::SimExecutor::new(members as usize, seed)
+    if grpc && !cfg!(feature = "grpc") {
+        eprintln!("locksim ctl: --grpc needs a locksim built with `--features grpc`");
+        std::process::exit(2);
+    }
+    let mut executor = crate::ctl::SimExecutor::start(members as usize, seed, grpc)
         .with_context(|| format!("locksim ctl: starting the cluster (seed {seed})"))?;
     crate::ctl::run_shell(io::stdin().lock(), io::stdout().lock(), &mut executor)
         .context("locksim ctl: reading stdin or writing stdout")?;

@@ -19,13 +19,31 @@ pub struct SimExecutor {
 impl SimExecutor {
     /// Start `members` members under `seed` and wait for the first leader.
     pub fn new(members: usize, seed: u64) -> Result<Self, SimError> {
+        Self::start(members, seed, false)
+    }
+
+    /// [`SimExecutor::new`]; with `grpc`, every request goes through etcd-client over the
+    /// members' gRPC API ([`Driver::over_grpc`], feature `grpc`; without it `grpc` is refused
+    /// by the caller and ignored here).
+    pub fn start(members: usize, seed: u64, grpc: bool) -> Result<Self, SimError> {
         let config = ClusterConfig {
             members,
             seed,
             ..ClusterConfig::default()
         };
+        #[cfg(feature = "grpc")]
+        let driver = if grpc {
+            Driver::over_grpc(config)?
+        } else {
+            Driver::new(config)?
+        };
+        #[cfg(not(feature = "grpc"))]
+        let driver = {
+            let _ = grpc;
+            Driver::new(config)?
+        };
         Ok(Self {
-            driver: Driver::new(config)?,
+            driver,
             members,
             faults: FaultInjector::new(&FaultPlan::default(), seed),
         })

@@ -20,13 +20,13 @@ use crate::world::sim::SimError;
 /// Name of the host the driver's client runs in.
 pub const CTL_HOST: &str = "ctl";
 
-enum Job {
+pub(crate) enum Job {
     Call(ClientRequest),
     Status(String),
     WatchPoll(WatchRequest),
 }
 
-type Slot = Rc<RefCell<Option<Result<ClientResponse>>>>;
+pub(crate) type Slot = Rc<RefCell<Option<Result<ClientResponse>>>>;
 
 /// A synchronous handle on a simulated [`Cluster`]: each call hands one request to the client on
 /// the [`CTL_HOST`] host and steps the simulation until its answer (or deadline) comes; simulated
@@ -66,6 +66,30 @@ impl<'a> Driver<'a> {
             }
             Ok(())
         });
+        Self::started(cluster, jobs, slot)
+    }
+
+    /// As [`Driver::new`], with every request sent through `etcd_client` over the members'
+    /// gRPC API (feature `grpc`): `locksim ctl --grpc`, and the conformance scripts through
+    /// gRPC. The `ctl` host's calls land in the history server-side, under `ctl`.
+    #[cfg(feature = "grpc")]
+    pub fn over_grpc(mut config: ClusterConfig) -> std::result::Result<Self, SimError> {
+        config.member.grpc = true;
+        let mut cluster = Cluster::new(config);
+        let (jobs, rx) = mpsc::unbounded_channel::<Job>();
+        let slot: Slot = Rc::default();
+        let endpoints = cluster.member_names();
+        let ctl = crate::etcd::grpc::serve_ctl(endpoints, rx, slot.clone());
+        cluster.add_client(CTL_HOST, ctl);
+        Self::started(cluster, jobs, slot)
+    }
+
+    /// Let the cluster elect a leader (or give up after 10 s of simulated time).
+    fn started(
+        cluster: Cluster<'a>,
+        jobs: mpsc::UnboundedSender<Job>,
+        slot: Slot,
+    ) -> std::result::Result<Self, SimError> {
         let mut driver = Driver {
             cluster,
             jobs,

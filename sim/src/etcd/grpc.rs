@@ -15,7 +15,9 @@
 //! * `concurrency`, `lock`, `election`: v3lock and v3election on concurrency's recipes.
 //! * `convert`, `status`: etcd's wire types and statuses.
 //! * `connect`: the client side, a deterministic failover channel over turmoil TCP.
+//! * `calls`: member requests sent through `etcd_client` (`Driver::over_grpc`).
 
+mod calls;
 mod concurrency;
 mod connect;
 mod convert;
@@ -29,6 +31,7 @@ mod server;
 mod status;
 mod watch;
 
+pub(crate) use calls::serve_ctl;
 pub use connect::{connect, GrpcOptions};
 pub(crate) use local::FrontContext;
 pub(crate) use server::serve;
