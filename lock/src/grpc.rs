@@ -42,7 +42,7 @@ impl LockContext {
     /// etcd client, in its order). The lock kind must be [`LockKind::serving_grpc`].
     pub async fn etcd_client(&self) -> Result<Client> {
         let options = GrpcOptions {
-            endpoints: self.client.endpoints().to_vec(),
+            endpoints: self.client().endpoints().to_vec(),
             ..GrpcOptions::default()
         };
         connect(options).await.map_err(client_error)
