@@ -88,25 +88,27 @@ pub enum Error {
 }
 
 impl Error {
-    /// The gRPC status code name etcd returns with this error (etcd's `rpctypes`).
+    /// The gRPC status code name etcd returns with this error (etcd's `api/v3rpc/rpctypes`:
+    /// "not leader" is FailedPrecondition, a too large lease TTL OutOfRange, "request timed
+    /// out" Unavailable). The gRPC front answers with exactly these.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Compacted { .. } | Error::FutureRevision => "OutOfRange",
+            Error::Compacted { .. } | Error::FutureRevision | Error::LeaseTtlTooLarge => {
+                "OutOfRange"
+            }
             Error::LeaseNotFound => "NotFound",
-            Error::LeaseExists => "FailedPrecondition",
-            Error::LeaseTtlTooLarge
-            | Error::KeyNotFound
+            Error::LeaseExists | Error::NotLeader { .. } => "FailedPrecondition",
+            Error::KeyNotFound
             | Error::DuplicateKey
             | Error::TooManyOps
             | Error::EmptyKey
             | Error::ValueProvided
             | Error::LeaseProvided
             | Error::InvalidArgument(_) => "InvalidArgument",
-            Error::NotLeader { .. }
-            | Error::NoLeader
-            | Error::LeaderChanged
-            | Error::Unavailable => "Unavailable",
-            Error::Timeout | Error::Indeterminate => "DeadlineExceeded",
+            Error::NoLeader | Error::LeaderChanged | Error::Unavailable | Error::Timeout => {
+                "Unavailable"
+            }
+            Error::Indeterminate => "DeadlineExceeded",
             Error::Simulation(_) => "Internal",
         }
     }

@@ -5,26 +5,16 @@ use tonic::{Code, Status};
 
 use crate::etcd::error::Error;
 
-/// etcd's status for `error`.
+/// etcd's status for `error`: its message, and the code [`Error::code`] names.
 pub(crate) fn status(error: &Error) -> Status {
-    let code = match error {
-        Error::Compacted { .. } | Error::FutureRevision | Error::LeaseTtlTooLarge => {
-            Code::OutOfRange
-        }
-        Error::LeaseNotFound => Code::NotFound,
-        Error::LeaseExists | Error::NotLeader { .. } => Code::FailedPrecondition,
-        Error::KeyNotFound
-        | Error::DuplicateKey
-        | Error::TooManyOps
-        | Error::EmptyKey
-        | Error::ValueProvided
-        | Error::LeaseProvided
-        | Error::InvalidArgument(_) => Code::InvalidArgument,
-        Error::NoLeader | Error::LeaderChanged | Error::Unavailable | Error::Timeout => {
-            Code::Unavailable
-        }
-        Error::Indeterminate => Code::DeadlineExceeded,
-        Error::Simulation(_) => Code::Internal,
+    let code = match error.code() {
+        "OutOfRange" => Code::OutOfRange,
+        "NotFound" => Code::NotFound,
+        "FailedPrecondition" => Code::FailedPrecondition,
+        "InvalidArgument" => Code::InvalidArgument,
+        "Unavailable" => Code::Unavailable,
+        "DeadlineExceeded" => Code::DeadlineExceeded,
+        _ => Code::Internal,
     };
     Status::new(code, error.to_string())
 }
