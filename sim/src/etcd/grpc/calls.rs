@@ -108,8 +108,9 @@ pub(crate) async fn call(client: &mut Client, request: ClientRequest) -> Result<
     })
 }
 
-/// etcd-client's error as the member's: an etcd status by its message, anything else a lost
-/// connection (indeterminate for a write, which may have been applied).
+/// etcd-client's error as the member's: an etcd status by its message; a lost connection
+/// (transport error, or a status etcd never sends) as "no answer" — indeterminate for a write,
+/// which may have been applied, as clientv3's "context deadline exceeded".
 pub(crate) fn error(e: etcd_client::Error, mutation: bool) -> Error {
     if let etcd_client::Error::GRpcStatus(status) = &e {
         let known = [
@@ -138,7 +139,18 @@ pub(crate) fn error(e: etcd_client::Error, mutation: bool) -> Error {
         {
             return known;
         }
-        return Error::InvalidArgument(status.message().to_string());
+        // Not etcd's words: tonic's own status for a refused or broken connection ("transport
+        // error", code Unavailable) or a call cut short; anything else is a refusal.
+        let lost = matches!(
+            status.code(),
+            tonic::Code::Unavailable
+                | tonic::Code::DeadlineExceeded
+                | tonic::Code::Cancelled
+                | tonic::Code::Unknown
+        );
+        if !lost {
+            return Error::InvalidArgument(status.message().to_string());
+        }
     }
     // etcd-client reads the stream's first answer itself and calls TTL 0 this.
     if let etcd_client::Error::LeaseKeepAliveError(message) = &e {
