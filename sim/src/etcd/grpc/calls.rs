@@ -508,3 +508,30 @@ async fn watch_poll(client: &mut Client, request: WatchRequest) -> Result<WatchR
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: tonic::Code, message: &str) -> etcd_client::Error {
+        etcd_client::Error::GRpcStatus(tonic::Status::new(code, message))
+    }
+
+    #[test]
+    fn etcd_messages_read_back_and_lost_connections_are_no_answer() {
+        let not_leader = status(tonic::Code::FailedPrecondition, "etcdserver: not leader");
+        assert_eq!(error(not_leader, true), Error::NotLeader { leader: None });
+        let compacted = status(
+            tonic::Code::OutOfRange,
+            "etcdserver: mvcc: required revision has been compacted",
+        );
+        assert!(matches!(error(compacted, false), Error::Compacted { .. }));
+        let lost = || status(tonic::Code::Unavailable, "transport error");
+        assert_eq!(error(lost(), true), Error::Indeterminate);
+        assert_eq!(error(lost(), false), Error::Unavailable);
+        let refused = status(tonic::Code::InvalidArgument, "bad");
+        assert_eq!(error(refused, true), Error::InvalidArgument("bad".into()));
+        let gone = etcd_client::Error::LeaseKeepAliveError("lease not found".into());
+        assert_eq!(error(gone, false), Error::LeaseNotFound);
+    }
+}
