@@ -279,7 +279,10 @@ impl Variant {
     /// The comment a generated file opens with: where it came from and the command that runs it.
     fn reproduce(&self, property: Property) -> String {
         let kind = &self.scenario.lock.kind;
-        let binary = if kind.builtin().is_some() {
+        // A kind `locksim` itself ships (the etcd-client ones with `--features grpc`) needs no
+        // binary of the user's.
+        let shipped = crate::scenario::Locks::builtin().get(kind.name()).is_some();
+        let binary = if shipped {
             String::new()
         } else {
             format!(
