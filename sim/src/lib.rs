@@ -38,6 +38,7 @@
 //!   * `summary`: requests and answers in etcdctl's words (history summaries).
 //!   * `transport`, `client`, `driver`: wire types; `Client` (clientv3-like, recording every
 //!     call); `Driver`, a synchronous handle for `locksim ctl` and tests.
+//! * `zk/` — ZooKeeper (under way): `tree`, the znode tree with ZooKeeper's numbering and errors.
 //! * `ap/` — the AP contrast: a Redis-like store (primary, async replicas, Sentinel failover):
 //!   `ApStore::add_to(&mut World)`, `ApClient` (a public module: its names are Redis's).
 //! * `op` — `Request`, `Response`, `OpError`: every store's operations as the history records
@@ -58,6 +59,7 @@ pub mod check;
 mod etcd;
 mod op;
 mod world;
+pub mod zk;
 
 /// etcd's v3 gRPC API in the simulation: `connect` gives simulated code an
 /// `etcd_client::Client` (feature `grpc`).

@@ -53,7 +53,7 @@ pub struct MemberConfig {
     /// Exists to show, with `crash --lose-unsynced`, the bug the normal order prevents.
     pub send_before_fsync: bool,
     /// Serve etcd's v3 gRPC API on TCP port 2379 (feature `grpc`; `etcd_client` code reaches it
-    /// through [`grpc::connect`](crate::grpc::connect)). Off by default: a run without gRPC
+    /// through `sim::grpc::connect`). Off by default: a run without gRPC
     /// clients spawns no server, so its history stays what it was.
     pub grpc: bool,
 }
