@@ -435,7 +435,7 @@ impl LockKind {
 
     /// The same kind, for a lock that talks to etcd through `etcd_client` (feature `grpc`):
     /// its runs have the members serve etcd's gRPC API, which
-    /// [`LockContext::etcd_client`] connects to.
+    /// `LockContext::etcd_client` (feature `grpc`) connects to.
     pub fn serving_grpc(mut self) -> Self {
         self.grpc = true;
         self

@@ -23,7 +23,7 @@ impl SimExecutor {
     }
 
     /// [`SimExecutor::new`]; with `grpc`, every request goes through etcd-client over the
-    /// members' gRPC API ([`Driver::over_grpc`], feature `grpc`; without it `grpc` is refused
+    /// members' gRPC API (`Driver::over_grpc`, feature `grpc`; without it `grpc` is refused
     /// by the caller and ignored here).
     pub fn start(members: usize, seed: u64, grpc: bool) -> Result<Self, SimError> {
         let config = ClusterConfig {
