@@ -10,7 +10,9 @@ fn etcd_client_examples_skipped() {
     let line = "skipped: etcd-client's examples need `--features grpc` (etcd-client's build runs \
                 protoc: apt install protobuf-compiler)";
     assert!(std::env::var_os("LOCKSIM_REQUIRE_REAL").is_none(), "{line}");
-    println!("{line}");
+    // Straight to stderr: the test harness captures println!/eprintln!, and a skip must be seen.
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 #[cfg(feature = "grpc")]

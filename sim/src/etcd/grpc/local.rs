@@ -47,7 +47,8 @@ pub(crate) struct FrontContext {
     pub(crate) incarnation: u64,
 }
 
-/// Lease-id-free "client id" space of the fronts: far above any harness client's id.
+/// The fronts' client ids in request ids (one per member): far above any harness client's, so a
+/// member never mistakes a front's write for another client's when it applies it.
 const FRONT_CLIENT_BASE: u32 = u32::MAX - 0xffff;
 /// The forwarding clients' ids, one per member, below the fronts'.
 const FORWARD_CLIENT_BASE: u32 = FRONT_CLIENT_BASE - 0x1_0000;
