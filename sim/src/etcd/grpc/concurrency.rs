@@ -144,6 +144,13 @@ pub(crate) fn created_at(key: &[u8], revision: Revision) -> Compare {
     }
 }
 
+/// The key prefix of a lock or election `name`: `name + "/"` (concurrency's `pfx`).
+pub(crate) fn prefix_of(name: &[u8]) -> Vec<u8> {
+    let mut prefix = name.to_vec();
+    prefix.push(b'/');
+    prefix
+}
+
 /// The queue key of `lease` under `prefix`: `prefix` + the lease id in lower-case hex.
 pub(crate) fn queue_key(prefix: &[u8], lease: LeaseId) -> Vec<u8> {
     let mut key = prefix.to_vec();

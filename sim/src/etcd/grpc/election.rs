@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::concurrency::{created_at, first_created, queue_key, unless_gone, Session};
+use super::concurrency::{created_at, first_created, prefix_of, queue_key, unless_gone, Session};
 use super::convert;
 use super::local::{to_status, Front, Local};
 use super::pb::v3electionpb::election_server::Election as ElectionService;
@@ -37,12 +37,6 @@ fn no_leader() -> Status {
 /// v3election's `ErrMissingLeaderKey`.
 fn missing_leader() -> Status {
     Status::unknown("\"leader\" field must be provided")
-}
-
-fn prefix_of(name: &[u8]) -> Vec<u8> {
-    let mut prefix = name.to_vec();
-    prefix.push(b'/');
-    prefix
 }
 
 /// Put `value` on the leader key if it still has the create revision it was elected with.

@@ -5,7 +5,7 @@
 use etcd_client::proto::{PbLockResponse, PbUnlockResponse};
 use tonic::{Request, Response, Status};
 
-use super::concurrency::{created_at, first_created, queue_key, unless_gone, Session};
+use super::concurrency::{created_at, first_created, prefix_of, queue_key, unless_gone, Session};
 use super::convert;
 use super::local::{to_status, Front};
 use super::pb::v3lockpb::lock_server::Lock as LockService;
@@ -36,8 +36,7 @@ impl LockService for Lock {
                     process: &process,
                 };
                 let lease = unless_gone(&mut gone, s.lease(r.lease)).await?;
-                let mut prefix = r.name;
-                prefix.push(b'/');
+                let prefix = prefix_of(&r.name);
                 let key = queue_key(&prefix, lease);
                 // Enter the queue (or find our key from an earlier call) and read the head.
                 let enter = TxnRequest {
