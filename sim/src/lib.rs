@@ -28,16 +28,18 @@
 //!   * `lease`: `Lessor`, lease TTLs and expiry run by the leader — **where a lease expires**:
 //!     `etcd/lease.rs` (`Lessor::expired`), revoked through Raft by the leader's lease pass.
 //!   * `state_machine`: what a committed entry does to the store and the lessor.
-//!   * `storage`, `page_cache`: a member's durable Raft disk, and its unsynced writes.
 //!   * `watch`: `WatchHub`, watch polls held until events arrive.
 //!   * `member/`: `Member`, one etcd server on the host loop: `config` (`MemberConfig`, the
 //!     status board), `requests` (client requests: batched proposals, ReadIndex reads,
-//!     watches, replies), `ready` (the Ready loop after every wake).
+//!     watches, replies), `ready` (the member's part of the shared Ready loop).
 //!   * `cluster`: `EtcdCluster::add_to(&mut World)`, the members with their disks, leader and
 //!     status; `Cluster`, a `World` with an etcd cluster in it (the world's verbs by `Deref`).
 //!   * `summary`: requests and answers in etcdctl's words (history summaries).
 //!   * `transport`, `client`, `driver`: wire types; `Client` (clientv3-like, recording every
 //!     call); `Driver`, a synchronous handle for `locksim ctl` and tests.
+//! * `raft_core/` — the Raft core every replicated store shares: `RaftCore` (a `RawNode`, seeded
+//!   election timeouts, peer sends), the one Ready loop (`on_ready`, over a store's `Replica`),
+//!   `storage` (`MemberStorage`, the durable disk) and `page_cache` (written, not yet fsynced).
 //! * `zk/` — ZooKeeper (under way): `tree`, the znode tree with ZooKeeper's numbering and errors.
 //! * `ap/` — the AP contrast: a Redis-like store (primary, async replicas, Sentinel failover):
 //!   `ApStore::add_to(&mut World)`, `ApClient` (a public module: its names are Redis's).
@@ -58,6 +60,7 @@ pub mod ap;
 pub mod check;
 mod etcd;
 mod op;
+mod raft_core;
 mod world;
 pub mod zk;
 
@@ -82,9 +85,9 @@ pub use etcd::member::{MemberConfig, MemberStatus, ReadMode, Role, StatusBoard, 
 pub use etcd::mvcc::Mvcc;
 pub use etcd::request::*;
 pub use etcd::roles::EtcdRoles;
-pub use etcd::storage::{Disk, MemberStorage};
 pub use etcd::transport::{ClientRequest, ClientResponse, WatchRequest, WatchResponse};
 pub use op::{OpError, Request, Response};
+pub use raft_core::storage::{Disk, MemberStorage};
 pub use world::active_faults::{ActiveFaults, FaultKind, FaultSpan};
 pub use world::clock::Clock;
 pub use world::fault::{

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use crate::etcd::client::ClientConfig;
 use crate::etcd::member::{self, MemberConfig, MemberContext, MemberStatus, StatusBoard};
-use crate::etcd::page_cache::PageCache;
 use crate::etcd::request::MemberId;
 use crate::etcd::roles::EtcdRoles;
-use crate::etcd::storage::MemberStorage;
+use crate::raft_core::page_cache::PageCache;
+use crate::raft_core::storage::MemberStorage;
 use crate::world::sim::{SimError, World, WorldConfig};
 
 /// Shape and timing of a simulated cluster.

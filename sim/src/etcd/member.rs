@@ -28,26 +28,24 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use protobuf::Message as _;
 use raft::eraftpb::Message;
-use raft::{RawNode, ReadOnlyOption, StateRole};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use raft::ReadOnlyOption;
 use tokio::sync::mpsc;
 use turmoil::net::UdpSocket;
 
 use crate::etcd::error::Error;
 use crate::etcd::lease::{LeaseIdGenerator, EXPIRED_LEASE_RETRY_INTERVAL, LEASE_REVOKE_RATE};
-use crate::etcd::page_cache::PageCache;
 use crate::etcd::request::*;
 use crate::etcd::state_machine::StateMachine;
-use crate::etcd::storage::MemberStorage;
 use crate::etcd::transport::{
     ClientMessage, Proposal, Reply, ReplyTo, WriteOp, CLIENT_PORT, PEER_PORT,
 };
 use crate::etcd::watch::WatchHub;
+use crate::raft_core::page_cache::PageCache;
+use crate::raft_core::storage::MemberStorage;
+use crate::raft_core::{on_ready, receive_raft, RaftCore, RaftSetup};
 use crate::world::clock::Clock;
-use crate::world::datagram::{encode, MAX_DATAGRAM};
+use crate::world::datagram::encode;
 use crate::world::history::History;
 use crate::world::host_loop::{receive_datagrams, serve, Host, Timer};
 use crate::world::link_faults::LinkFaults;
@@ -122,7 +120,7 @@ pub(crate) async fn run(ctx: MemberContext) -> turmoil::Result {
         };
         tokio::task::spawn_local(crate::etcd::grpc::serve(front));
     }
-    tokio::task::spawn_local(receive_raft(peer_socket, tx.clone()));
+    receive_raft(peer_socket, tx.clone(), Inbound::Raft);
     receive_datagrams(client_socket, tx, Inbound::Client);
 
     // Timers run on the host's own clock, so a skewed clock ticks Raft and expires leases at
@@ -163,19 +161,7 @@ impl Host for Member {
         Member::flush_batch(self);
     }
     async fn after_wake(&mut self) {
-        self.on_ready().await;
-    }
-}
-
-/// Raft's peer port carries protobuf (raft-rs's own encoding), not bincode.
-async fn receive_raft(socket: Rc<UdpSocket>, tx: mpsc::UnboundedSender<Inbound>) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    while let Ok((n, _)) = socket.recv_from(&mut buf).await {
-        if let Ok(msg) = Message::parse_from_bytes(&buf[..n]) {
-            if tx.send(Inbound::Raft(msg)).is_err() {
-                return;
-            }
-        }
+        on_ready(self).await;
     }
 }
 
@@ -183,13 +169,11 @@ struct Member {
     ctx: MemberContext,
     /// Host name, `n{id}`.
     name: String,
-    raw: RawNode<MemberStorage>,
+    core: RaftCore,
     sm: StateMachine,
     applied: u64,
     role: Role,
-    rng: ChaCha8Rng,
     lease_ids: LeaseIdGenerator,
-    peer_socket: Rc<UdpSocket>,
     client_socket: Rc<UdpSocket>,
     /// Proposals this member made for clients, answered when applied here.
     waiters: BTreeMap<RequestId, Waiter>,
@@ -226,44 +210,39 @@ impl Member {
         };
         sm.lessor.demote();
 
-        let config = raft::Config {
-            id: ctx.id,
-            election_tick: ctx.config.election_ticks,
-            heartbeat_tick: 1,
-            applied: snap_index,
-            max_size_per_msg: 1 << 20,
-            max_inflight_msgs: 256,
-            pre_vote: true,
-            check_quorum: true,
-            // Not `batch_append`: raft-rs 0.7's `try_batching` merges entries into a pending
-            // MsgAppend to the same peer when that message has *no* entries, without checking its
-            // index. After a rejection (entries resent from 12) merged into an empty append with
-            // index 13, the follower got "index 13, entries 12..13", acknowledged 15, and the
-            // leader's heartbeat then committed past the follower's log: raft panicked
-            // ("to_commit 14 is out of range [last_index 13]", seed 8, no faults, 1-10 ms
-            // latency). Unbatched appends cost more messages, never correctness.
-            batch_append: false,
-            read_only_option: match ctx.config.read_mode {
-                ReadMode::Safe => ReadOnlyOption::Safe,
-                ReadMode::LeaseBased => ReadOnlyOption::LeaseBased,
-            },
-            ..Default::default()
-        };
-        let logger = slog::Logger::root(slog::Discard, slog::o!());
-        let raw = RawNode::new(&config, ctx.storage.clone(), &logger)?;
         let seed = ctx
             .seed
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add(ctx.id << 32)
             .wrapping_add(incarnation);
-        let mut member = Member {
+        let name = crate::etcd::cluster::member_name(ctx.id);
+        let mut core = RaftCore::new(RaftSetup {
+            id: ctx.id,
+            name: name.clone(),
+            peer_name: crate::etcd::cluster::member_name,
+            peer_port: PEER_PORT,
+            peer_socket,
+            storage: ctx.storage.clone(),
+            page_cache: ctx.page_cache.clone(),
+            clock: ctx.clock.clone(),
+            links: ctx.links.clone(),
+            applied: snap_index,
+            election_ticks: ctx.config.election_ticks,
+            read_only: match ctx.config.read_mode {
+                ReadMode::Safe => ReadOnlyOption::Safe,
+                ReadMode::LeaseBased => ReadOnlyOption::LeaseBased,
+            },
+            seed,
+            fsync_latency: ctx.config.fsync_latency,
+            send_before_fsync: ctx.config.send_before_fsync,
+        })?;
+        core.history = Some(ctx.history.clone());
+        let member = Member {
             lease_ids: LeaseIdGenerator::new(ctx.id, now),
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            raw,
+            core,
             sm,
             applied: snap_index,
             role: Role::Follower,
-            peer_socket,
             client_socket,
             waiters: BTreeMap::new(),
             reads: Vec::new(),
@@ -272,28 +251,15 @@ impl Member {
             watches: WatchHub::default(),
             revoking: BTreeMap::new(),
             internal_seq: 0,
-            name: crate::etcd::cluster::member_name(ctx.id),
+            name,
             ctx,
         };
-        member.reseed_election_timeout();
         member.publish_status(true);
         Ok(member)
     }
 
-    /// raft-rs draws randomized election timeouts from `thread_rng` whenever it resets the
-    /// election timer; replace each draw with one from the member's seeded RNG, so the same
-    /// seed elects the same leader (DESIGN §7).
-    fn reseed_election_timeout(&mut self) {
-        if self.raw.raft.election_elapsed == 0 {
-            let n = self.ctx.config.election_ticks;
-            let timeout = self.rng.gen_range(n..2 * n);
-            self.raw.raft.set_randomized_election_timeout(timeout);
-        }
-    }
-
     fn tick(&mut self) {
-        self.raw.tick();
-        self.reseed_election_timeout();
+        self.core.tick();
         let now = self.ctx.clock.now();
         self.answer_watches(now);
         // Forget requests whose clients gave up long ago.
@@ -304,9 +270,7 @@ impl Member {
     fn handle(&mut self, inbound: Inbound) {
         match inbound {
             Inbound::Raft(msg) => {
-                // Errors here are messages from unknown peers or stale terms: dropped, as etcd does.
-                let _ = self.raw.step(msg);
-                self.reseed_election_timeout();
+                self.core.step(msg);
             }
             Inbound::Client(from, msg) => self.handle_client(ReplyTo::Datagram(from), msg),
             Inbound::Local(front, msg) => self.handle_client(ReplyTo::Local(front), msg),
@@ -314,11 +278,11 @@ impl Member {
     }
 
     fn leader(&self) -> MemberId {
-        self.raw.raft.leader_id
+        self.core.leader()
     }
 
     fn is_leader(&self) -> bool {
-        self.raw.raft.state == StateRole::Leader
+        self.core.is_leader()
     }
 
     fn not_leader(&self) -> Error {
@@ -353,19 +317,19 @@ impl Member {
                 origin: self.ctx.id,
                 op: WriteOp::LeaseRevoke(LeaseRevokeRequest { id: lease }),
             };
-            let _ = self.raw.propose(Vec::new(), encode(&proposal));
+            let _ = self.core.raw.propose(Vec::new(), encode(&proposal));
         }
     }
 
     fn publish_status(&self, running: bool) {
         let status = MemberStatus {
             running,
-            role: self.raw.raft.state.into(),
-            term: self.raw.raft.term,
+            role: self.core.raw.raft.state.into(),
+            term: self.core.raw.raft.term,
             leader: self.leader(),
-            commit: self.raw.raft.raft_log.committed,
+            commit: self.core.raw.raft.raft_log.committed,
             applied: self.applied,
-            last_index: self.raw.raft.raft_log.last_index(),
+            last_index: self.core.raw.raft.raft_log.last_index(),
             revision: self.sm.mvcc.revision(),
         };
         self.ctx.board.borrow_mut().insert(self.ctx.id, status);

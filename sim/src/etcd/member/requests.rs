@@ -176,7 +176,7 @@ impl Member {
                 })
                 .collect();
             msg.set_entries(entries.into());
-            let accepted = self.raw.step(msg).is_ok();
+            let accepted = self.core.raw.step(msg).is_ok();
             for q in queued {
                 if accepted {
                     self.waiters.insert(
@@ -199,7 +199,7 @@ impl Member {
             }
             // Unique across members and restarts: the leader keys pending reads by context.
             let context = (self.ctx.id, self.ctx.incarnation.get(), batch);
-            self.raw.read_index(encode(&context));
+            self.core.raw.read_index(encode(&context));
         }
     }
 
@@ -232,7 +232,7 @@ impl Member {
     pub(super) fn fill_header(&self, header: &mut ResponseHeader) {
         header.cluster_id = CLUSTER_ID;
         header.member_id = self.ctx.id;
-        header.raft_term = self.raw.raft.term;
+        header.raft_term = self.core.raw.raft.term;
         if header.revision == 0 {
             header.revision = self.sm.mvcc.revision();
         }
@@ -278,14 +278,14 @@ impl Member {
     }
 
     pub(super) fn status_response(&self) -> StatusResponse {
-        let last_index = self.raw.raft.raft_log.last_index();
+        let last_index = self.core.raw.raft.raft_log.last_index();
         StatusResponse {
             header: ResponseHeader::default(),
             version: "3.4.23".to_string(),
             db_size: self.sm.to_bytes().len() as i64,
             leader: self.leader(),
             raft_index: last_index,
-            raft_term: self.raw.raft.term,
+            raft_term: self.core.raw.raft.term,
             raft_applied_index: self.applied,
         }
     }

@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use raft::eraftpb::{Entry, HardState};
 
-use crate::etcd::storage::MemberStorage;
+use crate::raft_core::storage::MemberStorage;
 
 enum DiskWrite {
     Entries(Vec<Entry>),
