@@ -11,7 +11,6 @@ pub(crate) mod lease;
 pub(crate) mod member;
 pub(crate) mod mvcc;
 pub(crate) mod request;
-pub(crate) mod roles;
 pub(crate) mod state_machine;
 pub(crate) mod summary;
 pub(crate) mod transport;

@@ -24,7 +24,6 @@
 //! * `etcd/` — the small etcd.
 //!   * `request`, `error`: etcdserverpb's request/response shapes; etcd's error messages.
 //!   * `mvcc/`: `Mvcc`, the revisioned key-value store: range, txn, compaction, watch events.
-//!   * `roles`: `EtcdRoles`, etcd's leader, followers and members for fault plans.
 //!   * `lease`: `Lessor`, lease TTLs and expiry run by the leader — **where a lease expires**:
 //!     `etcd/lease.rs` (`Lessor::expired`), revoked through Raft by the leader's lease pass.
 //!   * `state_machine`: what a committed entry does to the store and the lessor.
@@ -39,7 +38,9 @@
 //!     call); `Driver`, a synchronous handle for `locksim ctl` and tests.
 //! * `raft_core/` — the Raft core every replicated store shares: `RaftCore` (a `RawNode`, seeded
 //!   election timeouts, peer sends), the one Ready loop (`on_ready`, over a store's `Replica`),
-//!   `storage` (`MemberStorage`, the durable disk) and `page_cache` (written, not yet fsynced).
+//!   `storage` (`MemberStorage`, the durable disk), `page_cache` (written, not yet fsynced),
+//!   `status` (`MemberStatus` on the `StatusBoard`) and `roles` (`RaftRoles`: leader, followers
+//!   and members for fault plans).
 //! * `zk/` — ZooKeeper (under way): `tree`, the znode tree with ZooKeeper's numbering and errors.
 //! * `ap/` — the AP contrast: a Redis-like store (primary, async replicas, Sentinel failover):
 //!   `ApStore::add_to(&mut World)`, `ApClient` (a public module: its names are Redis's).
@@ -84,9 +85,9 @@ pub use etcd::lease::{
 pub use etcd::member::{MemberConfig, MemberStatus, ReadMode, Role, StatusBoard, CLUSTER_ID};
 pub use etcd::mvcc::Mvcc;
 pub use etcd::request::*;
-pub use etcd::roles::EtcdRoles;
 pub use etcd::transport::{ClientRequest, ClientResponse, WatchRequest, WatchResponse};
 pub use op::{OpError, Request, Response};
+pub use raft_core::roles::{EtcdRoles, RaftRoles};
 pub use raft_core::storage::{Disk, MemberStorage};
 pub use world::active_faults::{ActiveFaults, FaultKind, FaultSpan};
 pub use world::clock::Clock;

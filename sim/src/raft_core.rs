@@ -8,6 +8,8 @@
 //! store gets the same order, the same crash model and the same determinism.
 
 pub(crate) mod page_cache;
+pub(crate) mod roles;
+pub(crate) mod status;
 pub(crate) mod storage;
 
 use std::rc::Rc;

@@ -15,8 +15,8 @@ use std::time::Duration;
 use crate::etcd::client::ClientConfig;
 use crate::etcd::member::{self, MemberConfig, MemberContext, MemberStatus, StatusBoard};
 use crate::etcd::request::MemberId;
-use crate::etcd::roles::EtcdRoles;
 use crate::raft_core::page_cache::PageCache;
+use crate::raft_core::roles::EtcdRoles;
 use crate::raft_core::storage::MemberStorage;
 use crate::world::sim::{SimError, World, WorldConfig};
 
@@ -87,7 +87,7 @@ impl EtcdCluster {
         let board = StatusBoard::default();
         let etcd = EtcdCluster {
             config,
-            roles: EtcdRoles::new(board.clone(), members),
+            roles: EtcdRoles::new(board.clone(), members, member_name),
         };
         let peers: Vec<MemberId> = (1..=members as u64).collect();
         for &id in &peers {

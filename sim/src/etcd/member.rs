@@ -20,7 +20,8 @@ mod config;
 mod ready;
 mod requests;
 
-pub use config::{MemberConfig, MemberStatus, ReadMode, Role, StatusBoard, CLUSTER_ID};
+pub use crate::raft_core::status::{MemberStatus, Role, StatusBoard};
+pub use config::{MemberConfig, ReadMode, CLUSTER_ID};
 
 use std::cell::Cell;
 use std::collections::BTreeMap;

@@ -100,6 +100,13 @@ pub enum ZkError {
     /// `BADARGUMENTS` (-8): a malformed path (the client library refuses these first).
     #[error("BadArguments: {0}")]
     BadArguments(String),
+    /// `CONNECTIONLOSS` (-4): the connection broke before the answer came; a write may or may
+    /// not have happened.
+    #[error("ConnectionLoss")]
+    ConnectionLoss,
+    /// `SESSIONEXPIRED` (-112): the session is gone (expired or closed); its handle is dead.
+    #[error("Session expired")]
+    SessionExpired,
 }
 
 impl ZkError {
@@ -112,7 +119,28 @@ impl ZkError {
             ZkError::BadVersion => -103,
             ZkError::NoChildrenForEphemerals => -108,
             ZkError::BadArguments(_) => -8,
+            ZkError::ConnectionLoss => -4,
+            ZkError::SessionExpired => -112,
         }
+    }
+
+    /// ZooKeeper's name of the code (`KeeperException.Code`), as `locksim ctl` prints it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ZkError::NoNode => "NoNode",
+            ZkError::NodeExists => "NodeExists",
+            ZkError::NotEmpty => "NotEmpty",
+            ZkError::BadVersion => "BadVersion",
+            ZkError::NoChildrenForEphemerals => "NoChildrenForEphemerals",
+            ZkError::BadArguments(_) => "BadArguments",
+            ZkError::ConnectionLoss => "ConnectionLoss",
+            ZkError::SessionExpired => "SessionExpired",
+        }
+    }
+
+    /// True when the request certainly did not take effect (`ConnectionLoss` may have).
+    pub fn is_definite(&self) -> bool {
+        !matches!(self, ZkError::ConnectionLoss)
     }
 }
 

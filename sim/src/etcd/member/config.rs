@@ -1,15 +1,8 @@
 //! What the cluster configures and sees of a member: its timing (`MemberConfig`, etcd's
-//! defaults), its read mode, and the status board the harness reads without the network —
-//! kept apart from the host so the cluster and the fault plan depend on these alone.
+//! defaults) and its read mode — kept apart from the host so the cluster depends on these alone
+//! (the status it publishes is `raft_core::status`, every Raft store's).
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
-use std::rc::Rc;
 use std::time::Duration;
-
-use raft::StateRole;
-
-use crate::etcd::request::*;
 
 /// The cluster id every response header carries (etcd derives one from the member URLs; a
 /// simulated cluster has one fixed id).
@@ -89,54 +82,3 @@ impl MemberConfig {
         crate::etcd::lease::min_lease_ttl(self.election_ticks, self.heartbeat_interval)
     }
 }
-
-/// What the world can see of a member without asking it over the network: used by the harness
-/// (leader lookup, role targets, `endpoint status` of a crashed member) — never by members.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MemberStatus {
-    /// False while the member's host is crashed; a paused member still shows true.
-    pub running: bool,
-    /// Its Raft role.
-    pub role: Role,
-    /// Its current Raft term.
-    pub term: u64,
-    /// The leader it knows of; 0 = none.
-    pub leader: MemberId,
-    /// Its Raft commit index.
-    pub commit: u64,
-    /// Last log index it applied to its state machine.
-    pub applied: u64,
-    /// Last index of its Raft log (committed or not).
-    pub last_index: u64,
-    /// Its store's current revision, as of the entries it applied.
-    pub revision: Revision,
-}
-
-/// A member's Raft role, as raft-rs's `StateRole`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    /// Follows a leader, or waits for an election timeout (also the role of a fresh or restarted
-    /// member).
-    #[default]
-    Follower,
-    /// Running a pre-vote (Raft §9.6): asks whether it could win before raising its term.
-    PreCandidate,
-    /// Asking for votes in a new term.
-    Candidate,
-    /// The leader of its term.
-    Leader,
-}
-
-impl From<StateRole> for Role {
-    fn from(r: StateRole) -> Self {
-        match r {
-            StateRole::Follower => Role::Follower,
-            StateRole::PreCandidate => Role::PreCandidate,
-            StateRole::Candidate => Role::Candidate,
-            StateRole::Leader => Role::Leader,
-        }
-    }
-}
-
-/// Shared view of every member's status, kept by the cluster.
-pub type StatusBoard = Rc<RefCell<BTreeMap<MemberId, MemberStatus>>>;
