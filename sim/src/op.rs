@@ -17,6 +17,7 @@ use crate::etcd::error::Error;
 use crate::etcd::summary as etcd_summary;
 use crate::etcd::transport::{ClientRequest, ClientResponse};
 use crate::world::history::{Operation, Outcome};
+use crate::zk::{Answer as ZkAnswer, ZkError, ZkRequest};
 
 /// A client request to any store.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +27,8 @@ pub enum Request {
     Etcd(ClientRequest),
     /// A command to the Redis-like AP store.
     Redis(Command),
+    /// A ZooKeeper request.
+    Zk(ZkRequest),
 }
 
 /// A store's answer to a [`Request`].
@@ -36,6 +39,8 @@ pub enum Response {
     Etcd(ClientResponse),
     /// The AP store's reply.
     Redis(Reply),
+    /// A ZooKeeper server's answer.
+    Zk(ZkAnswer),
 }
 
 /// A store's definite refusal of a [`Request`], with the store's own message.
@@ -48,6 +53,9 @@ pub enum OpError {
     /// An AP store error, with Redis's message.
     #[error("{0}")]
     Redis(ApError),
+    /// A ZooKeeper error (`KeeperException.Code`).
+    #[error("{0}")]
+    Zk(ZkError),
 }
 
 impl OpError {
@@ -56,7 +64,9 @@ impl OpError {
     pub fn is_indeterminate(&self) -> bool {
         matches!(
             self,
-            OpError::Etcd(Error::Indeterminate) | OpError::Redis(ApError::Indeterminate)
+            OpError::Etcd(Error::Indeterminate)
+                | OpError::Redis(ApError::Indeterminate)
+                | OpError::Zk(ZkError::ConnectionLoss)
         )
     }
 
@@ -65,6 +75,7 @@ impl OpError {
         match self {
             OpError::Etcd(e) => e.is_definite(),
             OpError::Redis(e) => e.is_definite(),
+            OpError::Zk(e) => e.is_definite(),
         }
     }
 }
@@ -75,6 +86,7 @@ impl Request {
         match self {
             Request::Etcd(r) => etcd_summary::request(r),
             Request::Redis(c) => crate::ap::summary::command(c),
+            Request::Zk(r) => crate::zk::summary::request(r),
         }
     }
 
@@ -84,6 +96,7 @@ impl Request {
         match self {
             Request::Etcd(r) => r.name(),
             Request::Redis(c) => c.name(),
+            Request::Zk(r) => r.name(),
         }
     }
 
@@ -93,6 +106,7 @@ impl Request {
         match self {
             Request::Etcd(r) => r.is_mutation(),
             Request::Redis(c) => c.is_write(),
+            Request::Zk(r) => r.is_write(),
         }
     }
 
@@ -100,7 +114,7 @@ impl Request {
     pub fn as_etcd(&self) -> Option<&ClientRequest> {
         match self {
             Request::Etcd(r) => Some(r),
-            Request::Redis(_) => None,
+            _ => None,
         }
     }
 
@@ -108,7 +122,15 @@ impl Request {
     pub fn as_redis(&self) -> Option<&Command> {
         match self {
             Request::Redis(c) => Some(c),
-            Request::Etcd(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The ZooKeeper request, if this is one.
+    pub fn as_zk(&self) -> Option<&ZkRequest> {
+        match self {
+            Request::Zk(r) => Some(r),
+            _ => None,
         }
     }
 }
@@ -119,6 +141,7 @@ impl Response {
         match self {
             Response::Etcd(r) => etcd_summary::response(r),
             Response::Redis(r) => crate::ap::summary::reply(r),
+            Response::Zk(a) => crate::zk::summary::answer(a),
         }
     }
 
@@ -126,7 +149,15 @@ impl Response {
     pub fn as_etcd(&self) -> Option<&ClientResponse> {
         match self {
             Response::Etcd(r) => Some(r),
-            Response::Redis(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The ZooKeeper answer, if this is one.
+    pub fn as_zk(&self) -> Option<&ZkAnswer> {
+        match self {
+            Response::Zk(a) => Some(a),
+            _ => None,
         }
     }
 }
@@ -200,6 +231,24 @@ impl From<ClientResponse> for Response {
 impl From<Reply> for Response {
     fn from(r: Reply) -> Self {
         Response::Redis(r)
+    }
+}
+
+impl From<ZkRequest> for Request {
+    fn from(r: ZkRequest) -> Self {
+        Request::Zk(r)
+    }
+}
+
+impl From<ZkAnswer> for Response {
+    fn from(a: ZkAnswer) -> Self {
+        Response::Zk(a)
+    }
+}
+
+impl From<ZkError> for OpError {
+    fn from(e: ZkError) -> Self {
+        OpError::Zk(e)
     }
 }
 

@@ -251,6 +251,10 @@ impl ActiveFaults {
                 ClusterEvent::BecameLeader { .. }
                 | ClusterEvent::SteppedDown { .. }
                 | ClusterEvent::LeaseExpired { .. }
+                | ClusterEvent::ServerLeads { .. }
+                | ClusterEvent::ServerStepsDown { .. }
+                | ClusterEvent::SessionExpired { .. }
+                | ClusterEvent::ZkConnection { .. }
                 | ClusterEvent::Snapshot { .. }
                 | ClusterEvent::SnapshotInstalled { .. } => {}
             }

@@ -78,6 +78,40 @@ pub enum ClusterEvent {
         /// The lease id.
         lease: i64,
     },
+    /// A ZooKeeper server became leader (and restarted every session's expiry timer).
+    ServerLeads {
+        /// The server (`z1`).
+        server: String,
+        /// The Raft term (ZooKeeper's epoch).
+        term: u64,
+    },
+    /// A ZooKeeper leader lost leadership.
+    ServerStepsDown {
+        /// The former leader.
+        server: String,
+        /// Its term then.
+        term: u64,
+    },
+    /// The ZooKeeper leader expired a session: recorded when its `closeSession` was applied
+    /// there, so the session's ephemerals are gone from then on.
+    SessionExpired {
+        /// The leader that expired it.
+        server: String,
+        /// The session id.
+        session: i64,
+    },
+    /// A ZooKeeper client's connection state changed, as the client learned it
+    /// (`SyncConnected`, `Disconnected`, `Expired`, `Closed`).
+    ZkConnection {
+        /// The client host.
+        client: String,
+        /// Its session id (0 before the first connect).
+        session: i64,
+        /// The server it is connected to, or was last.
+        server: String,
+        /// The new state.
+        state: String,
+    },
     /// A host crashed (see [`World::crash`](crate::World::crash)).
     Crash {
         /// The host.

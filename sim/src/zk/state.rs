@@ -165,10 +165,7 @@ impl ZkState {
                 // A failed multi is still a transaction (an error txn) that takes a zxid;
                 // its answer names the failing op.
                 Err((index, error)) => Ok((
-                    Answer::Multi(Err(MultiFailure {
-                        index,
-                        error,
-                    })),
+                    Answer::Multi(Err(MultiFailure { index, error })),
                     Vec::new(),
                 )),
             },
