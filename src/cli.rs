@@ -223,11 +223,18 @@ pub fn main_with(locks: Locks) -> anyhow::Result<()> {
             timeout_secs,
         ),
         args::Cmd::Ctl {
+            backend,
             members,
             seed,
             history,
             grpc,
-        } => ctl(members, seed, history, grpc),
+        } => ctl(
+            backend == args::CtlBackend::Zk,
+            members,
+            seed,
+            history,
+            grpc,
+        ),
     }
 }
 

@@ -8,13 +8,14 @@
 mod command;
 mod executor;
 mod render;
+pub mod zk;
 
 use std::io::{self, BufRead, Write};
 use std::time::Duration;
 
 pub use command::{
-    member_name, parse_lease_id, parse_line, parse_member, split_words, Command, ParseError,
-    TxnText, WatchRequest,
+    member_name, parse_lease_id, parse_line, parse_member, parse_simulation, split_words, Command,
+    Nodes, ParseError, TxnText, WatchRequest,
 };
 pub use executor::SimExecutor;
 pub use render::{render, render_error, render_parse_error};

@@ -10,9 +10,11 @@
 //!   leader's session expiry (`sessions`), watches (`watches`).
 //! * `client`: `ZkClient`, the ZooKeeper handle (connection states, failover, watches).
 //! * `summary`: requests and answers in zkCli's words.
+//! * `driver`: `ZkDriver`, zkCli's session in a `ctl` host, for `locksim ctl --backend zk`.
 //! * `ensemble`: `ZkEnsemble::add_to(&mut World)`, `ZkConfig` (ZooKeeper's defaults).
 
 pub mod client;
+pub mod driver;
 pub mod ensemble;
 pub(crate) mod server;
 pub mod state;
@@ -21,6 +23,7 @@ pub mod tree;
 pub mod wire;
 
 pub use client::{ConnState, Watch, ZkClient, ZkClientConfig};
+pub use driver::ZkDriver;
 pub use ensemble::{server_name, ZkConfig, ZkEnsemble};
 pub use state::{MultiFailure, WriteOp};
 pub use tree::{CreateMode, MultiOp, MultiResult, SessionId, Stat, ZkError, Zxid};

@@ -285,7 +285,7 @@ fn sessions_survive_a_leader_crash() {
     println!("{text}");
     assert!(text.contains("states [Disconnected, Connected]"), "{text}");
     assert!(
-        text.contains("after: Ok([97, 102, 116, 101, 114])"),
+        text.contains("after: Ok(Some([97, 102, 116, 101, 114]))"),
         "{text}"
     );
     let _ = zk.leader(&world);

@@ -135,10 +135,15 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// An etcdctl-like shell into a simulated cluster: one command per stdin line, one
-    /// `etcdctl -w json`-shaped line per command on stdout.
+    /// An etcdctl-like shell into a simulated cluster (or, with `--backend zk`, a zkCli-like
+    /// shell into a ZooKeeper ensemble): one command per stdin line, one JSON line per command
+    /// on stdout.
     Ctl {
-        /// Cluster size.
+        /// The store: `etcd` (etcdctl's verbs and `-w json` shapes) or `zk` (zkCli's verbs:
+        /// create, ls, get, set, delete, stat, sync, close, connect).
+        #[arg(long, value_enum, default_value_t = CtlBackend::Etcd)]
+        backend: CtlBackend,
+        /// Cluster (ensemble) size.
         #[arg(long, default_value_t = 3)]
         members: u64,
         /// Seed of the simulation.
@@ -180,6 +185,15 @@ pub enum Cmd {
         #[arg(long)]
         timeout_secs: Option<u64>,
     },
+}
+
+/// The store behind `locksim ctl`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CtlBackend {
+    /// A simulated etcd cluster (members n1..nN).
+    Etcd,
+    /// A simulated ZooKeeper ensemble (servers z1..zN).
+    Zk,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

@@ -7,7 +7,9 @@ use anyhow::Context;
 
 /// Runs the shell until stdin ends; `members` must be 1 to 7 (exit 2 otherwise). `grpc`: every
 /// request through etcd-client over the members' gRPC API (feature `grpc`; exit 2 without it).
+/// `zk`: the zkCli-like shell into a ZooKeeper ensemble of `members` servers.
 pub fn ctl(
+    zk: bool,
     members: u64,
     seed: u64,
     history: Option<std::path::PathBuf>,
@@ -19,6 +21,17 @@ pub fn ctl(
         );
         std::process::exit(2);
     }
+    if zk {
+        if grpc {
+            eprintln!("locksim ctl: --grpc is etcd's API; the zk backend has its own protocol");
+            std::process::exit(2);
+        }
+        let mut shell = crate::ctl::zk::ZkShell::new(members as usize, seed)
+            .with_context(|| format!("locksim ctl: starting the ensemble (seed {seed})"))?;
+        crate::ctl::zk::run_zk_shell(io::stdin().lock(), io::stdout().lock(), &mut shell)
+            .context("locksim ctl: reading stdin or writing stdout")?;
+        return write_history(history, shell.history_jsonl());
+    }
     if grpc && !cfg!(feature = "grpc") {
         eprintln!("locksim ctl: --grpc needs a locksim built with `--features grpc`");
         std::process::exit(2);
@@ -27,8 +40,12 @@ pub fn ctl(
         .with_context(|| format!("locksim ctl: starting the cluster (seed {seed})"))?;
     crate::ctl::run_shell(io::stdin().lock(), io::stdout().lock(), &mut executor)
         .context("locksim ctl: reading stdin or writing stdout")?;
-    if let Some(path) = history {
-        std::fs::write(&path, executor.history_jsonl())
+    write_history(history, executor.history_jsonl())
+}
+
+fn write_history(path: Option<std::path::PathBuf>, jsonl: String) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        std::fs::write(&path, jsonl)
             .with_context(|| format!("locksim ctl: writing the history to {}", path.display()))?;
     }
     Ok(())

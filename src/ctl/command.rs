@@ -36,7 +36,7 @@ use sim::{
 };
 
 pub use etcd::parse_lease_id;
-pub use fault::{member_name, parse_member};
+pub use fault::{member_name, parse_member, Nodes};
 pub use lexer::split_words;
 pub use txn::TxnText;
 
@@ -124,7 +124,7 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         ParseError {
             message: message.into(),
         }
@@ -161,7 +161,7 @@ pub fn parse_line(line: &str) -> Result<Option<Command>> {
         .map_or((line, ""), |(h, r)| (h, r.trim()));
     let cmd = match head {
         "txn" => Command::Txn(txn::parse_txn(rest)?),
-        "partition" => Command::Partition(fault::parse_partition(rest)?),
+        "partition" => Command::Partition(fault::parse_partition(rest, Nodes::ETCD)?),
         _ => {
             let words = words(line)?;
             let (name, args) = words.split_first().expect("line is not blank");
@@ -180,19 +180,49 @@ fn parse_words(name: &str, args: Vec<Word>) -> Result<Command> {
         "compaction" => etcd::parse_compaction(args)?,
         "watch" => Command::Watch(etcd::parse_watch(args)?),
         "endpoint" => etcd::parse_endpoint(args)?,
-        "sleep" => fault::parse_sleep(args)?,
-        "crash" | "restart" => fault::parse_crash_restart(name, args)?,
-        "pause" | "resume" | "isolate" => fault::parse_host_fault(name, args)?,
-        "skew" => fault::parse_skew(name, args)?,
-        "loss" | "duplicate" | "latency" => fault::parse_link_fault(name, args)?,
-        "partition-oneway" => fault::parse_partition_oneway(name, args)?,
-        "heal" | "leader" => fault::parse_bare(name, args)?,
-        other => {
-            return Err(ParseError::new(format!(
-                "unknown command {other:?}; allowed: {COMMANDS}"
-            )))
-        }
+        other => match parse_simulation_words(other, args, Nodes::ETCD)? {
+            Some(cmd) => cmd,
+            None => {
+                return Err(ParseError::new(format!(
+                    "unknown command {other:?}; allowed: {COMMANDS}"
+                )))
+            }
+        },
     })
+}
+
+/// A simulation command (`sleep`, `crash`, `partition`, `pause`, `skew`, `loss`, `heal`,
+/// `leader`, …) naming the store's nodes as `nodes` says; `None` when the line is none of them
+/// (another shell's own verbs). Blank lines and comments are `None` too.
+pub fn parse_simulation(line: &str, nodes: Nodes) -> Result<Option<Command>> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(None);
+    }
+    let (head, rest) = line
+        .split_once(char::is_whitespace)
+        .map_or((line, ""), |(h, r)| (h, r.trim()));
+    if head == "partition" {
+        return Ok(Some(Command::Partition(fault::parse_partition(
+            rest, nodes,
+        )?)));
+    }
+    let words = words(line)?;
+    let (name, args) = words.split_first().expect("line is not blank");
+    parse_simulation_words(&lossy(&name.bytes), args.to_vec(), nodes)
+}
+
+fn parse_simulation_words(name: &str, args: Vec<Word>, nodes: Nodes) -> Result<Option<Command>> {
+    Ok(Some(match name {
+        "sleep" => fault::parse_sleep(args)?,
+        "crash" | "restart" => fault::parse_crash_restart(name, args, nodes)?,
+        "pause" | "resume" | "isolate" => fault::parse_host_fault(name, args, nodes)?,
+        "skew" => fault::parse_skew(name, args, nodes)?,
+        "loss" | "duplicate" | "latency" => fault::parse_link_fault(name, args, nodes)?,
+        "partition-oneway" => fault::parse_partition_oneway(name, args, nodes)?,
+        "heal" | "leader" => fault::parse_bare(name, args)?,
+        _ => return Ok(None),
+    }))
 }
 
 #[cfg(test)]

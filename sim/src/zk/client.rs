@@ -31,7 +31,7 @@ use crate::world::history::{sim_now, ClusterEvent, History, Outcome};
 use crate::world::link_faults::LinkFaults;
 use crate::zk::server::OUT_OF_BAND;
 use crate::zk::state::WriteOp;
-use crate::zk::tree::{CreateMode, MultiOp, SessionId, Stat, ZkError, Zxid};
+use crate::zk::tree::{CreateMode, Data, MultiOp, SessionId, Stat, ZkError, Zxid};
 use crate::zk::wire::{
     Answer, ClientBody, ConnId, EventType, KeeperState, ServerBody, ToClient, ToServer,
     WatchedEvent, ZkRequest, CLIENT_PORT,
@@ -250,7 +250,7 @@ impl ZkClient {
     ) -> Result<String, ZkError> {
         let op = WriteOp::Create {
             path: path.into(),
-            data: data.to_vec(),
+            data: Some(data.to_vec()),
             mode,
         };
         match self.call(ZkRequest::Write(op)).await? {
@@ -272,7 +272,7 @@ impl ZkClient {
     pub async fn set_data(&self, path: &str, data: &[u8], version: i32) -> Result<Stat, ZkError> {
         let op = WriteOp::SetData {
             path: path.into(),
-            data: data.to_vec(),
+            data: Some(data.to_vec()),
             version,
         };
         match self.call(ZkRequest::Write(op)).await? {
@@ -286,14 +286,14 @@ impl ZkClient {
         self.call(ZkRequest::Write(WriteOp::Multi(ops))).await
     }
 
-    /// `getData(path)`.
-    pub async fn get_data(&self, path: &str) -> Result<(Vec<u8>, Stat), ZkError> {
+    /// `getData(path)`: the data (`None`: null) and stat.
+    pub async fn get_data(&self, path: &str) -> Result<(Data, Stat), ZkError> {
         let (data, stat, _) = self.get_data_inner(path, false).await?;
         Ok((data, stat))
     }
 
     /// `getData(path, watcher)`: the data and a data watch on the node.
-    pub async fn get_data_w(&self, path: &str) -> Result<(Vec<u8>, Stat, Watch), ZkError> {
+    pub async fn get_data_w(&self, path: &str) -> Result<(Data, Stat, Watch), ZkError> {
         let (data, stat, watch) = self.get_data_inner(path, true).await?;
         Ok((data, stat, watch.expect("asked for")))
     }
@@ -302,7 +302,7 @@ impl ZkClient {
         &self,
         path: &str,
         watch: bool,
-    ) -> Result<(Vec<u8>, Stat, Option<Watch>), ZkError> {
+    ) -> Result<(Data, Stat, Option<Watch>), ZkError> {
         let request = ZkRequest::GetData {
             path: path.into(),
             watch,

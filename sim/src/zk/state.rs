@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::zk::tree::{
-    CreateMode, DataTree, MultiOp, MultiResult, SessionId, WatchEvent, ZkError, Zxid,
+    CreateMode, Data, DataTree, MultiOp, MultiResult, SessionId, WatchEvent, ZkError, Zxid,
 };
 use crate::zk::wire::Answer;
 
@@ -38,8 +38,8 @@ pub enum WriteOp {
     Create {
         /// Path, or the prefix of a sequential name.
         path: String,
-        /// The data.
-        data: Vec<u8>,
+        /// The data (null: `None`).
+        data: Data,
         /// The create mode.
         mode: CreateMode,
     },
@@ -54,8 +54,8 @@ pub enum WriteOp {
     SetData {
         /// The node.
         path: String,
-        /// New data.
-        data: Vec<u8>,
+        /// New data (null: `None`).
+        data: Data,
         /// Expected version.
         version: i32,
     },
@@ -216,7 +216,7 @@ mod tests {
             session: 7,
             op: WriteOp::Create {
                 path: "/e".into(),
-                data: vec![],
+                data: None,
                 mode: CreateMode::Ephemeral,
             },
             time: 0,

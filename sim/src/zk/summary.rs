@@ -14,8 +14,11 @@ fn flags(mode: CreateMode) -> &'static str {
     }
 }
 
-fn text(data: &[u8]) -> String {
-    String::from_utf8_lossy(data).into_owned()
+fn text(data: &Option<Vec<u8>>) -> String {
+    match data {
+        Some(d) => String::from_utf8_lossy(d).into_owned(),
+        None => "null".into(),
+    }
 }
 
 fn version(v: i32) -> String {

@@ -23,6 +23,10 @@ pub type Zxid = i64;
 /// A session id; 0 is "no session" (a persistent node's `ephemeral_owner`).
 pub type SessionId = i64;
 
+/// A znode's data: ZooKeeper's `byte[]`, which may be null — zkCli's `create PATH` without
+/// data stores null and `get` prints `null`, while the root's data is empty and prints nothing.
+pub type Data = Option<Vec<u8>>;
+
 /// ZooKeeper's `Stat` of a znode.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stat {
@@ -159,7 +163,7 @@ pub enum WatchEvent {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Node {
-    data: Vec<u8>,
+    data: Data,
     stat: Stat,
     children: BTreeSet<String>,
     /// Child creations so far: the next sequential suffix.
@@ -174,7 +178,7 @@ pub enum MultiOp {
         /// The path (a prefix for a sequential node).
         path: String,
         /// The data.
-        data: Vec<u8>,
+        data: Data,
         /// The mode.
         mode: CreateMode,
     },
@@ -190,7 +194,7 @@ pub enum MultiOp {
         /// The node.
         path: String,
         /// The new data.
-        data: Vec<u8>,
+        data: Data,
         /// Expected version, -1 for any.
         version: i32,
     },
@@ -226,6 +230,10 @@ impl Default for DataTree {
     fn default() -> Self {
         Self::new()
     }
+}
+
+fn data_length(data: &Data) -> i32 {
+    data.as_ref().map_or(0, |d| d.len() as i32)
 }
 
 /// Check a path as ZooKeeper's `PathUtils.validatePath` does (the parts that matter here).
@@ -275,11 +283,16 @@ impl DataTree {
             nodes: BTreeMap::new(),
         };
         // The real server's root starts at cversion -1 (its `/zookeeper` child not counted).
-        let mut root = Node::default();
+        // Their data is empty, not null (`new byte[0]`): zkCli's `get /` prints an empty line.
+        let empty = || Node {
+            data: Some(Vec::new()),
+            ..Node::default()
+        };
+        let mut root = empty();
         root.stat.cversion = -1;
         tree.nodes.insert("/".into(), root);
         for path in ["/zookeeper", "/zookeeper/config", "/zookeeper/quota"] {
-            tree.nodes.insert(path.into(), Node::default());
+            tree.nodes.insert(path.into(), empty());
             let parent = tree.nodes.get_mut(parent_of(path)).expect("parent first");
             parent.children.insert(name_of(path).into());
             parent.stat.num_children += 1;
@@ -292,7 +305,7 @@ impl DataTree {
     pub fn create(
         &mut self,
         path: &str,
-        data: Vec<u8>,
+        data: Data,
         mode: CreateMode,
         session: SessionId,
         zxid: Zxid,
@@ -322,7 +335,7 @@ impl DataTree {
             pzxid: zxid,
             ctime: time,
             mtime: time,
-            data_length: data.len() as i32,
+            data_length: data_length(&data),
             ephemeral_owner: owner,
             ..Stat::default()
         };
@@ -383,7 +396,7 @@ impl DataTree {
     pub fn set_data(
         &mut self,
         path: &str,
-        data: Vec<u8>,
+        data: Data,
         version: i32,
         zxid: Zxid,
         time: i64,
@@ -394,7 +407,7 @@ impl DataTree {
         node.stat.version += 1;
         node.stat.mzxid = zxid;
         node.stat.mtime = time;
-        node.stat.data_length = data.len() as i32;
+        node.stat.data_length = data_length(&data);
         node.data = data;
         Ok((
             node.stat,
@@ -403,7 +416,7 @@ impl DataTree {
     }
 
     /// `getData`: the data and stat.
-    pub fn get_data(&self, path: &str) -> Result<(Vec<u8>, Stat), ZkError> {
+    pub fn get_data(&self, path: &str) -> Result<(Data, Stat), ZkError> {
         validate_path(path)?;
         let node = self.nodes.get(path).ok_or(ZkError::NoNode)?;
         Ok((node.data.clone(), node.stat))
@@ -524,15 +537,15 @@ mod tests {
     #[test]
     fn sequential_suffixes_count_creations_and_cversion_counts_deletions_too() {
         let mut t = tree();
-        t.create("/p", vec![], CreateMode::Persistent, 1, 2, 0)
+        t.create("/p", None, CreateMode::Persistent, 1, 2, 0)
             .unwrap();
-        t.create("/p/eph", vec![], CreateMode::Ephemeral, 1, 3, 0)
+        t.create("/p/eph", None, CreateMode::Ephemeral, 1, 3, 0)
             .unwrap();
         let (a, _) = t
-            .create("/p/s-", vec![], CreateMode::PersistentSequential, 1, 4, 0)
+            .create("/p/s-", None, CreateMode::PersistentSequential, 1, 4, 0)
             .unwrap();
         let (b, _) = t
-            .create("/p/s-", vec![], CreateMode::PersistentSequential, 1, 5, 0)
+            .create("/p/s-", None, CreateMode::PersistentSequential, 1, 5, 0)
             .unwrap();
         assert_eq!(
             (a.as_str(), b.as_str()),
@@ -542,7 +555,7 @@ mod tests {
         t.delete(&b, -1, 7).unwrap();
         assert_eq!(t.exists("/p").unwrap().unwrap().cversion, 5);
         let (c, _) = t
-            .create("/p/s-", vec![], CreateMode::PersistentSequential, 1, 8, 0)
+            .create("/p/s-", None, CreateMode::PersistentSequential, 1, 8, 0)
             .unwrap();
         assert_eq!(c, "/p/s-0000000003");
         let stat = t.exists("/p").unwrap().unwrap();
@@ -553,25 +566,25 @@ mod tests {
     fn errors_are_zookeepers() {
         let mut t = tree();
         assert_eq!(
-            t.create("/a/b", vec![], CreateMode::Persistent, 1, 2, 0),
+            t.create("/a/b", None, CreateMode::Persistent, 1, 2, 0),
             Err(ZkError::NoNode)
         );
-        t.create("/a", b"x".to_vec(), CreateMode::Persistent, 1, 2, 0)
+        t.create("/a", Some(b"x".to_vec()), CreateMode::Persistent, 1, 2, 0)
             .unwrap();
         assert_eq!(
-            t.create("/a", vec![], CreateMode::Persistent, 1, 3, 0),
+            t.create("/a", None, CreateMode::Persistent, 1, 3, 0),
             Err(ZkError::NodeExists)
         );
-        t.create("/a/e", vec![], CreateMode::Ephemeral, 7, 3, 0)
+        t.create("/a/e", None, CreateMode::Ephemeral, 7, 3, 0)
             .unwrap();
         assert_eq!(
-            t.create("/a/e/c", vec![], CreateMode::Persistent, 7, 4, 0),
+            t.create("/a/e/c", None, CreateMode::Persistent, 7, 4, 0),
             Err(ZkError::NoChildrenForEphemerals)
         );
         assert_eq!(t.delete("/a", -1, 4), Err(ZkError::NotEmpty));
-        assert_eq!(t.set_data("/a", vec![], 5, 4, 0), Err(ZkError::BadVersion));
+        assert_eq!(t.set_data("/a", None, 5, 4, 0), Err(ZkError::BadVersion));
         assert!(matches!(
-            t.create("a", vec![], CreateMode::Persistent, 1, 4, 0),
+            t.create("a", None, CreateMode::Persistent, 1, 4, 0),
             Err(ZkError::BadArguments(_))
         ));
         assert_eq!(ZkError::NoNode.code(), -101);
@@ -580,9 +593,9 @@ mod tests {
     #[test]
     fn set_data_bumps_version_and_mzxid_only() {
         let mut t = tree();
-        t.create("/a", b"1".to_vec(), CreateMode::Persistent, 1, 2, 10)
+        t.create("/a", Some(b"1".to_vec()), CreateMode::Persistent, 1, 2, 10)
             .unwrap();
-        let (stat, events) = t.set_data("/a", b"22".to_vec(), 0, 3, 20).unwrap();
+        let (stat, events) = t.set_data("/a", Some(b"22".to_vec()), 0, 3, 20).unwrap();
         assert_eq!(
             (
                 stat.version,
@@ -594,17 +607,17 @@ mod tests {
             (1, 2, 3, 20, 2)
         );
         assert_eq!(events, vec![WatchEvent::NodeDataChanged("/a".into())]);
-        assert_eq!(t.get_data("/a").unwrap().0, b"22");
+        assert_eq!(t.get_data("/a").unwrap().0, Some(b"22".to_vec()));
     }
 
     #[test]
     fn closing_a_session_deletes_its_ephemerals_and_fires_their_events() {
         let mut t = tree();
-        t.create("/l", vec![], CreateMode::Persistent, 1, 2, 0)
+        t.create("/l", None, CreateMode::Persistent, 1, 2, 0)
             .unwrap();
-        t.create("/l/x-", vec![], CreateMode::EphemeralSequential, 5, 3, 0)
+        t.create("/l/x-", None, CreateMode::EphemeralSequential, 5, 3, 0)
             .unwrap();
-        t.create("/l/y-", vec![], CreateMode::EphemeralSequential, 6, 4, 0)
+        t.create("/l/y-", None, CreateMode::EphemeralSequential, 6, 4, 0)
             .unwrap();
         let events = t.close_session(5, 5);
         assert_eq!(
@@ -621,13 +634,13 @@ mod tests {
     #[test]
     fn a_failed_multi_changes_nothing() {
         let mut t = tree();
-        t.create("/a", vec![], CreateMode::Persistent, 1, 2, 0)
+        t.create("/a", None, CreateMode::Persistent, 1, 2, 0)
             .unwrap();
         let before = t.clone();
         let ops = [
             MultiOp::Create {
                 path: "/a/b".into(),
-                data: vec![],
+                data: None,
                 mode: CreateMode::Persistent,
             },
             MultiOp::Check {
@@ -644,7 +657,7 @@ mod tests {
             },
             MultiOp::SetData {
                 path: "/a".into(),
-                data: b"v".to_vec(),
+                data: Some(b"v".to_vec()),
                 version: 0,
             },
             MultiOp::Delete {

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::zk::state::{MultiFailure, WriteOp};
-use crate::zk::tree::{MultiResult, SessionId, Stat, ZkError, Zxid};
+use crate::zk::tree::{Data, MultiResult, SessionId, Stat, ZkError, Zxid};
 
 /// The port clients connect to (`clientPort`).
 pub const CLIENT_PORT: u16 = 2181;
@@ -105,8 +105,8 @@ pub enum Answer {
     /// `getData`.
     #[serde(rename = "zk_data")]
     Data {
-        /// The data.
-        data: Vec<u8>,
+        /// The data (null: `None`).
+        data: Data,
         /// Its stat.
         stat: Stat,
     },

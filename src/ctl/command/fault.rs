@@ -32,7 +32,7 @@ pub(super) fn parse_sleep(args: Vec<Word>) -> Result<Command> {
 }
 
 /// `crash [--lose-unsynced] MEMBER|ROLE`, `restart MEMBER|ROLE`.
-pub(super) fn parse_crash_restart(name: &str, args: Vec<Word>) -> Result<Command> {
+pub(super) fn parse_crash_restart(name: &str, args: Vec<Word>, nodes: Nodes) -> Result<Command> {
     let spec: &[FlagSpec] = if name == "crash" {
         &[flag("lose-unsynced")]
     } else {
@@ -50,19 +50,19 @@ pub(super) fn parse_crash_restart(name: &str, args: Vec<Word>) -> Result<Command
         Some(target) => Command::Fault(sim::Fault::Restart { target }),
         // A power loss goes through the fault layer, which knows about page caches.
         None if lose_unsynced => Command::Fault(sim::Fault::Crash {
-            target: sim::Target::Host(member_name(parse_member(&text)?)),
+            target: sim::Target::Host(nodes.name(nodes.parse(&text)?)),
             lose_unsynced,
         }),
-        None if name == "crash" => Command::Crash(parse_member(&text)?),
-        None => Command::Restart(parse_member(&text)?),
+        None if name == "crash" => Command::Crash(nodes.parse(&text)?),
+        None => Command::Restart(nodes.parse(&text)?),
     })
 }
 
 /// `pause T`, `resume T`, `isolate T`.
-pub(super) fn parse_host_fault(name: &str, args: Vec<Word>) -> Result<Command> {
+pub(super) fn parse_host_fault(name: &str, args: Vec<Word>, nodes: Nodes) -> Result<Command> {
     let f = Flags::parse(name, args, &[])?;
     let [t] = f.positional(name, ["TARGET"])?;
-    let target = parse_target(&lossy(&t))?;
+    let target = parse_target(&lossy(&t), nodes)?;
     Ok(Command::Fault(match name {
         "pause" => sim::Fault::Pause { target },
         "resume" => sim::Fault::Resume { target },
@@ -71,7 +71,7 @@ pub(super) fn parse_host_fault(name: &str, args: Vec<Word>) -> Result<Command> {
 }
 
 /// `skew T [--rate=R] [--offset=DURATION]`.
-pub(super) fn parse_skew(name: &str, args: Vec<Word>) -> Result<Command> {
+pub(super) fn parse_skew(name: &str, args: Vec<Word>, nodes: Nodes) -> Result<Command> {
     let f = Flags::parse(
         name,
         args,
@@ -92,20 +92,23 @@ pub(super) fn parse_skew(name: &str, args: Vec<Word>) -> Result<Command> {
     }
     let [t] = f.positional(name, ["TARGET"])?;
     Ok(Command::Fault(sim::Fault::Skew {
-        target: parse_target(&lossy(&t))?,
+        target: parse_target(&lossy(&t), nodes)?,
         rate,
         offset,
     }))
 }
 
 /// `loss RATE [A B]`, `duplicate RATE [A B]`, `latency MIN..MAX [A B]`.
-pub(super) fn parse_link_fault(name: &str, args: Vec<Word>) -> Result<Command> {
+pub(super) fn parse_link_fault(name: &str, args: Vec<Word>, nodes: Nodes) -> Result<Command> {
     let f = Flags::parse(name, args, &[])?;
     let (first, link) = match f.positional.as_slice() {
         [first] => (lossy(first), None),
         [first, a, b] => (
             lossy(first),
-            Some((parse_target(&lossy(a))?, parse_target(&lossy(b))?)),
+            Some((
+                parse_target(&lossy(a), nodes)?,
+                parse_target(&lossy(b), nodes)?,
+            )),
         ),
         _ => {
             let what = if name == "latency" {
@@ -145,12 +148,12 @@ pub(super) fn parse_link_fault(name: &str, args: Vec<Word>) -> Result<Command> {
 }
 
 /// `partition-oneway FROM TO`.
-pub(super) fn parse_partition_oneway(name: &str, args: Vec<Word>) -> Result<Command> {
+pub(super) fn parse_partition_oneway(name: &str, args: Vec<Word>, nodes: Nodes) -> Result<Command> {
     let f = Flags::parse(name, args, &[])?;
     let [from, to] = f.positional(name, ["FROM", "TO"])?;
     Ok(Command::Fault(sim::Fault::PartitionOneway {
-        from: parse_target(&lossy(&from))?,
-        to: parse_target(&lossy(&to))?,
+        from: parse_target(&lossy(&from), nodes)?,
+        to: parse_target(&lossy(&to), nodes)?,
     }))
 }
 
@@ -178,10 +181,49 @@ fn parse_duration(text: &str) -> Result<Duration> {
 
 /// `n1`, `n2`, …: member names are `n` and the 1-based raft id.
 pub fn parse_member(text: &str) -> std::result::Result<MemberId, ParseError> {
-    text.strip_prefix('n')
-        .and_then(|n| n.parse::<MemberId>().ok())
-        .filter(|&id| id >= 1 && text[1..].chars().all(|c| c.is_ascii_digit()))
-        .ok_or_else(|| ParseError::new(format!("bad member {text:?}; members are n1, n2, …")))
+    Nodes::ETCD.parse(text)
+}
+
+/// How a shell names its store's nodes: etcd's members `n1, n2, …`, ZooKeeper's servers
+/// `z1, z2, …` — the one difference between the two shells' fault commands.
+#[derive(Clone, Copy, Debug)]
+pub struct Nodes {
+    /// The host-name prefix before the 1-based id.
+    pub prefix: char,
+    /// What the store calls one (in error messages).
+    pub noun: &'static str,
+}
+
+impl Nodes {
+    /// etcd's members, `n1, n2, …`.
+    pub const ETCD: Nodes = Nodes {
+        prefix: 'n',
+        noun: "member",
+    };
+    /// ZooKeeper's servers, `z1, z2, …`.
+    pub const ZK: Nodes = Nodes {
+        prefix: 'z',
+        noun: "server",
+    };
+
+    /// The id in a node name.
+    pub fn parse(self, text: &str) -> std::result::Result<MemberId, ParseError> {
+        let p = self.prefix;
+        text.strip_prefix(p)
+            .and_then(|n| n.parse::<MemberId>().ok())
+            .filter(|&id| id >= 1 && text[1..].chars().all(|c| c.is_ascii_digit()))
+            .ok_or_else(|| {
+                ParseError::new(format!(
+                    "bad {noun} {text:?}; {noun}s are {p}1, {p}2, …",
+                    noun = self.noun
+                ))
+            })
+    }
+
+    /// The host name of node `id`.
+    pub fn name(self, id: MemberId) -> String {
+        format!("{}{id}", self.prefix)
+    }
 }
 
 /// A role name, if `text` is one.
@@ -193,18 +235,20 @@ fn parse_role(text: &str) -> Option<sim::Target> {
 }
 
 /// A member name (`n1`) or a role. Roles a shell has no use for (holder, primary) are refused.
-fn parse_target(text: &str) -> Result<sim::Target> {
+fn parse_target(text: &str, nodes: Nodes) -> Result<sim::Target> {
+    let (p, noun) = (nodes.prefix, nodes.noun);
     match parse_role(text) {
         Some(sim::Target::Holder | sim::Target::Primary) => Err(ParseError::new(format!(
-            "{text:?} has no meaning in `locksim ctl` (no lock, no AP store); use n1, n2, …, leader, follower, minority or majority"
+            "{text:?} has no meaning in `locksim ctl` (no lock, no AP store); use {p}1, {p}2, …, leader, follower, minority or majority"
         ))),
         Some(role) => Ok(role),
         None if text == "ctl" => Ok(sim::Target::Host(text.to_string())),
-        None => parse_member(text)
-            .map(|m| sim::Target::Host(member_name(m)))
+        None => nodes
+            .parse(text)
+            .map(|m| sim::Target::Host(nodes.name(m)))
             .map_err(|_| {
                 ParseError::new(format!(
-                    "bad target {text:?}; use a member (n1, n2, …), ctl, or a role: leader, follower, minority, majority"
+                    "bad target {text:?}; use a {noun} ({p}1, {p}2, …), ctl, or a role: leader, follower, minority, majority"
                 ))
             }),
     }
@@ -236,8 +280,12 @@ fn parse_rate(what: &str, text: &str, probability: bool) -> Result<f64> {
 /// The name [`parse_member`] reads (the world's one spelling of a member's host name).
 pub use sim::member_name;
 
-pub(super) fn parse_partition(rest: &str) -> Result<Vec<Vec<MemberId>>> {
-    let usage = "partition needs two or more groups of members: partition n1,n2 | n3";
+pub(super) fn parse_partition(rest: &str, nodes: Nodes) -> Result<Vec<Vec<MemberId>>> {
+    let p = nodes.prefix;
+    let usage = format!(
+        "partition needs two or more groups of {}s: partition {p}1,{p}2 | {p}3",
+        nodes.noun
+    );
     let mut seen = BTreeSet::new();
     let groups = rest
         .split('|')
@@ -253,10 +301,11 @@ pub(super) fn parse_partition(rest: &str) -> Result<Vec<Vec<MemberId>>> {
             names
                 .into_iter()
                 .map(|name| {
-                    let id = parse_member(name)?;
+                    let id = nodes.parse(name)?;
                     if !seen.insert(id) {
                         return Err(ParseError::new(format!(
-                            "member {name} is in two groups of {rest:?}"
+                            "{} {name} is in two groups of {rest:?}",
+                            nodes.noun
                         )));
                     }
                     Ok(id)
