@@ -32,6 +32,10 @@ const VERBS: &str = "create, ls, get, set, delete, stat, sync, close, connect; a
 
 /// Parses one line; blank lines and `#` comments are `Ok(None)`.
 pub fn parse_zk_line(line: &str) -> Result<Option<ZkCommand>, ParseError> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(None);
+    }
     if let Some(cmd) = parse_simulation(line, Nodes::ZK)? {
         return Ok(Some(ZkCommand::Simulation(cmd)));
     }
