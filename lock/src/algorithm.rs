@@ -20,6 +20,8 @@ mod put;
 mod redis_setnx;
 mod redlock;
 mod session;
+mod zk_access;
+mod zk_lock;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -39,6 +41,8 @@ pub use put::PutLock;
 pub use redis_setnx::RedisSetnx;
 pub use redlock::Redlock;
 pub use session::{LossReason, LossSignal, Session, SessionWatch};
+pub use zk_access::ZkAccess;
+pub use zk_lock::{ZkLock, ZkWait};
 
 /// A fencing token: strictly larger for every later grant of the lock (when the lock is
 /// correct). For the etcd locks it is the lock key's create revision; for the Redis locks an
@@ -174,21 +178,32 @@ pub enum AlgorithmKind {
     RedisSetnx,
     /// `redlock`: Redlock over N independent Redis-like masters.
     Redlock,
+    /// `zk-curator`: Curator's `InterProcessMutex` on ZooKeeper (predecessor watch).
+    ZkCurator,
+    /// `zk-naive`: the ephemeral-sequential lock whose waiters all watch the parent.
+    ZkNaive,
 }
 
 impl AlgorithmKind {
     /// Every built-in algorithm, in the order error messages list them.
-    pub const ALL: [AlgorithmKind; 5] = [
+    pub const ALL: [AlgorithmKind; 7] = [
         AlgorithmKind::LeaseTxn,
         AlgorithmKind::Put,
         AlgorithmKind::EtcdMutex,
         AlgorithmKind::RedisSetnx,
         AlgorithmKind::Redlock,
+        AlgorithmKind::ZkCurator,
+        AlgorithmKind::ZkNaive,
     ];
 
     /// Whether it runs on the AP store (`redis-setnx`, `redlock`) rather than etcd.
     pub fn is_ap(self) -> bool {
         matches!(self, AlgorithmKind::RedisSetnx | AlgorithmKind::Redlock)
+    }
+
+    /// Whether it runs on ZooKeeper (`zk-curator`, `zk-naive`).
+    pub fn is_zk(self) -> bool {
+        matches!(self, AlgorithmKind::ZkCurator | AlgorithmKind::ZkNaive)
     }
 
     /// As scenario files and the CLI spell it.
@@ -199,6 +214,8 @@ impl AlgorithmKind {
             AlgorithmKind::EtcdMutex => "etcd-mutex",
             AlgorithmKind::RedisSetnx => "redis-setnx",
             AlgorithmKind::Redlock => "redlock",
+            AlgorithmKind::ZkCurator => "zk-curator",
+            AlgorithmKind::ZkNaive => "zk-naive",
         }
     }
 
@@ -211,6 +228,8 @@ impl AlgorithmKind {
             AlgorithmKind::EtcdMutex => Box::new(EtcdMutex::new(ctx, options)),
             AlgorithmKind::RedisSetnx => Box::new(RedisSetnx::new(ctx, options)),
             AlgorithmKind::Redlock => Box::new(Redlock::new(ctx, options)),
+            AlgorithmKind::ZkCurator => Box::new(ZkLock::new(ctx, options, ZkWait::Predecessor)),
+            AlgorithmKind::ZkNaive => Box::new(ZkLock::new(ctx, options, ZkWait::Parent)),
         }
     }
 }
@@ -227,7 +246,7 @@ impl FromStr for AlgorithmKind {
         AlgorithmKind::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown lock algorithm {s:?} (lease-txn, put, etcd-mutex, redis-setnx, redlock)"))
+            .ok_or_else(|| format!("unknown lock algorithm {s:?} (lease-txn, put, etcd-mutex, redis-setnx, redlock, zk-curator, zk-naive)"))
     }
 }
 
@@ -237,6 +256,8 @@ pub struct LockOptions {
     /// The lock key (`lease-txn`, `put`) or prefix (`etcd-mutex` uses `key/` + hex(lease)).
     pub key: String,
     /// Lease TTL in seconds. The cluster raises it to its minimum (2 s with etcd's defaults).
+    /// The ZooKeeper locks ask for it as their session timeout (the ensemble clamps it to
+    /// `[2, 20] × tickTime`: 4 s at least with the defaults).
     pub ttl_secs: i64,
     /// Pause after a failed request before trying again.
     pub retry_backoff: Duration,
@@ -249,6 +270,10 @@ pub struct LockOptions {
     /// How often the session compares its local deadline (last keepalive answer + TTL) with its
     /// clock (clientv3's `deadlineLoop`: 500 ms).
     pub deadline_check: Duration,
+    /// ZooKeeper locks: the holder listens to its connection (Curator's
+    /// `ConnectionStateListener`) and gives the lock up on SUSPENDED (Disconnected) and LOST
+    /// (Expired). Off: it believes until it releases, as Curator's lock does by itself.
+    pub connection_listener: bool,
 }
 
 impl Default for LockOptions {
@@ -261,6 +286,7 @@ impl Default for LockOptions {
             keepalive_interval: None,
             keepalive_retry: Duration::from_millis(500),
             deadline_check: Duration::from_millis(500),
+            connection_listener: false,
         }
     }
 }
@@ -276,6 +302,8 @@ pub struct LockContext {
     pub(crate) options: LockOptions,
     /// The AP store, for `redis-setnx` and `redlock` (`None` on an etcd run).
     pub(crate) ap: Option<ApAccess>,
+    /// ZooKeeper, for `zk-curator` and `zk-naive` (`None` without an ensemble).
+    pub(crate) zk: Option<ZkAccess>,
 }
 
 /// How an AP lock reaches the store: a sentinel-aware client (replicated store) or one aimed at
@@ -300,7 +328,19 @@ impl LockContext {
             process: process.to_string(),
             options: LockOptions::default(),
             ap: None,
+            zk: None,
         }
+    }
+
+    /// The same context with ZooKeeper reachable.
+    pub fn with_zk(mut self, zk: ZkAccess) -> Self {
+        self.zk = Some(zk);
+        self
+    }
+
+    /// ZooKeeper (`None` without an ensemble): the session handle, renewed after expiry.
+    pub fn zk(&self) -> Option<&ZkAccess> {
+        self.zk.as_ref()
     }
 
     /// The same context with the AP store reachable.

@@ -13,6 +13,9 @@ pub enum Error {
     /// gRPC): the call failed or may have, and the lock retries or gives up as it decides.
     #[error("etcd-client: {0}")]
     Client(String),
+    /// ZooKeeper answered with an error the lock does not handle itself.
+    #[error("zookeeper: {0}")]
+    Zk(#[from] sim::zk::ZkError),
     /// etcd's `concurrency.ErrSessionExpired`: the session's lease is gone, so is its key.
     #[error("mutex: session is expired")]
     SessionExpired,

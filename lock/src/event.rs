@@ -46,6 +46,12 @@ pub enum LockEvent {
         /// `ttl` or `deadline`, as above.
         reason: String,
     },
+    /// A waiter's watch fired and it looks at the lock again (ZooKeeper locks): counts the
+    /// wake-ups a release causes (one per waiter for the naive recipe, one for Curator's).
+    WatchWoke {
+        /// The notification: state, type and path.
+        event: String,
+    },
     /// `release` was called: the belief ends here.
     ReleaseInvoked {
         /// The token of the guard being released (0 when the lock gives none).

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sim::ap::{ApConfig, ApStore, Topology};
+use sim::zk::{ZkClientConfig, ZkConfig, ZkEnsemble};
 use sim::{
     member_name, Cluster, ClusterConfig, FaultInjector, FaultPlan, FaultSpan, History,
     RoleResolver, SimError, World,
@@ -39,6 +40,8 @@ pub struct Run {
     ap: Option<ApConfig>,
     /// Register writers and readers beside the lock clients (etcd only); `None`: none.
     kv: Option<KvWorkload>,
+    /// A ZooKeeper ensemble (for `zk-curator`, `zk-naive`): its size and configuration.
+    zk: Option<(usize, ZkConfig)>,
 }
 
 impl Run {
@@ -55,6 +58,7 @@ impl Run {
             fault_plan: FaultPlan::default(),
             ap: None,
             kv: None,
+            zk: None,
         }
     }
 
@@ -86,6 +90,14 @@ impl Run {
     /// need it; the etcd locks ignore it.
     pub fn ap(mut self, config: ApConfig) -> Self {
         self.ap = Some(config);
+        self
+    }
+
+    /// Put a ZooKeeper ensemble of `servers` servers (`z1..zN`) on the run (set `members(0)`
+    /// for a world without etcd). The ZooKeeper locks need it; they ask for `ttl_secs` as
+    /// their session timeout.
+    pub fn zk(mut self, servers: usize, config: ZkConfig) -> Self {
+        self.zk = Some((servers, config));
         self
     }
 
@@ -175,6 +187,9 @@ impl Run {
             hosts.extend((1..=nodes).map(sim::ap::node_name));
             hosts.extend((1..=sentinels).map(sim::ap::sentinel_name));
         }
+        if let Some((servers, _)) = &self.zk {
+            hosts.extend((1..=*servers as u64).map(sim::zk::server_name));
+        }
         hosts.push(RESOURCE_HOST.to_string());
         hosts.extend((0..self.workload.clients).map(client_name));
         if let Some(kv) = &self.kv {
@@ -193,6 +208,10 @@ impl Run {
             .ap
             .clone()
             .map(|config| ApStore::add_to(&mut cluster, config));
+        let zk = self
+            .zk
+            .clone()
+            .map(|(servers, config)| ZkEnsemble::add_to(&mut cluster, servers, config));
         let history = cluster.history().clone();
         let resource = Resource::new(self.fencing);
         let holders = Holders::default();
@@ -221,6 +240,13 @@ impl Run {
                 ap: store
                     .as_ref()
                     .map(|s| (s.client_config(&mut cluster, &name), s.nodes().to_vec())),
+                zk: zk.as_ref().map(|zk| ZkClientConfig {
+                    servers: zk.server_names(),
+                    session_timeout: Duration::from_secs(self.workload.lock.ttl_secs.max(0) as u64),
+                    clock: cluster.clock(&name),
+                    links: cluster.links(),
+                    ..ZkClientConfig::default()
+                }),
             };
             cluster.add_host(&name, move || workload::run_client(spec.clone()));
         }
@@ -265,6 +291,7 @@ impl Run {
             holders,
             injector,
             store,
+            zk,
             run: self,
         }
     }
@@ -295,6 +322,8 @@ pub struct RunHandle {
     injector: FaultInjector,
     /// The AP store, when the run has one.
     store: Option<ApStore>,
+    /// The ZooKeeper ensemble, when the run has one.
+    zk: Option<ZkEnsemble>,
     run: Run,
 }
 
@@ -349,7 +378,8 @@ impl RunHandle {
     pub fn step(&mut self) -> Result<(), SimError> {
         let holder = HolderRole(self.current_holder());
         let etcd = self.cluster.roles();
-        let roles: [&dyn RoleResolver; 3] = [&etcd, &holder, &self.store];
+        let zk = self.zk.as_ref().map(ZkEnsemble::roles);
+        let roles: [&dyn RoleResolver; 4] = [&etcd, &holder, &self.store, &zk];
         if let Err(e) = self.injector.apply_due(&mut self.cluster, &roles) {
             return Err(SimError {
                 elapsed: self.cluster.elapsed(),

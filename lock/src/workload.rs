@@ -121,6 +121,8 @@ pub(crate) struct ClientSpec {
     pub incarnation: Rc<Cell<u32>>,
     /// The AP store's client configuration and node names (AP locks only).
     pub ap: Option<(sim::ap::ApClientConfig, Vec<String>)>,
+    /// The ZooKeeper client configuration (runs with an ensemble).
+    pub zk: Option<sim::zk::ZkClientConfig>,
 }
 
 /// One client host's software.
@@ -145,6 +147,14 @@ pub(crate) async fn run_client(spec: ClientSpec) -> turmoil::Result {
             client: ap,
             nodes: nodes.clone(),
         });
+    }
+    if let Some(config) = &spec.zk {
+        ctx = ctx.with_zk(crate::algorithm::ZkAccess::new(
+            &name,
+            id,
+            config.clone(),
+            spec.history.clone(),
+        ));
     }
     let mut resource = ResourceClient::connect(
         &name,

@@ -245,6 +245,8 @@ impl Model {
                         r.ok = Some(*ok);
                     }
                 }
+                // A waiter's wake-up: counted by the herd report, not drawn.
+                LockEvent::WatchWoke { .. } => {}
                 LockEvent::ResourceRead {
                     client,
                     token,

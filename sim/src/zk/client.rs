@@ -248,13 +248,24 @@ impl ZkClient {
         data: &[u8],
         mode: CreateMode,
     ) -> Result<String, ZkError> {
+        Ok(self.create_with_stat(path, data, mode).await?.0)
+    }
+
+    /// `create(path, data, acl, mode, stat)` (ZooKeeper's create2): the actual path and the
+    /// new node's stat — its `czxid` is a lock's fencing token.
+    pub async fn create_with_stat(
+        &self,
+        path: &str,
+        data: &[u8],
+        mode: CreateMode,
+    ) -> Result<(String, Stat), ZkError> {
         let op = WriteOp::Create {
             path: path.into(),
             data: Some(data.to_vec()),
             mode,
         };
         match self.call(ZkRequest::Write(op)).await? {
-            Answer::Created { path, .. } => Ok(path),
+            Answer::Created { path, stat } => Ok((path, stat)),
             other => unexpected(other),
         }
     }
