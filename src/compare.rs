@@ -210,7 +210,7 @@ impl Row {
     pub fn on(kind: LockKind, backend: Backend) -> Row {
         let members = match backend {
             Backend::Redlock => 5,
-            Backend::Etcd | Backend::Redis => 3,
+            Backend::Etcd | Backend::Redis | Backend::Zk => 3,
         };
         Row {
             kind,
@@ -236,12 +236,12 @@ impl Row {
         let backend = match backend {
             None => own.unwrap_or(Backend::Etcd),
             Some(b) => {
-                let parsed = [Backend::Etcd, Backend::Redis, Backend::Redlock]
+                let parsed = [Backend::Etcd, Backend::Redis, Backend::Redlock, Backend::Zk]
                     .into_iter()
                     .find(|x| x.name() == b)
                     .ok_or_else(|| {
                         format!(
-                            "--lock {text:?}: unknown backend {b:?}; allowed: etcd, redis, redlock"
+                            "--lock {text:?}: unknown backend {b:?}; allowed: etcd, redis, redlock, zk"
                         )
                     })?;
                 if own.is_some_and(|own| own != parsed) {
@@ -273,6 +273,7 @@ impl Row {
         let backend = match kind {
             AlgorithmKind::RedisSetnx => Backend::Redis,
             AlgorithmKind::Redlock => Backend::Redlock,
+            AlgorithmKind::ZkCurator | AlgorithmKind::ZkNaive => Backend::Zk,
             _ => Backend::Etcd,
         };
         Row::on(kind.into(), backend)

@@ -305,7 +305,7 @@ fn build(scenario: &Scenario, seed: u64) -> Run {
         }
     };
     let cluster = ClusterConfig {
-        members: if ap.is_some() {
+        members: if ap.is_some() || scenario.cluster.backend == Backend::Zk {
             0
         } else {
             scenario.cluster.members
@@ -329,6 +329,7 @@ fn build(scenario: &Scenario, seed: u64) -> Run {
         think_max: scenario.workload.think.max,
         lock: LockOptions {
             ttl_secs: scenario.lock.ttl.as_secs() as i64,
+            connection_listener: scenario.lock.connection_listener,
             ..LockOptions::default()
         },
         ..WorkloadConfig::default()
@@ -352,6 +353,12 @@ fn build(scenario: &Scenario, seed: u64) -> Run {
     let run = match ap {
         Some(config) => run.ap(config),
         None => run,
+    };
+    let zk = scenario.cluster.backend == Backend::Zk;
+    let run = if zk {
+        run.zk(scenario.cluster.members, sim::zk::ZkConfig::default())
+    } else {
+        run
     };
     let run = match &scenario.kv {
         Some(kv) => run.kv(KvWorkload {

@@ -48,8 +48,10 @@ pub(crate) struct RaftSetup {
     pub(crate) links: LinkFaults,
     /// The index the state machine was restored to (its snapshot's).
     pub(crate) applied: u64,
-    /// Election timeout in ticks; each timeout is drawn from `[n, 2n)`.
+    /// Election timeout in ticks; each timeout is drawn from `[n, max_election_ticks)`.
     pub(crate) election_ticks: usize,
+    /// The exclusive upper bound of the drawn timeouts (Raft's and etcd's: `2n`).
+    pub(crate) max_election_ticks: usize,
     pub(crate) read_only: ReadOnlyOption,
     /// Seeds this incarnation's election timeouts (mixed from run seed, id, incarnation).
     pub(crate) seed: u64,
@@ -73,6 +75,7 @@ pub(crate) struct RaftCore {
     links: LinkFaults,
     rng: ChaCha8Rng,
     election_ticks: usize,
+    max_election_ticks: usize,
     fsync_latency: Duration,
     send_before_fsync: bool,
 }
@@ -83,6 +86,8 @@ impl RaftCore {
         let config = raft::Config {
             id: setup.id,
             election_tick: setup.election_ticks,
+            min_election_tick: setup.election_ticks,
+            max_election_tick: setup.max_election_ticks,
             heartbeat_tick: 1,
             applied: setup.applied,
             max_size_per_msg: 1 << 20,
@@ -115,6 +120,7 @@ impl RaftCore {
             links: setup.links,
             rng: ChaCha8Rng::seed_from_u64(setup.seed),
             election_ticks: setup.election_ticks,
+            max_election_ticks: setup.max_election_ticks,
             fsync_latency: setup.fsync_latency,
             send_before_fsync: setup.send_before_fsync,
         };
@@ -127,8 +133,9 @@ impl RaftCore {
     /// seed elects the same leader (DESIGN §7).
     pub(crate) fn reseed_election_timeout(&mut self) {
         if self.raw.raft.election_elapsed == 0 {
-            let n = self.election_ticks;
-            let timeout = self.rng.gen_range(n..2 * n);
+            let timeout = self
+                .rng
+                .gen_range(self.election_ticks..self.max_election_ticks);
             self.raw.raft.set_randomized_election_timeout(timeout);
         }
     }

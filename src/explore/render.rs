@@ -55,6 +55,9 @@ pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
     let _ = writeln!(w, "kind = {}", quote(l.kind.name()));
     let _ = writeln!(w, "ttl = \"{}\"", duration(l.ttl));
     let _ = writeln!(w, "fencing = {}", l.fencing);
+    if l.connection_listener {
+        let _ = writeln!(w, "connection_listener = true");
+    }
 
     let wl = &scenario.workload;
     let _ = writeln!(w, "\n[workload]");

@@ -252,7 +252,7 @@ pub fn for_duration(space: &Space) -> impl Strategy<Value = Duration> {
 /// The roles of the space's world that name one host (`holder` first: it shrinks there).
 fn single_roles(space: &Space) -> Vec<Target> {
     match space.backend {
-        Backend::Etcd => vec![Target::Holder, Target::Leader, Target::Follower],
+        Backend::Etcd | Backend::Zk => vec![Target::Holder, Target::Leader, Target::Follower],
         Backend::Redis => vec![Target::Holder, Target::Primary],
         Backend::Redlock => vec![Target::Holder],
     }
@@ -267,7 +267,7 @@ pub fn target(space: &Space) -> BoxedStrategy<Target> {
         .map(|r| (1, Just(r).boxed()))
         .collect();
     options.push((1, host_targets(space.named_hosts())));
-    if space.backend == Backend::Etcd && space.members >= 3 {
+    if matches!(space.backend, Backend::Etcd | Backend::Zk) && space.members >= 3 {
         options.push((1, Just(Target::Minority).boxed()));
         options.push((1, Just(Target::Majority).boxed()));
     }
@@ -560,6 +560,8 @@ pub fn workload(base: &Scenario) -> impl Strategy<Value = (WorkloadSpec, Duratio
     let min_ttl = match base.cluster.backend {
         Backend::Etcd => sim::min_lease_ttl(10, base.cluster.election_timeout / 10).max(1) as u64,
         Backend::Redis | Backend::Redlock => 1,
+        // The session timeout the ensemble grants at least: 2 × tickTime.
+        Backend::Zk => sim::zk::ZkConfig::default().negotiate(0) as u64 / 1000,
     };
     let max_ttl = (base.lock.ttl.as_secs()).max(min_ttl).max(10);
     let hold_steps = Space::steps(base.workload.hold.max).max(30);

@@ -51,6 +51,8 @@ pub(super) struct LockSection {
     pub(super) ttl: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) fencing: bool,
+    #[serde(default)]
+    pub(super) connection_listener: bool,
 }
 
 #[derive(Deserialize, Default)]

@@ -7,7 +7,8 @@ use sim::{FaultPlan, Target};
 use super::schema::Backend;
 
 /// The roles a fault may aim at on `backend`, each of which names a host of that world at
-/// some moment: etcd's `leader`, `follower`, `minority`, `majority` name etcd members; `primary`
+/// some moment: `leader`, `follower`, `minority`, `majority` name etcd members or ZooKeeper
+/// servers; `primary`
 /// the redis backend's primary in the Sentinels' view; `holder` a client, on every backend.
 /// Redlock has neither: its masters are independent, every one a primary.
 ///
@@ -16,7 +17,7 @@ use super::schema::Backend;
 /// Redis world would wait forever and the scenario would silently test nothing.
 pub fn roles(backend: Backend) -> Vec<Target> {
     match backend {
-        Backend::Etcd => vec![
+        Backend::Etcd | Backend::Zk => vec![
             Target::Leader,
             Target::Follower,
             Target::Minority,
@@ -50,7 +51,7 @@ pub fn role_allowed(backend: Backend, target: &Target) -> Result<(), String> {
         (Backend::Redlock, Target::Primary) => {
             "Redlock's masters are independent, each its own primary; name one (r1, r2, …)"
         }
-        _ => "it names etcd members, and this world has none",
+        _ => "it names consensus members (etcd's, ZooKeeper's), and this world has none",
     };
     Err(format!(
         "role `{target}` means nothing on the {} backend: {why}; roles here: {}",
@@ -90,6 +91,7 @@ pub const SENTINELS: usize = 3;
 pub fn store_hosts(backend: Backend, members: usize) -> Vec<String> {
     let mut hosts: Vec<String> = match backend {
         Backend::Etcd => (1..=members as u64).map(sim::member_name).collect(),
+        Backend::Zk => (1..=members as u64).map(sim::zk::server_name).collect(),
         Backend::Redis | Backend::Redlock => (1..=members).map(sim::ap::node_name).collect(),
     };
     if backend == Backend::Redis {

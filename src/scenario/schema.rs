@@ -77,15 +77,18 @@ pub enum Backend {
     Etcd,
     Redis,
     Redlock,
+    /// A ZooKeeper ensemble (servers `z1..zN`).
+    Zk,
 }
 
 impl Backend {
-    /// As scenario files spell it: `etcd`, `redis`, `redlock`.
+    /// As scenario files spell it: `etcd`, `redis`, `redlock`, `zk`.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Etcd => "etcd",
             Backend::Redis => "redis",
             Backend::Redlock => "redlock",
+            Backend::Zk => "zk",
         }
     }
 }
@@ -153,6 +156,8 @@ pub struct LockSpec {
     pub kind: lock::LockKind,
     pub ttl: Duration,
     pub fencing: bool,
+    /// ZooKeeper locks: give the lock up on SUSPENDED/LOST (`lock.connection_listener`).
+    pub connection_listener: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]

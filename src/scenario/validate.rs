@@ -161,11 +161,12 @@ impl Validator<'_> {
                 "etcd" => Backend::Etcd,
                 "redis" => Backend::Redis,
                 "redlock" => Backend::Redlock,
+                "zk" => Backend::Zk,
                 other => {
                     return self.err(
                         b.span(),
                         "cluster.backend",
-                        format!("unknown backend {other:?}; allowed: etcd, redis, redlock"),
+                        format!("unknown backend {other:?}; allowed: etcd, redis, redlock, zk"),
                     )
                 }
             },
@@ -285,12 +286,24 @@ impl Validator<'_> {
         // A lock of the user's own runs on whatever backend the file names: it takes the
         // clients its context offers.
         if let Some(builtin) = kind.builtin() {
-            if builtin.is_ap() == (backend == Backend::Etcd) {
+            let fits = match backend {
+                Backend::Etcd => !builtin.is_ap() && !builtin.is_zk(),
+                Backend::Redis | Backend::Redlock => builtin.is_ap(),
+                Backend::Zk => builtin.is_zk(),
+            };
+            if !fits {
                 return self.err(lock_span, "lock.kind", format!(
-                    "lock {:?} does not run on the {backend:?} backend; etcd takes lease-txn, put, etcd-mutex; redis takes redis-setnx; redlock takes redlock",
+                    "lock {:?} does not run on the {backend:?} backend; etcd takes lease-txn, put, etcd-mutex; redis takes redis-setnx; redlock takes redlock; zk takes zk-curator, zk-naive",
                     builtin.name()
                 ).to_lowercase());
             }
+        }
+        if lock_raw.connection_listener && backend != Backend::Zk {
+            return self.err(
+                lock_span,
+                "lock.connection_listener",
+                "a connection-state listener is the ZooKeeper locks' (backend = \"zk\")",
+            );
         }
         let ttl = match &lock_raw.ttl {
             None => defaults::TTL,
@@ -407,6 +420,7 @@ impl Validator<'_> {
                 kind: kind.clone(),
                 ttl,
                 fencing: lock_raw.fencing,
+                connection_listener: lock_raw.connection_listener,
             },
             workload: WorkloadSpec {
                 clients,

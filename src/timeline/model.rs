@@ -141,7 +141,7 @@ impl Model {
     /// sentinel, a Redlock master.
     pub fn idle_role(&self, member: &str) -> &'static str {
         match self.backend {
-            Backend::Etcd => "follower",
+            Backend::Etcd | Backend::Zk => "follower",
             Backend::Redis if member.starts_with('s') => "sentinel",
             Backend::Redis => "replica",
             Backend::Redlock => "master",

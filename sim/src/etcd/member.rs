@@ -229,6 +229,7 @@ impl Member {
             links: ctx.links.clone(),
             applied: snap_index,
             election_ticks: ctx.config.election_ticks,
+            max_election_ticks: 2 * ctx.config.election_ticks,
             read_only: match ctx.config.read_mode {
                 ReadMode::Safe => ReadOnlyOption::Safe,
                 ReadMode::LeaseBased => ReadOnlyOption::LeaseBased,

@@ -215,7 +215,8 @@ impl Server {
             .wrapping_add(ctx.id << 32)
             .wrapping_add(incarnation)
             ^ 0x7a6b; // "zk": not the election draws of an etcd member with the same id
-        let core = RaftCore::new(RaftSetup {
+        let fresh = ctx.storage.disk().hard_state().term == 0;
+        let mut core = RaftCore::new(RaftSetup {
             id: ctx.id,
             name: name.clone(),
             peer_name: server_name,
@@ -227,11 +228,20 @@ impl Server {
             links: ctx.links.clone(),
             applied: snap_index,
             election_ticks: ctx.config.election_ticks(),
+            // ZooKeeper's followers give their leader up after syncLimit ticks, all alike, and
+            // its fast leader election then settles within about a round of votes: the
+            // timeouts spread over one tick, not over another whole timeout as Raft's.
+            max_election_ticks: ctx.config.election_ticks() + 2,
             read_only: ReadOnlyOption::Safe,
             seed,
             fsync_latency: ctx.config.fsync_latency,
             send_before_fsync: false,
         })?;
+        // A fresh ensemble's fast leader election makes the highest server id the leader (all
+        // zxids equal, the votes go to the largest `myid`): it campaigns at once.
+        if fresh && ctx.id == *ctx.servers.iter().max().unwrap_or(&0) {
+            let _ = core.raw.campaign();
+        }
         // ZooKeeper's initializeNextSessionId: server id in the top byte, time below.
         let now_ms = ctx.clock.now().as_millis() as u64;
         let next_session = (((now_ms << 24) >> 8) | (ctx.id << 56)) as i64;
