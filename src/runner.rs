@@ -103,7 +103,7 @@ pub fn run_with(
 ) -> Result<RunArtifacts, RunError> {
     // Checked when a file is read; checked again for a scenario built in code.
     if let Some(algorithm) = scenario.lock.kind.builtin() {
-        if algorithm.is_ap() == (scenario.cluster.backend == Backend::Etcd) {
+        if !scenario.cluster.backend.takes(algorithm) {
             return Err(RunError::Unsupported(format!(
                 "lock {algorithm} does not run on the {:?} backend",
                 scenario.cluster.backend
@@ -281,7 +281,7 @@ fn build(scenario: &Scenario, seed: u64) -> Run {
     let election = scenario.cluster.election_timeout;
     // The AP backends: `members` is the number of store nodes `r1..rN`; no etcd member runs.
     let ap = match scenario.cluster.backend {
-        Backend::Etcd => None,
+        Backend::Etcd | Backend::Zk => None,
         backend => {
             let topology = if backend == Backend::Redis {
                 Topology::Replicated {

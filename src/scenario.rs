@@ -35,6 +35,7 @@ use std::path::Path;
 
 #[cfg(feature = "grpc")]
 pub use bundled::BUNDLED_GRPC;
+pub use bundled::BUNDLED_ZK;
 pub use bundled::{bundled, BUNDLED};
 pub use hosts::{check_plan, hosts, role_allowed, role_names, roles, store_hosts, SENTINELS};
 pub use locks::Locks;

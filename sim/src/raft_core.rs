@@ -52,6 +52,8 @@ pub(crate) struct RaftSetup {
     pub(crate) election_ticks: usize,
     /// The exclusive upper bound of the drawn timeouts (Raft's and etcd's: `2n`).
     pub(crate) max_election_ticks: usize,
+    /// Ticks between a leader's heartbeats (etcd: 1).
+    pub(crate) heartbeat_ticks: usize,
     pub(crate) read_only: ReadOnlyOption,
     /// Seeds this incarnation's election timeouts (mixed from run seed, id, incarnation).
     pub(crate) seed: u64,
@@ -88,7 +90,7 @@ impl RaftCore {
             election_tick: setup.election_ticks,
             min_election_tick: setup.election_ticks,
             max_election_tick: setup.max_election_ticks,
-            heartbeat_tick: 1,
+            heartbeat_tick: setup.heartbeat_ticks,
             applied: setup.applied,
             max_size_per_msg: 1 << 20,
             max_inflight_msgs: 256,

@@ -49,6 +49,34 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ),
 ];
 
+/// The ZooKeeper stories, in `scenarios/zk/`.
+pub const BUNDLED_ZK: &[(&str, &str)] = &[
+    (
+        "zk-pause-no-fencing",
+        include_str!("../../scenarios/zk/zk-pause-no-fencing.toml"),
+    ),
+    (
+        "zk-pause-with-fencing",
+        include_str!("../../scenarios/zk/zk-pause-with-fencing.toml"),
+    ),
+    (
+        "zk-leader-minority",
+        include_str!("../../scenarios/zk/zk-leader-minority.toml"),
+    ),
+    (
+        "zk-client-partitioned",
+        include_str!("../../scenarios/zk/zk-client-partitioned.toml"),
+    ),
+    (
+        "zk-client-partitioned-listener",
+        include_str!("../../scenarios/zk/zk-client-partitioned-listener.toml"),
+    ),
+    (
+        "zk-naive-herd",
+        include_str!("../../scenarios/zk/zk-naive-herd.toml"),
+    ),
+];
+
 /// The stories of the etcd-client locks (feature `grpc`), in `scenarios/grpc/`.
 #[cfg(feature = "grpc")]
 pub const BUNDLED_GRPC: &[(&str, &str)] = &[
@@ -66,12 +94,17 @@ pub const BUNDLED_GRPC: &[(&str, &str)] = &[
     ),
 ];
 
-/// Every scenario this build bundles, with the file it came from: `scenarios/`, and with the
-/// `grpc` feature `scenarios/grpc/`.
+/// Every scenario this build bundles, with the file it came from: `scenarios/`,
+/// `scenarios/zk/`, and with the `grpc` feature `scenarios/grpc/`.
 pub fn bundled() -> impl Iterator<Item = (&'static str, &'static str, String)> {
     let plain = BUNDLED
         .iter()
-        .map(|(name, text)| (*name, *text, format!("scenarios/{name}.toml")));
+        .map(|(name, text)| (*name, *text, format!("scenarios/{name}.toml")))
+        .chain(
+            BUNDLED_ZK
+                .iter()
+                .map(|(name, text)| (*name, *text, format!("scenarios/zk/{name}.toml"))),
+        );
     #[cfg(feature = "grpc")]
     let plain = plain.chain(
         BUNDLED_GRPC

@@ -91,6 +91,16 @@ impl Backend {
             Backend::Zk => "zk",
         }
     }
+
+    /// Whether the built-in lock `kind` runs on this backend: the etcd locks on etcd, the AP
+    /// locks on redis and redlock, the ZooKeeper locks on zk.
+    pub fn takes(self, kind: lock::AlgorithmKind) -> bool {
+        match self {
+            Backend::Etcd => !kind.is_ap() && !kind.is_zk(),
+            Backend::Redis | Backend::Redlock => kind.is_ap(),
+            Backend::Zk => kind.is_zk(),
+        }
+    }
 }
 
 /// What a run must show for the scenario to pass.

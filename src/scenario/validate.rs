@@ -286,12 +286,7 @@ impl Validator<'_> {
         // A lock of the user's own runs on whatever backend the file names: it takes the
         // clients its context offers.
         if let Some(builtin) = kind.builtin() {
-            let fits = match backend {
-                Backend::Etcd => !builtin.is_ap() && !builtin.is_zk(),
-                Backend::Redis | Backend::Redlock => builtin.is_ap(),
-                Backend::Zk => builtin.is_zk(),
-            };
-            if !fits {
+            if !backend.takes(builtin) {
                 return self.err(lock_span, "lock.kind", format!(
                     "lock {:?} does not run on the {backend:?} backend; etcd takes lease-txn, put, etcd-mutex; redis takes redis-setnx; redlock takes redlock; zk takes zk-curator, zk-naive",
                     builtin.name()

@@ -29,6 +29,9 @@ pub struct ZkAccess {
     inner: Rc<RefCell<Inner>>,
 }
 
+/// Curator's default `connectionTimeoutMs`: how long an operation waits for a connection.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Sessions one process may open (ids and ports are numbered within this range).
 const SESSIONS_PER_PROCESS: u32 = 1024;
 
@@ -75,9 +78,11 @@ impl ZkAccess {
         }
     }
 
-    /// Run `op` until it does not fail with `ConnectionLoss`, pausing `backoff` between tries
-    /// (Curator's RetryLoop; it blocks while disconnected). A write that failed so may have
-    /// happened: `op` must be safe to repeat or check for itself (protected mode does).
+    /// Run `op` until it does not fail with `ConnectionLoss` (Curator's RetryLoop): after a
+    /// failure, pause `backoff`, then wait while the client is disconnected — as Curator blocks
+    /// until connected, up to its connection timeout (15 s) — and try again. A write that
+    /// failed so may have happened: `op` must be safe to repeat or check for itself (protected
+    /// mode does).
     pub async fn retrying<T, F, Fut>(
         client: &ZkClient,
         backoff: Duration,
@@ -89,9 +94,25 @@ impl ZkAccess {
     {
         loop {
             match op().await {
-                Err(ZkError::ConnectionLoss) => client.clock().sleep(backoff).await,
+                Err(ZkError::ConnectionLoss) => {
+                    client.clock().sleep(backoff).await;
+                    Self::until_connected(client).await;
+                }
                 other => return other,
             }
+        }
+    }
+
+    /// Wait while `client` is disconnected (or connecting), at most Curator's connection
+    /// timeout of 15 s. Returns at once when it is connected, expired or closed.
+    pub async fn until_connected(client: &ZkClient) {
+        let mut states = client.state_changes();
+        let wait =
+            states.wait_for(|s| !matches!(s, ConnState::Disconnected | ConnState::Connecting));
+        tokio::select! {
+            biased;
+            _ = wait => {}
+            _ = client.clock().sleep(CONNECTION_TIMEOUT) => {}
         }
     }
 

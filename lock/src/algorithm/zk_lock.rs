@@ -127,6 +127,7 @@ impl ZkLock {
                 Err(e) => return Err(e),
             }
             self.ctx.sleep(backoff).await;
+            ZkAccess::until_connected(client).await;
             if self.wait == ZkWait::Parent {
                 // The naive recipe has no protection: a create that happened is orphaned
                 // until the session ends.
@@ -179,6 +180,7 @@ impl ZkLock {
                 Ok(listed) => listed,
                 Err(ZkError::ConnectionLoss) => {
                     self.ctx.sleep(backoff).await;
+                    ZkAccess::until_connected(client).await;
                     continue;
                 }
                 Err(_) => return Err(Attempt::StartOver),
@@ -202,6 +204,7 @@ impl ZkLock {
                         Err(ZkError::NoNode) => continue,
                         Err(ZkError::ConnectionLoss) => {
                             self.ctx.sleep(backoff).await;
+                            ZkAccess::until_connected(client).await;
                             continue;
                         }
                         Err(_) => return Err(Attempt::StartOver),
@@ -235,7 +238,10 @@ impl ZkLock {
         for _ in 0..5 {
             match self.ctx.io(client.delete(ours, -1)).await {
                 Ok(()) | Err(ZkError::NoNode) => return Ok(()),
-                Err(ZkError::ConnectionLoss) => self.ctx.sleep(self.options.retry_backoff).await,
+                Err(ZkError::ConnectionLoss) => {
+                    self.ctx.sleep(self.options.retry_backoff).await;
+                    ZkAccess::until_connected(client).await;
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -230,6 +230,7 @@ impl Member {
             applied: snap_index,
             election_ticks: ctx.config.election_ticks,
             max_election_ticks: 2 * ctx.config.election_ticks,
+            heartbeat_ticks: 1,
             read_only: match ctx.config.read_mode {
                 ReadMode::Safe => ReadOnlyOption::Safe,
                 ReadMode::LeaseBased => ReadOnlyOption::LeaseBased,

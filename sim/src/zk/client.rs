@@ -426,7 +426,9 @@ impl ZkClient {
         let (result, server) = self.send_request(request).await;
         let outcome = match &result {
             Ok(answer) => Outcome::Ok(answer.clone().into()),
-            Err(ZkError::ConnectionLoss) if write => Outcome::Indeterminate,
+            // Sent and the connection broke: it may have happened. Never sent (`server` is
+            // `None`: no connection): it did not.
+            Err(ZkError::ConnectionLoss) if write && server.is_some() => Outcome::Indeterminate,
             Err(e) => Outcome::Fail(e.clone().into()),
         };
         history.complete_from(handle, server, outcome, sim_now());

@@ -14,6 +14,10 @@ use crate::raft_core::storage::MemberStorage;
 use crate::world::sim::World;
 use crate::zk::server::{self, ServerContext};
 
+/// The servers' Raft tick: fine enough that election timeouts drawn within one `tickTime`
+/// rarely collide (heartbeats and expiry passes still run at ZooKeeper's half tick and tick).
+pub(crate) const RAFT_TICK: Duration = Duration::from_millis(100);
+
 /// Timing of the ensemble. Defaults are ZooKeeper's (and Debian's `zoo.cfg`).
 #[derive(Clone, Debug)]
 pub struct ZkConfig {
@@ -48,14 +52,20 @@ impl Default for ZkConfig {
 }
 
 impl ZkConfig {
-    /// The Raft tick: half a `tickTime`, as often as ZooKeeper's leader pings its followers.
+    /// The leader's heartbeat: half a `tickTime`, as often as ZooKeeper's leader pings its
+    /// followers.
     pub fn heartbeat_interval(&self) -> Duration {
         self.tick_time / 2
     }
 
+    /// Raft ticks (of [`RAFT_TICK`]) in one `tickTime` (at least 2).
+    pub(crate) fn ticks_per_tick_time(&self) -> usize {
+        ((self.tick_time.as_millis() / RAFT_TICK.as_millis()) as usize).max(2)
+    }
+
     /// The election timeout in Raft ticks: `syncLimit` ticks of `tickTime`.
     pub(crate) fn election_ticks(&self) -> usize {
-        2 * self.sync_limit.max(1) as usize
+        self.sync_limit.max(1) as usize * self.ticks_per_tick_time()
     }
 
     /// How long a request may make no progress before its connection is given up.

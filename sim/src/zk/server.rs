@@ -119,10 +119,11 @@ pub(crate) async fn run(ctx: ServerContext) -> turmoil::Result {
 
     let clock = server.ctx.clock.clone();
     let tick = server.ctx.config.tick_time;
+    let raft_tick = crate::zk::ensemble::RAFT_TICK;
     let timers = [
         Timer {
-            first: clock.now() + server.ctx.config.heartbeat_interval(),
-            period: server.ctx.config.heartbeat_interval(),
+            first: clock.now() + raft_tick,
+            period: raft_tick,
         },
         Timer {
             first: clock.now() + tick,
@@ -134,7 +135,7 @@ pub(crate) async fn run(ctx: ServerContext) -> turmoil::Result {
 }
 
 /// The server's timers, in the order [`run`] gives them to [`serve`].
-const HEARTBEAT: usize = 0;
+const RAFT_TICK: usize = 0;
 const SESSION_PASS: usize = 1;
 
 pub(crate) struct Server {
@@ -162,6 +163,8 @@ pub(crate) struct Server {
     /// The leader this server serves clients under; a change drops them.
     serving_under: u64,
     read_batches: u64,
+    /// Raft ticks since this incarnation started.
+    raft_ticks: u64,
 }
 
 impl Host for Server {
@@ -169,10 +172,15 @@ impl Host for Server {
 
     fn on_timer(&mut self, timer: usize) {
         match timer {
-            HEARTBEAT => {
+            RAFT_TICK => {
                 self.core.tick();
-                self.relay_touches();
-                self.drop_stalled();
+                self.raft_ticks += 1;
+                // Every half tickTime, as a learner answers its leader's ping.
+                if self.raft_ticks % (self.ctx.config.ticks_per_tick_time() / 2).max(1) as u64 == 0
+                {
+                    self.relay_touches();
+                    self.drop_stalled();
+                }
             }
             SESSION_PASS => self.expire_sessions(),
             _ => unreachable!("a server has two timers"),
@@ -230,8 +238,10 @@ impl Server {
             election_ticks: ctx.config.election_ticks(),
             // ZooKeeper's followers give their leader up after syncLimit ticks, all alike, and
             // its fast leader election then settles within about a round of votes: the
-            // timeouts spread over one tick, not over another whole timeout as Raft's.
-            max_election_ticks: ctx.config.election_ticks() + 2,
+            // timeouts spread over one tickTime (in Raft ticks of 100 ms, so two servers
+            // rarely draw the same), not over another whole timeout as Raft's.
+            max_election_ticks: ctx.config.election_ticks() + ctx.config.ticks_per_tick_time(),
+            heartbeat_ticks: ctx.config.ticks_per_tick_time() / 2,
             read_only: ReadOnlyOption::Safe,
             seed,
             fsync_latency: ctx.config.fsync_latency,
@@ -264,6 +274,7 @@ impl Server {
             next_session,
             serving_under: raft::INVALID_ID,
             read_batches: 0,
+            raft_ticks: 0,
             ctx,
         };
         server.publish_status(true);
