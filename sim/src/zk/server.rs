@@ -176,8 +176,8 @@ impl Host for Server {
                 self.core.tick();
                 self.raft_ticks += 1;
                 // Every half tickTime, as a learner answers its leader's ping.
-                if self.raft_ticks % (self.ctx.config.ticks_per_tick_time() / 2).max(1) as u64 == 0
-                {
+                let half_tick = (self.ctx.config.ticks_per_tick_time() / 2).max(1) as u64;
+                if self.raft_ticks.is_multiple_of(half_tick) {
                     self.relay_touches();
                     self.drop_stalled();
                 }
