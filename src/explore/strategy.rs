@@ -619,7 +619,7 @@ mod tests {
 
         #[test]
         fn generated_plans_are_valid_and_in_time_order(
-            (backend, plan) in select(vec![Backend::Etcd, Backend::Redis, Backend::Redlock])
+            (backend, plan) in select(vec![Backend::Etcd, Backend::Redis, Backend::Redlock, Backend::Zk])
                 .prop_flat_map(|b| (Just(b), fault_plan(&space(b))))
         ) {
             prop_assert!(crate::scenario::check_plan(backend, 3, 2, &plan).is_ok(), "{plan:?}");
@@ -655,7 +655,7 @@ mod tests {
     fn targets_belong_to_the_backend() {
         use proptest::strategy::ValueTree;
         let mut runner = proptest::test_runner::TestRunner::deterministic();
-        for backend in [Backend::Etcd, Backend::Redis, Backend::Redlock] {
+        for backend in [Backend::Etcd, Backend::Redis, Backend::Redlock, Backend::Zk] {
             let s = space(backend);
             let mut seen = std::collections::BTreeSet::new();
             for _ in 0..400 {
@@ -675,6 +675,10 @@ mod tests {
                     "c1", "c2", "holder", "primary", "r1", "r2", "r3", "s1", "s2", "s3",
                 ],
                 Backend::Redlock => vec!["c1", "c2", "holder", "r1", "r2", "r3"],
+                Backend::Zk => vec![
+                    "c1", "c2", "follower", "holder", "leader", "majority", "minority", "z1", "z2",
+                    "z3",
+                ],
             };
             assert_eq!(
                 seen.iter().map(String::as_str).collect::<Vec<_>>(),
