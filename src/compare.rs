@@ -84,6 +84,7 @@ struct FamilyFile {
     etcd: Option<String>,
     redis: Option<String>,
     redlock: Option<String>,
+    zk: Option<String>,
 }
 
 impl Family {
@@ -121,6 +122,7 @@ impl Family {
             (Backend::Etcd, raw.etcd),
             (Backend::Redis, raw.redis),
             (Backend::Redlock, raw.redlock),
+            (Backend::Zk, raw.zk),
         ] {
             if let Some(text) = text {
                 faults.insert(backend, text);
@@ -129,7 +131,7 @@ impl Family {
         if faults.is_empty() {
             return Err(err(
                 "",
-                "no backend's faults: give one or more of etcd, redis, redlock (\"\" for none)"
+                "no backend's faults: give one or more of etcd, redis, redlock, zk (\"\" for none)"
                     .into(),
             ));
         }
@@ -627,8 +629,8 @@ mod tests {
         let families = Family::bundled();
         assert_eq!(families.len(), 6);
         let all = cells(&families, &Row::builtin());
-        // 5 locks × 6 families × 2, less redlock's leader-partition (no leader): 58.
-        assert_eq!(all.len(), 58);
+        // 7 locks × 6 families × 2, less redlock's leader-partition (no leader): 82.
+        assert_eq!(all.len(), 82);
         for cell in &all {
             let s = cell.scenario().unwrap();
             assert_eq!(s.lock.fencing, cell.fencing);

@@ -54,7 +54,7 @@ fn good_scenario_parses_with_every_field() {
 fn unknown_field() {
     assert_eq!(
         error(&with("fencing = false", "fencin = false")),
-        "scenarios/x.toml:14: field `fencin`: unknown field `fencin`, expected one of `kind`, `ttl`, `fencing`"
+        "scenarios/x.toml:14: field `fencin`: unknown field `fencin`, expected one of `kind`, `ttl`, `fencing`, `connection_listener`"
     );
 }
 
@@ -73,7 +73,7 @@ fn unknown_lock_kind() {
     assert_eq!(
         error(&with("kind = \"etcd-mutex\"", "kind = \"zookeeper\"")),
         format!(
-            "scenarios/x.toml:12: field `lock.kind`: unknown lock kind \"zookeeper\"; allowed: lease-txn, put, etcd-mutex, redis-setnx, redlock{}",
+            "scenarios/x.toml:12: field `lock.kind`: unknown lock kind \"zookeeper\"; allowed: lease-txn, put, etcd-mutex, redis-setnx, redlock, zk-curator, zk-naive{}",
             grpc_kinds()
         )
     );
@@ -131,7 +131,7 @@ fn a_registered_lock_is_a_kind_on_any_backend_and_listed_when_a_kind_is_unknown(
             .unwrap_err()
             .to_string(),
         format!(
-            "scenarios/x.toml:12: field `lock.kind`: unknown lock kind \"zookeeper\"; allowed: lease-txn, put, etcd-mutex, redis-setnx, redlock{}, my-lock",
+            "scenarios/x.toml:12: field `lock.kind`: unknown lock kind \"zookeeper\"; allowed: lease-txn, put, etcd-mutex, redis-setnx, redlock, zk-curator, zk-naive{}, my-lock",
             grpc_kinds()
         )
     );
@@ -162,14 +162,14 @@ fn fault_aimed_at_a_role_of_another_backend() {
     };
     assert_eq!(
         on_redis("target = \"holder\"", "target = \"leader\""),
-        "scenarios/x.toml:22: field `fault[0].target`: role `leader` means nothing on the redis backend: it names etcd members, and this world has none; roles here: primary, holder"
+        "scenarios/x.toml:22: field `fault[0].target`: role `leader` means nothing on the redis backend: it names consensus members (etcd's, ZooKeeper's), and this world has none; roles here: primary, holder"
     );
     assert_eq!(
         on_redis(
             "kind = \"pause\"\ntarget = \"holder\"",
             "kind = \"partition\"\ngroups = [[\"minority\"], [\"majority\"]]"
         ),
-        "scenarios/x.toml:22: field `fault[0].groups`: role `minority` means nothing on the redis backend: it names etcd members, and this world has none; roles here: primary, holder"
+        "scenarios/x.toml:22: field `fault[0].groups`: role `minority` means nothing on the redis backend: it names consensus members (etcd's, ZooKeeper's), and this world has none; roles here: primary, holder"
     );
     // The redis world's hosts, in the message for a host it does not have.
     assert_eq!(

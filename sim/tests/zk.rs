@@ -13,6 +13,10 @@ use sim::zk::{
 use sim::{ClusterEvent, History, Record, World, WorldConfig};
 
 fn world(seed: u64) -> (World<'static>, ZkEnsemble) {
+    world_of(3, seed)
+}
+
+fn world_of(servers: usize, seed: u64) -> (World<'static>, ZkEnsemble) {
     let mut world = World::new(WorldConfig {
         seed,
         tick: Duration::from_millis(10),
@@ -20,7 +24,7 @@ fn world(seed: u64) -> (World<'static>, ZkEnsemble) {
         // Above the tick, so the seed's latency draws reorder deliveries.
         latency_max: Duration::from_millis(40),
     });
-    let zk = ZkEnsemble::add_to(&mut world, 3, ZkConfig::default());
+    let zk = ZkEnsemble::add_to(&mut world, servers, ZkConfig::default());
     (world, zk)
 }
 
@@ -292,4 +296,76 @@ fn sessions_survive_a_leader_crash() {
         "{text}"
     );
     let _ = zk.leader(&world);
+}
+
+/// How long after its client stops (SIGSTOP, a GC pause) a session's ephemeral is gone, seen by
+/// another client polling every 20 ms — the measurement made against a real standalone
+/// ZooKeeper 3.8 (tickTime 2 s, session 6 s, kazoo clients): 5.83–7.80 s over 8 trials. The
+/// bounds follow the rules: the last ping is at most T/3 before the stop, the leader's deadline
+/// is rounded up to the tick, a follower's relay adds up to half a tick (none standalone).
+#[test]
+fn session_expiry_after_the_client_stops() {
+    for servers in [1, 3] {
+        let delays = expiry_delays(servers);
+        let (min, max) = (delays.iter().min().unwrap(), delays.iter().max().unwrap());
+        let mean = delays.iter().sum::<u64>() as f64 / delays.len() as f64;
+        println!(
+            "{servers} server(s): ephemeral gone after the stop (ms): {delays:?}; min {min} max {max} mean {mean:.0}"
+        );
+        assert!(*min >= 3_900 && *max <= 9_100, "{delays:?}");
+    }
+}
+
+fn expiry_delays(servers: usize) -> Vec<u64> {
+    let mut delays = Vec::new();
+    for seed in 0..20u64 {
+        let (mut world, zk) = world_of(servers, seed);
+        let history = world.history().clone();
+        let log: Log = Rc::default();
+        let holder = client_config(&mut world, &zk, "c1");
+        let observer = client_config(&mut world, &zk, "c2");
+        let (h1, h2, l1, l2) = (history.clone(), history.clone(), log.clone(), log.clone());
+        world.add_client("c1", async move {
+            let c = ZkClient::connect("c1", 1, holder, h1).await?;
+            c.create("/e", b"", CreateMode::Ephemeral).await?;
+            say(&l1, "holding");
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+        world.add_client("c2", async move {
+            let c = ZkClient::connect("c2", 2, observer, h2).await?;
+            let mut seen = false;
+            loop {
+                let exists = c.exists("/e").await?.is_some();
+                seen |= exists;
+                if seen && !exists {
+                    say(&l2, format!("gone at {}", sim::sim_now().as_millis()));
+                    return Ok(());
+                }
+                c.clock().sleep(Duration::from_millis(20)).await;
+            }
+        });
+        let until = world.elapsed() + Duration::from_secs(60);
+        while !log.borrow().iter().any(|l| l == "holding") {
+            world.step().unwrap();
+            assert!(world.elapsed() < until);
+        }
+        // Stop at a different phase of the ping cycle in each seed.
+        world
+            .run_for(Duration::from_millis(500 + 100 * seed))
+            .unwrap();
+        let stopped = world.elapsed().as_millis() as u64;
+        world.pause("c1");
+        while !log.borrow().iter().any(|l| l.starts_with("gone")) {
+            world.step().unwrap();
+            assert!(world.elapsed() < until + Duration::from_secs(60));
+        }
+        let gone: u64 = log
+            .borrow()
+            .iter()
+            .find_map(|l| l.strip_prefix("gone at ").map(|t| t.parse().unwrap()))
+            .unwrap();
+        delays.push(gone - stopped);
+    }
+    delays
 }

@@ -431,7 +431,8 @@ fn leases_and_ops(
     (leases, ops, expiries)
 }
 
-/// Role spans from the history: etcd's elections and steps down (cluster events), a redis
+/// Role spans from the history: etcd's and ZooKeeper's elections and steps down (cluster
+/// events), a redis
 /// node's promotions, demotions and restarts as primary (its `app` records), crashes and
 /// restarts of any store host.
 fn roles(records: &[Record], members: &[String], backend: Backend, end_ms: u64) -> Vec<RoleSpan> {
@@ -481,6 +482,13 @@ fn roles(records: &[Record], members: &[String], backend: Backend, end_ms: u64) 
                     }
                     ClusterEvent::SteppedDown { member, .. } => {
                         close(&mut open, &sim::member_name(*member), &is_leader, at);
+                    }
+                    ClusterEvent::ServerLeads { server, term } => {
+                        close(&mut open, server, &is_leader, at);
+                        open.insert((server.clone(), Role::Leader { term: *term }), at);
+                    }
+                    ClusterEvent::ServerStepsDown { server, .. } => {
+                        close(&mut open, server, &is_leader, at);
                     }
                     ClusterEvent::Crash { host } if members.contains(host) => {
                         close(&mut open, host, &is_up, at);
