@@ -41,7 +41,11 @@
 //!   `storage` (`MemberStorage`, the durable disk), `page_cache` (written, not yet fsynced),
 //!   `status` (`MemberStatus` on the `StatusBoard`) and `roles` (`RaftRoles`: leader, followers
 //!   and members for fault plans).
-//! * `zk/` — ZooKeeper (under way): `tree`, the znode tree with ZooKeeper's numbering and errors.
+//! * `zk/` — a ZooKeeper ensemble on the Raft core: `tree` (znodes, ZooKeeper's numbering and
+//!   errors), `state` (tree + sessions + zxids, what the log applies), `wire`, `server/` (one
+//!   server: connections, watches, the leader's session expiry), `ensemble` (`ZkEnsemble`,
+//!   `ZkConfig`), `client` (`ZkClient`: connection states, failover, watches), `driver`
+//!   (`ZkDriver` for `locksim ctl --backend zk`).
 //! * `ap/` — the AP contrast: a Redis-like store (primary, async replicas, Sentinel failover):
 //!   `ApStore::add_to(&mut World)`, `ApClient` (a public module: its names are Redis's).
 //! * `op` — `Request`, `Response`, `OpError`: every store's operations as the history records

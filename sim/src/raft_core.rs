@@ -12,6 +12,7 @@ pub(crate) mod roles;
 pub(crate) mod status;
 pub(crate) mod storage;
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -27,8 +28,60 @@ use crate::world::clock::Clock;
 use crate::world::datagram::MAX_DATAGRAM;
 use crate::world::history::{sim_now, ClusterEvent, History};
 use crate::world::link_faults::LinkFaults;
+use crate::world::sim::World;
 use page_cache::PageCache;
 use storage::MemberStorage;
+
+/// What a Raft node of a store keeps across its incarnations, made once by [`add_nodes`]: its
+/// durable disk and page cache (outside the host, so a crash keeps them, a power loss the
+/// disk only), its clock (monotonic: Go's and Java's timers ignore a wall-clock step) and links.
+#[derive(Clone)]
+pub(crate) struct NodeDisk {
+    pub(crate) storage: MemberStorage,
+    pub(crate) page_cache: PageCache,
+    pub(crate) clock: Clock,
+    pub(crate) links: LinkFaults,
+    /// Counts starts, so each incarnation draws fresh (but seeded) election timeouts.
+    pub(crate) incarnation: Rc<Cell<u64>>,
+}
+
+/// Register Raft nodes `ids` on `world` (host `name(id)`, in id order), each with its
+/// [`NodeDisk`] and what a power loss does to its unsynced writes; `software(id, disk)` is the
+/// host body, run again from the same disk after a restart.
+pub(crate) fn add_nodes<F, Fut>(
+    world: &mut World,
+    ids: &[u64],
+    name: fn(u64) -> String,
+    software: impl Fn(u64, NodeDisk) -> F,
+) where
+    F: Fn() -> Fut + 'static,
+    Fut: std::future::Future<Output = turmoil::Result> + 'static,
+{
+    for &id in ids {
+        let host = name(id);
+        let clock = world.clock(&host);
+        clock.set_monotonic();
+        let disk = NodeDisk {
+            storage: MemberStorage::new_with_conf_state(ids.to_vec()),
+            page_cache: PageCache::default(),
+            clock,
+            links: world.links(),
+            incarnation: Rc::new(Cell::new(0)),
+        };
+        let page_cache = disk.page_cache.clone();
+        world.on_power_loss(&host, move || page_cache.discard());
+        world.add_host(&host, software(id, disk));
+    }
+}
+
+/// The seed of one incarnation's election draws: the run's seed mixed with the node's id, its
+/// incarnation and a store's `salt` (two stores' nodes with one id draw apart).
+pub(crate) fn incarnation_seed(seed: u64, id: u64, incarnation: u64, salt: u64) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(id << 32)
+        .wrapping_add(incarnation)
+        ^ salt
+}
 
 /// What a [`RaftCore`] is built from: the node's identity and disk, its timing, and how its
 /// peers are reached.
@@ -42,10 +95,8 @@ pub(crate) struct RaftSetup {
     /// The UDP port every peer's Raft socket listens on.
     pub(crate) peer_port: u16,
     pub(crate) peer_socket: Rc<UdpSocket>,
-    pub(crate) storage: MemberStorage,
-    pub(crate) page_cache: PageCache,
-    pub(crate) clock: Clock,
-    pub(crate) links: LinkFaults,
+    /// Disk, page cache, clock and links.
+    pub(crate) disk: NodeDisk,
     /// The index the state machine was restored to (its snapshot's).
     pub(crate) applied: u64,
     /// Election timeout in ticks; each timeout is drawn from `[n, max_election_ticks)`.
@@ -108,18 +159,18 @@ impl RaftCore {
             ..Default::default()
         };
         let logger = slog::Logger::root(slog::Discard, slog::o!());
-        let raw = RawNode::new(&config, setup.storage.clone(), &logger)?;
+        let raw = RawNode::new(&config, setup.disk.storage.clone(), &logger)?;
         let mut core = RaftCore {
             raw,
-            storage: setup.storage,
+            storage: setup.disk.storage,
             history: None,
             name: setup.name,
             peer_name: setup.peer_name,
             peer_port: setup.peer_port,
             peer_socket: setup.peer_socket,
-            page_cache: setup.page_cache,
-            clock: setup.clock,
-            links: setup.links,
+            page_cache: setup.disk.page_cache,
+            clock: setup.disk.clock,
+            links: setup.disk.links,
             rng: ChaCha8Rng::seed_from_u64(setup.seed),
             election_ticks: setup.election_ticks,
             max_election_ticks: setup.max_election_ticks,

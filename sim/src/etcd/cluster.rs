@@ -6,18 +6,15 @@
 //! the same disk, while the `RawNode`, lessor timers, watches and sockets start afresh — crash
 //! as a process restart, not as amnesia (TigerBeetle: "leave the persistent storage untouched").
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ops::{Deref, DerefMut};
-use std::rc::Rc;
 use std::time::Duration;
 
 use crate::etcd::client::ClientConfig;
 use crate::etcd::member::{self, MemberConfig, MemberContext, MemberStatus, StatusBoard};
 use crate::etcd::request::MemberId;
-use crate::raft_core::page_cache::PageCache;
+use crate::raft_core::add_nodes;
 use crate::raft_core::roles::EtcdRoles;
-use crate::raft_core::storage::MemberStorage;
 use crate::world::sim::{SimError, World, WorldConfig};
 
 /// Shape and timing of a simulated cluster.
@@ -90,30 +87,21 @@ impl EtcdCluster {
             roles: EtcdRoles::new(board.clone(), members, member_name),
         };
         let peers: Vec<MemberId> = (1..=members as u64).collect();
-        for &id in &peers {
-            let name = member_name(id);
-            let storage = MemberStorage::new_with_conf_state(peers.clone());
-            let page_cache = PageCache::default();
-            // etcd is a Go program: its Raft ticks, lease expiries and request timeouts compare
-            // monotonic readings, so a wall-clock step moves none of them (a fast clock does).
-            let clock = world.clock(&name);
-            clock.set_monotonic();
+        // etcd is a Go program: its Raft ticks, lease expiries and request timeouts compare
+        // monotonic readings, so a wall-clock step moves none of them (a fast clock does).
+        let (config, history) = (etcd.config.clone(), world.history().clone());
+        add_nodes(world, &peers, member_name, |id, disk| {
             let ctx = MemberContext {
                 id,
                 peers: peers.clone(),
-                config: etcd.config.clone(),
-                storage,
+                config: config.clone(),
+                disk,
                 seed,
-                incarnation: Rc::new(Cell::new(0)),
-                history: world.history().clone(),
+                history: history.clone(),
                 board: board.clone(),
-                clock,
-                links: world.links(),
-                page_cache: page_cache.clone(),
             };
-            world.on_power_loss(&name, move || page_cache.discard());
-            world.add_host(&name, move || member::run(ctx.clone()));
-        }
+            move || member::run(ctx.clone())
+        });
         etcd
     }
 

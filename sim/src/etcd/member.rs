@@ -23,7 +23,6 @@ mod requests;
 pub use crate::raft_core::status::{MemberStatus, Role, StatusBoard};
 pub use config::{MemberConfig, ReadMode, CLUSTER_ID};
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -42,14 +41,10 @@ use crate::etcd::transport::{
     ClientMessage, Proposal, Reply, ReplyTo, WriteOp, CLIENT_PORT, PEER_PORT,
 };
 use crate::etcd::watch::WatchHub;
-use crate::raft_core::page_cache::PageCache;
-use crate::raft_core::storage::MemberStorage;
-use crate::raft_core::{on_ready, receive_raft, RaftCore, RaftSetup};
-use crate::world::clock::Clock;
+use crate::raft_core::{incarnation_seed, on_ready, receive_raft, NodeDisk, RaftCore, RaftSetup};
 use crate::world::datagram::encode;
 use crate::world::history::History;
 use crate::world::host_loop::{receive_datagrams, serve, Host, Timer};
-use crate::world::link_faults::LinkFaults;
 use requests::{PendingRead, QueuedProposal, Waiter};
 
 /// Everything a member host needs that outlives one incarnation of it.
@@ -58,17 +53,11 @@ pub(crate) struct MemberContext {
     pub(crate) id: MemberId,
     pub(crate) peers: Vec<MemberId>,
     pub(crate) config: MemberConfig,
-    pub(crate) storage: MemberStorage,
+    /// Disk, page cache, clock, links, incarnation count: kept by the world across restarts.
+    pub(crate) disk: NodeDisk,
     pub(crate) seed: u64,
-    /// Counts starts, so each incarnation draws fresh (but seeded) election timeouts.
-    pub(crate) incarnation: Rc<Cell<u64>>,
     pub(crate) history: History,
     pub(crate) board: StatusBoard,
-    /// The host's clock: pause and skew act through it. Kept by the cluster across restarts.
-    pub(crate) clock: Clock,
-    pub(crate) links: LinkFaults,
-    /// Written but not yet fsynced Raft state; survives a process crash, not a power loss.
-    pub(crate) page_cache: PageCache,
 }
 
 enum Inbound {
@@ -113,11 +102,11 @@ pub(crate) async fn run(ctx: MemberContext) -> turmoil::Result {
                 .iter()
                 .map(|id| crate::etcd::cluster::member_name(*id))
                 .collect(),
-            clock: member.ctx.clock.clone(),
+            clock: member.ctx.disk.clock.clone(),
             history: member.ctx.history.clone(),
-            links: member.ctx.links.clone(),
+            links: member.ctx.disk.links.clone(),
             request_timeout: member.ctx.config.request_timeout,
-            incarnation: member.ctx.incarnation.get(),
+            incarnation: member.ctx.disk.incarnation.get(),
         };
         tokio::task::spawn_local(crate::etcd::grpc::serve(front));
     }
@@ -126,7 +115,7 @@ pub(crate) async fn run(ctx: MemberContext) -> turmoil::Result {
 
     // Timers run on the host's own clock, so a skewed clock ticks Raft and expires leases at
     // its own pace.
-    let clock = member.ctx.clock.clone();
+    let clock = member.ctx.disk.clock.clone();
     let timers = [
         Timer {
             first: clock.now() + member.ctx.config.heartbeat_interval,
@@ -196,26 +185,22 @@ impl Member {
         peer_socket: Rc<UdpSocket>,
         client_socket: Rc<UdpSocket>,
     ) -> raft::Result<Self> {
-        let incarnation = ctx.incarnation.get();
-        ctx.incarnation.set(incarnation + 1);
+        let incarnation = ctx.disk.incarnation.get();
+        ctx.disk.incarnation.set(incarnation + 1);
         // After a process crash the kernel writes back what it still held.
-        ctx.page_cache.fsync(&ctx.storage);
-        let now = ctx.clock.now();
+        ctx.disk.page_cache.fsync(&ctx.disk.storage);
+        let now = ctx.disk.clock.now();
 
         // Volatile state is rebuilt from the disk: the state machine from the last snapshot,
         // then Raft replays committed entries after it through the first Readys.
         let min_ttl = ctx.config.min_lease_ttl_secs();
-        let (snap_index, mut sm) = match ctx.storage.snapshot_data() {
+        let (snap_index, mut sm) = match ctx.disk.storage.snapshot_data() {
             Some((meta, data)) if !data.is_empty() => (meta.index, StateMachine::from_bytes(&data)),
             _ => (0, StateMachine::new(min_ttl)),
         };
         sm.lessor.demote();
 
-        let seed = ctx
-            .seed
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(ctx.id << 32)
-            .wrapping_add(incarnation);
+        let seed = incarnation_seed(ctx.seed, ctx.id, incarnation, 0);
         let name = crate::etcd::cluster::member_name(ctx.id);
         let mut core = RaftCore::new(RaftSetup {
             id: ctx.id,
@@ -223,10 +208,7 @@ impl Member {
             peer_name: crate::etcd::cluster::member_name,
             peer_port: PEER_PORT,
             peer_socket,
-            storage: ctx.storage.clone(),
-            page_cache: ctx.page_cache.clone(),
-            clock: ctx.clock.clone(),
-            links: ctx.links.clone(),
+            disk: ctx.disk.clone(),
             applied: snap_index,
             election_ticks: ctx.config.election_ticks,
             max_election_ticks: 2 * ctx.config.election_ticks,
@@ -263,7 +245,7 @@ impl Member {
 
     fn tick(&mut self) {
         self.core.tick();
-        let now = self.ctx.clock.now();
+        let now = self.ctx.disk.clock.now();
         self.answer_watches(now);
         // Forget requests whose clients gave up long ago.
         self.waiters.retain(|_, w| w.deadline > now);
@@ -303,7 +285,7 @@ impl Member {
             self.revoking.clear();
             return;
         }
-        let now = self.ctx.clock.now();
+        let now = self.ctx.disk.clock.now();
         for lease in self.sm.lessor.expired(now, LEASE_REVOKE_RATE / 2) {
             if let Some(at) = self.revoking.get(&lease) {
                 if now < *at + EXPIRED_LEASE_RETRY_INTERVAL {

@@ -2,15 +2,12 @@
 //! kept outside its host (a crash is a process restart, as for etcd's members), and `ZkConfig`,
 //! their timing with ZooKeeper's defaults.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
 use std::time::Duration;
 
-use crate::raft_core::page_cache::PageCache;
+use crate::raft_core::add_nodes;
 use crate::raft_core::roles::RaftRoles;
 use crate::raft_core::status::{MemberStatus, StatusBoard};
-use crate::raft_core::storage::MemberStorage;
 use crate::world::sim::World;
 use crate::zk::server::{self, ServerContext};
 
@@ -103,29 +100,19 @@ impl ZkEnsemble {
             roles: RaftRoles::new(board.clone(), servers, server_name),
         };
         let ids: Vec<u64> = (1..=servers as u64).collect();
-        for &id in &ids {
-            let name = server_name(id);
-            let page_cache = PageCache::default();
-            // ZooKeeper times sessions and its quorum on `Time.currentElapsedTime` (nanoTime):
-            // a wall-clock step moves none of it, a fast clock does.
-            let clock = world.clock(&name);
-            clock.set_monotonic();
+        let (config, history) = (ensemble.config.clone(), world.history().clone());
+        add_nodes(world, &ids, server_name, |id, disk| {
             let ctx = ServerContext {
                 id,
                 servers: ids.clone(),
-                config: ensemble.config.clone(),
-                storage: MemberStorage::new_with_conf_state(ids.clone()),
-                page_cache: page_cache.clone(),
+                config: config.clone(),
+                disk,
                 seed,
-                incarnation: Rc::new(Cell::new(0)),
-                history: world.history().clone(),
+                history: history.clone(),
                 board: board.clone(),
-                clock,
-                links: world.links(),
             };
-            world.on_power_loss(&name, move || page_cache.discard());
-            world.add_host(&name, move || server::run(ctx.clone()));
-        }
+            move || server::run(ctx.clone())
+        });
         ensemble
     }
 

@@ -30,7 +30,6 @@ pub(crate) use connections::OUT_OF_BAND;
 mod sessions;
 mod watches;
 
-use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -41,15 +40,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use turmoil::net::UdpSocket;
 
-use crate::raft_core::page_cache::PageCache;
 use crate::raft_core::status::{MemberStatus, Role, StatusBoard};
-use crate::raft_core::storage::MemberStorage;
-use crate::raft_core::{on_ready, receive_raft, RaftCore, RaftSetup, Replica};
-use crate::world::clock::Clock;
+use crate::raft_core::{
+    incarnation_seed, on_ready, receive_raft, NodeDisk, RaftCore, RaftSetup, Replica,
+};
 use crate::world::datagram::{decode, encode};
 use crate::world::history::{sim_now, ClusterEvent, History};
 use crate::world::host_loop::{receive_datagrams, serve, Host, Timer};
-use crate::world::link_faults::LinkFaults;
 use crate::zk::ensemble::{server_name, ZkConfig};
 use crate::zk::state::{Txn, ZkState};
 use crate::zk::tree::SessionId;
@@ -64,14 +61,11 @@ pub(crate) struct ServerContext {
     pub(crate) id: u64,
     pub(crate) servers: Vec<u64>,
     pub(crate) config: ZkConfig,
-    pub(crate) storage: MemberStorage,
-    pub(crate) page_cache: PageCache,
+    /// Disk, page cache, clock, links, incarnation count: kept by the world across restarts.
+    pub(crate) disk: NodeDisk,
     pub(crate) seed: u64,
-    pub(crate) incarnation: Rc<Cell<u64>>,
     pub(crate) history: History,
     pub(crate) board: StatusBoard,
-    pub(crate) clock: Clock,
-    pub(crate) links: LinkFaults,
 }
 
 pub(crate) enum Inbound {
@@ -117,7 +111,7 @@ pub(crate) async fn run(ctx: ServerContext) -> turmoil::Result {
     receive_datagrams(client_socket, tx.clone(), Inbound::Client);
     receive_datagrams(learner_socket, tx, Inbound::Learner);
 
-    let clock = server.ctx.clock.clone();
+    let clock = server.ctx.disk.clock.clone();
     let tick = server.ctx.config.tick_time;
     let raft_tick = crate::zk::ensemble::RAFT_TICK;
     let timers = [
@@ -209,31 +203,24 @@ impl Server {
         client_socket: Rc<UdpSocket>,
         learner_socket: Rc<UdpSocket>,
     ) -> raft::Result<Self> {
-        let incarnation = ctx.incarnation.get();
-        ctx.incarnation.set(incarnation + 1);
-        ctx.page_cache.fsync(&ctx.storage);
-        let (snap_index, state) = match ctx.storage.snapshot_data() {
+        let incarnation = ctx.disk.incarnation.get();
+        ctx.disk.incarnation.set(incarnation + 1);
+        ctx.disk.page_cache.fsync(&ctx.disk.storage);
+        let (snap_index, state) = match ctx.disk.storage.snapshot_data() {
             Some((meta, data)) if !data.is_empty() => (meta.index, ZkState::from_bytes(&data)),
             _ => (0, ZkState::default()),
         };
         let name = server_name(ctx.id);
-        let seed = ctx
-            .seed
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(ctx.id << 32)
-            .wrapping_add(incarnation)
-            ^ 0x7a6b; // "zk": not the election draws of an etcd member with the same id
-        let fresh = ctx.storage.disk().hard_state().term == 0;
+        // Salted "zk": not the election draws of an etcd member with the same id.
+        let seed = incarnation_seed(ctx.seed, ctx.id, incarnation, 0x7a6b);
+        let fresh = ctx.disk.storage.disk().hard_state().term == 0;
         let mut core = RaftCore::new(RaftSetup {
             id: ctx.id,
             name: name.clone(),
             peer_name: server_name,
             peer_port: PEER_PORT,
             peer_socket,
-            storage: ctx.storage.clone(),
-            page_cache: ctx.page_cache.clone(),
-            clock: ctx.clock.clone(),
-            links: ctx.links.clone(),
+            disk: ctx.disk.clone(),
             applied: snap_index,
             election_ticks: ctx.config.election_ticks(),
             // ZooKeeper's followers give their leader up after syncLimit ticks, all alike, and
@@ -253,7 +240,7 @@ impl Server {
             let _ = core.raw.campaign();
         }
         // ZooKeeper's initializeNextSessionId: server id in the top byte, time below.
-        let now_ms = ctx.clock.now().as_millis() as u64;
+        let now_ms = ctx.disk.clock.now().as_millis() as u64;
         let next_session = (((now_ms << 24) >> 8) | (ctx.id << 56)) as i64;
         let server = Server {
             name,
@@ -291,7 +278,7 @@ impl Server {
         self.next_pid += 1;
         let proposal = Proposal {
             origin: self.ctx.id,
-            incarnation: self.ctx.incarnation.get(),
+            incarnation: self.ctx.disk.incarnation.get(),
             pid: self.next_pid,
             txn,
         };
@@ -323,7 +310,7 @@ impl Server {
     fn send_learner(&self, to: u64, msg: &LearnerMessage) {
         let host = server_name(to);
         let bytes = encode(msg);
-        for _ in 0..self.ctx.links.copies(&self.name, &host) {
+        for _ in 0..self.ctx.disk.links.copies(&self.name, &host) {
             let _ = self
                 .learner_socket
                 .try_send_to(&bytes, (host.as_str(), LEARNER_PORT));
@@ -331,7 +318,7 @@ impl Server {
     }
 
     fn on_learner(&mut self, from: SocketAddr, msg: LearnerMessage) {
-        let now = self.ctx.clock.now();
+        let now = self.ctx.disk.clock.now();
         match msg {
             LearnerMessage::Touch { sessions } => {
                 if let Some(tracker) = &mut self.tracker {
@@ -364,7 +351,7 @@ impl Server {
 
     /// The leader's expiry pass (every tick): propose `closeSession` for each expired session.
     fn expire_sessions(&mut self) {
-        let now = self.ctx.clock.now();
+        let now = self.ctx.disk.clock.now();
         let Some(tracker) = &mut self.tracker else {
             return;
         };
@@ -411,7 +398,7 @@ impl Replica for Server {
         self.state = ZkState::from_bytes(&snapshot.data);
         self.applied = snapshot.get_metadata().index;
         if let Some(tracker) = &mut self.tracker {
-            let now = self.ctx.clock.now();
+            let now = self.ctx.disk.clock.now();
             for (&s, &timeout) in &self.state.sessions {
                 if !tracker.is_valid(s) {
                     tracker.add(s, timeout, now);
@@ -433,7 +420,7 @@ impl Replica for Server {
             };
             let applied = self.state.apply(&proposal.txn, zxid);
             let own = proposal.origin == self.ctx.id
-                && proposal.incarnation == self.ctx.incarnation.get();
+                && proposal.incarnation == self.ctx.disk.incarnation.get();
             let waiting = if own {
                 self.waiters.remove(&proposal.pid)
             } else {
@@ -445,7 +432,7 @@ impl Replica for Server {
                     timeout_ms,
                 } => {
                     if let Some(tracker) = &mut self.tracker {
-                        tracker.add(*session, *timeout_ms, self.ctx.clock.now());
+                        tracker.add(*session, *timeout_ms, self.ctx.disk.clock.now());
                     }
                 }
                 Txn::CloseSession { session } => {
@@ -494,7 +481,7 @@ impl Replica for Server {
             self.tracker = Some(SessionTracker::start(
                 self.ctx.config.tick_time,
                 self.state.sessions.iter().map(|(&s, &t)| (s, t)),
-                self.ctx.clock.now(),
+                self.ctx.disk.clock.now(),
             ));
             self.ctx.history.event(
                 ClusterEvent::ServerLeads {
@@ -518,7 +505,7 @@ impl Replica for Server {
     fn on_read_states(&mut self, states: Vec<ReadState>) {
         for rs in states {
             if let Some((server, incarnation, batch)) = decode::<(u64, u64, u64)>(&rs.request_ctx) {
-                if server == self.ctx.id && incarnation == self.ctx.incarnation.get() {
+                if server == self.ctx.id && incarnation == self.ctx.disk.incarnation.get() {
                     self.synced(batch, rs.index);
                 }
             }

@@ -21,7 +21,7 @@ impl Replica for Member {
     fn install_snapshot(&mut self, snapshot: &Snapshot) {
         self.sm = StateMachine::from_bytes(&snapshot.data);
         if self.is_leader() {
-            let now = self.ctx.clock.now();
+            let now = self.ctx.disk.clock.now();
             self.sm
                 .lessor
                 .promote(now, self.ctx.config.election_timeout());
@@ -33,7 +33,7 @@ impl Replica for Member {
 
     fn apply(&mut self, entries: Vec<Entry>) {
         // The lessor runs on this member's clock; the history on simulated time.
-        let now = self.ctx.clock.now();
+        let now = self.ctx.disk.clock.now();
         let at = sim_now();
         for entry in entries {
             self.applied = entry.index;
@@ -73,7 +73,7 @@ impl Replica for Member {
         let role: Role = role.into();
         let was = self.role;
         self.role = role;
-        let now = self.ctx.clock.now();
+        let now = self.ctx.disk.clock.now();
         let at = sim_now();
         let term = self.core.term();
         if role == Role::Leader && was != Role::Leader {
@@ -104,7 +104,7 @@ impl Replica for Member {
     fn on_read_states(&mut self, states: Vec<ReadState>) {
         for rs in states {
             if let Some((member, incarnation, batch)) = decode::<(u64, u64, u64)>(&rs.request_ctx) {
-                if member != self.ctx.id || incarnation != self.ctx.incarnation.get() {
+                if member != self.ctx.id || incarnation != self.ctx.disk.incarnation.get() {
                     continue;
                 }
                 for read in self.reads.iter_mut().filter(|r| r.batch == Some(batch)) {
@@ -115,7 +115,7 @@ impl Replica for Member {
     }
 
     fn after_ready(&mut self) {
-        let now = self.ctx.clock.now();
+        let now = self.ctx.disk.clock.now();
         self.serve_reads();
         self.answer_watches(now);
         let (applied, config) = (self.applied, &self.ctx.config);

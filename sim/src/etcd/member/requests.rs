@@ -42,7 +42,7 @@ pub(super) struct QueuedProposal {
 impl Member {
     pub(super) fn handle_client(&mut self, from: ReplyTo, msg: ClientMessage) {
         let ClientMessage { id, request } = msg;
-        let now = self.ctx.clock.now();
+        let now = self.ctx.disk.clock.now();
         let deadline = now + self.ctx.config.request_timeout;
         match request {
             ClientRequest::Range(req) if req.serializable => {
@@ -198,7 +198,7 @@ impl Member {
                 read.batch = Some(batch);
             }
             // Unique across members and restarts: the leader keys pending reads by context.
-            let context = (self.ctx.id, self.ctx.incarnation.get(), batch);
+            let context = (self.ctx.id, self.ctx.disk.incarnation.get(), batch);
             self.core.raw.read_index(encode(&context));
         }
     }
@@ -269,7 +269,7 @@ impl Member {
             }
         };
         let bytes = encode(&reply);
-        let copies = self.ctx.links.copies_to(&self.name, || {
+        let copies = self.ctx.disk.links.copies_to(&self.name, || {
             turmoil::reverse_lookup(to.ip()).unwrap_or_default()
         });
         for _ in 0..copies {

@@ -110,7 +110,7 @@ impl Server {
     }
 
     fn touch(&mut self, session: SessionId) {
-        let now = self.ctx.clock.now();
+        let now = self.ctx.disk.clock.now();
         match &mut self.tracker {
             Some(tracker) => {
                 tracker.touch(session, now);
@@ -139,31 +139,14 @@ impl Server {
             return;
         }
         let timeout_ms = self.ctx.config.negotiate(timeout_ms);
-        let now = self.ctx.clock.now();
-        if session == 0 {
+        let now = self.ctx.disk.clock.now();
+        let new = session == 0;
+        let session = if new {
             self.next_session += 1;
-            let session = self.next_session;
-            if self.propose(
-                Txn::CreateSession {
-                    session,
-                    timeout_ms,
-                },
-                Waiting::Connect(conn),
-            ) {
-                self.connecting.insert(
-                    conn,
-                    Connecting {
-                        addr: from,
-                        session,
-                        timeout_ms,
-                        since: now,
-                    },
-                );
-            } else {
-                self.send_to(from, conn, OUT_OF_BAND, ServerBody::Closed);
-            }
-            return;
-        }
+            self.next_session
+        } else {
+            session
+        };
         self.connecting.insert(
             conn,
             Connecting {
@@ -173,6 +156,17 @@ impl Server {
                 since: now,
             },
         );
+        if new {
+            let txn = Txn::CreateSession {
+                session,
+                timeout_ms,
+            };
+            if !self.propose(txn, Waiting::Connect(conn)) {
+                self.connecting.remove(&conn);
+                self.send_to(from, conn, OUT_OF_BAND, ServerBody::Closed);
+            }
+            return;
+        }
         match &mut self.tracker {
             Some(tracker) => {
                 let valid = tracker.touch(session, now);
@@ -235,7 +229,7 @@ impl Server {
     }
 
     fn on_body(&mut self, conn: ConnId, body: ClientBody) {
-        let now = self.ctx.clock.now();
+        let now = self.ctx.disk.clock.now();
         let Some(session) = self.conns.get(&conn).map(|c| c.session) else {
             return;
         };
@@ -278,7 +272,7 @@ impl Server {
                     ZkRequest::Sync { path } => {
                         self.read_batches += 1;
                         let batch = self.read_batches;
-                        let ctx = (self.ctx.id, self.ctx.incarnation.get(), batch);
+                        let ctx = (self.ctx.id, self.ctx.disk.incarnation.get(), batch);
                         self.core.raw.read_index(encode(&ctx));
                         Some(Work::Sync {
                             path,
@@ -468,7 +462,7 @@ impl Server {
     /// Break connections whose front request made no progress for `syncLimit × tickTime`,
     /// and forget connects that got no session in that time.
     pub(super) fn drop_stalled(&mut self) {
-        let now = self.ctx.clock.now();
+        let now = self.ctx.disk.clock.now();
         let limit = self.ctx.config.stall_limit();
         let stalled: Vec<ConnId> = self
             .conns
@@ -519,7 +513,7 @@ impl Server {
 
     fn send_to(&self, addr: SocketAddr, conn: ConnId, seq: u64, body: ServerBody) {
         let bytes = encode(&ToClient { conn, seq, body });
-        let copies = self.ctx.links.copies_to(&self.name, || {
+        let copies = self.ctx.disk.links.copies_to(&self.name, || {
             turmoil::reverse_lookup(addr.ip()).unwrap_or_default()
         });
         for _ in 0..copies {
