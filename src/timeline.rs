@@ -401,7 +401,7 @@ svg text{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-ser
 .lease rect:first-child{fill-opacity:.35}.lease-expired{fill:#c00}.lease-revoked{fill:#555}
 .keepalive{stroke-width:1.2}.keepalive.alive{stroke:#1b873f}.keepalive.gone{stroke:#d00;stroke-width:2}
 .write.accepted{fill:#1b873f}.write.rejected{stroke:#d00;stroke-width:2.2;fill:none}.read{fill:#9aa3ab}
-.op.ok{fill:#9aa3ab}.op.fail{fill:#f08c00}.op.indeterminate{fill:#9c36b5}.expiry{fill:#c00}
+.op.ok{fill:#9aa3ab}.op.fail{fill:#f08c00}.op.indeterminate{fill:#9c36b5}.expiry{fill:#c00}.session.gap{fill:#f08c00}.session.gap.expired{fill:#c00}
 .fault.pause{fill:#ffb300;fill-opacity:.28}.fault.crash{fill:#000;fill-opacity:.22}.fault.partition{fill:#7b2cbf;fill-opacity:.13}
 .fault.skew{fill:#00897b;fill-opacity:.18}.fault.loss{fill:#1e88e5;fill-opacity:.1}.fault.latency{fill:#26c6da;fill-opacity:.12}
 .side{font-size:9px;fill:#5a189a}.fault-label rect{fill-opacity:.5}.fault-label text{font-size:10px;fill:#222}

@@ -377,3 +377,36 @@ fn the_healed_phase_is_not_a_fault_and_ap_commands_are_drawn() {
         "no AP command titles"
     );
 }
+
+/// A ZooKeeper run: the servers' leader spans, the cut-off holder's session drawn Disconnected
+/// until it learned Expired, and the leader's expiry of that session.
+#[test]
+fn a_zk_run_shows_leaders_session_gaps_and_expiries() {
+    let (_, artifacts, html) = render("zk-client-partitioned", 1);
+    let doc = parse(&html);
+    let expired = artifacts.records.iter().any(|r| {
+        matches!(
+            r,
+            Record::Event {
+                event: ClusterEvent::SessionExpired { .. },
+                ..
+            }
+        )
+    });
+    assert!(expired, "the story expires the holder's session");
+    let titles: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("title"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.contains("Disconnected from") && t.contains("learned Expired")),
+        "no session gap drawn"
+    );
+    assert!(titles
+        .iter()
+        .any(|t| t.contains("(leader) expired session")));
+    assert!(titles.iter().any(|t| t.contains("leader in term")));
+}

@@ -110,6 +110,22 @@ pub(crate) struct FaultSpan {
 /// `(at_ms, member, lease)`: a leader expired a lease.
 pub(crate) type Expiry = (u64, String, i64);
 
+/// A ZooKeeper client's session while its connection was down: from `Disconnected` to its
+/// reconnect, to the moment it learned `Expired`, or to the end of the run.
+pub(crate) struct SessionGap {
+    pub client: String,
+    pub session: i64,
+    /// The server it had been connected to.
+    pub server: String,
+    pub from_ms: u64,
+    pub to_ms: u64,
+    /// How it ended: `reconnected to z2`, `learned Expired (on reconnecting to z1)`, `the run
+    /// ended`.
+    pub end: String,
+    /// Whether it ended in `Expired`.
+    pub expired: bool,
+}
+
 pub(crate) struct Model {
     pub backend: Backend,
     pub clients: Vec<String>,
@@ -133,6 +149,10 @@ pub(crate) struct Model {
     pub ops: Vec<Operation>,
     pub roles: Vec<RoleSpan>,
     pub expiries: Vec<Expiry>,
+    /// ZooKeeper clients' disconnected spans (empty on other backends).
+    pub session_gaps: Vec<SessionGap>,
+    /// ZooKeeper sessions the leader expired, as lease expiries: `(at_ms, leader, session)`.
+    pub session_expiries: Vec<Expiry>,
     pub faults: Vec<FaultSpan>,
 }
 
@@ -286,6 +306,7 @@ impl Model {
 
         let (leases, ops, expiries) = leases_and_ops(records, &clients, end_ms);
         let roles = roles(records, &members, backend, end_ms);
+        let (session_gaps, session_expiries) = sessions(records, end_ms);
         let faults = drawn_faults(faults, end_ms);
         let mut others: Vec<String> = faults
             .iter()
@@ -312,6 +333,8 @@ impl Model {
             ops,
             roles,
             expiries,
+            session_gaps,
+            session_expiries,
             faults,
         }
     }
@@ -429,6 +452,58 @@ fn leases_and_ops(
         lease.end_ms = lease.end_ms.map(|e| e.min(end_ms));
     }
     (leases, ops, expiries)
+}
+
+/// ZooKeeper sessions from the history: each client's disconnected spans (its
+/// `zk_connection` events) and the leader's expiries (`session_expired`).
+fn sessions(records: &[Record], end_ms: u64) -> (Vec<SessionGap>, Vec<Expiry>) {
+    let mut open: BTreeMap<String, SessionGap> = BTreeMap::new();
+    let mut gaps = Vec::new();
+    let mut expiries = Vec::new();
+    for record in records {
+        let Record::Event { at_ms, event } = record else {
+            continue;
+        };
+        match event {
+            ClusterEvent::ZkConnection {
+                client,
+                session,
+                server,
+                state,
+            } => match state.as_str() {
+                "Disconnected" => {
+                    open.entry(client.clone()).or_insert(SessionGap {
+                        client: client.clone(),
+                        session: *session,
+                        server: server.clone(),
+                        from_ms: *at_ms,
+                        to_ms: end_ms,
+                        end: "the run ended".into(),
+                        expired: false,
+                    });
+                }
+                "SyncConnected" | "Expired" | "Closed" => {
+                    if let Some(mut gap) = open.remove(client) {
+                        gap.to_ms = *at_ms;
+                        gap.expired = state == "Expired";
+                        gap.end = if gap.expired {
+                            format!("learned Expired (on reconnecting to {server})")
+                        } else {
+                            format!("reconnected to {server}")
+                        };
+                        gaps.push(gap);
+                    }
+                }
+                _ => {}
+            },
+            ClusterEvent::SessionExpired { server, session } => {
+                expiries.push((*at_ms, server.clone(), *session));
+            }
+            _ => {}
+        }
+    }
+    gaps.extend(open.into_values());
+    (gaps, expiries)
 }
 
 /// Role spans from the history: etcd's and ZooKeeper's elections and steps down (cluster

@@ -14,6 +14,7 @@
 //! * `locks`: the lock lane's holds and each client's holds, attempts and leases.
 //! * `operations`: per-operation marks — resource accesses and client requests.
 //! * `members`: members' role bars (leader, follower, down, paused).
+//! * `sessions`: ZooKeeper clients' disconnected spans and the leader's session expiries.
 //! * `violations`: violation markers, and [`kind_name`].
 
 mod faults;
@@ -21,6 +22,7 @@ mod layout;
 mod locks;
 mod members;
 mod operations;
+mod sessions;
 mod view;
 mod violations;
 

@@ -53,6 +53,7 @@ impl View<'_> {
         self.resource(&mut items);
         self.ops(&mut items);
         self.members(&mut items);
+        self.sessions(&mut items);
         self.violation_marks(&mut items);
         items
     }
