@@ -17,6 +17,8 @@
 //! * `register`: `Register`, read/write/cas (Jepsen's cas-register).
 //! * `kv_append`: `KvAppend`, keyed get/put/append strings (Jepsen's and Porcupine's kv).
 //! * `kv`: `Kv`, the etcd KV model over [`crate::ClientRequest`]/[`crate::ClientResponse`].
+//! * `zk`: ZooKeeper's promises checked by zxid, no search: writes in real-time order, sessions
+//!   never back in time, sync'd reads up to date; stale local reads reported.
 //! * `format`: the input formats (`jsonl`, `jepsen-log`, `edn`) and Jepsen event pairing.
 
 mod bitset;
@@ -29,6 +31,7 @@ mod register;
 mod report;
 mod stale_read;
 mod wgl;
+mod zk;
 
 pub use format::{
     pair_events, parse_edn, parse_edn_value, parse_jepsen_log, parse_jsonl, Event, EventType,
@@ -41,6 +44,7 @@ pub use partition::{check_partitions, CheckOptions, Partition};
 pub use register::{register_partitions, FailedCas, Register, RegisterInput, RegisterOutput};
 pub use report::{CheckResult, OpReport, UnknownPartition, Verdict, Violation};
 pub use stale_read::{stale_reads, StaleRead, WriteRef};
+pub use zk::{check as check_zk, ZkCheck, ZkFinding, ZkStaleRead};
 
 use crate::world::history::{History, Record};
 
