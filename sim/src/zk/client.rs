@@ -16,6 +16,12 @@
 //!   watch kept) and `Expired` (its watch gone).
 //! * Requests are not queued while disconnected: they fail with `ConnectionLoss` at once, as
 //!   ZooKeeper's would at its next cleanup; the recipe above retries (Curator's RetryLoop).
+//!
+//! Why not the world's `RpcSocket` (`world::rpc`), which etcd's and the AP store's clients
+//! share: its unit is a request retried on its own until a deadline; ZooKeeper's is a session on
+//! one ordered connection, where nothing is retried by the client and the connection's fate
+//! (ping, read timeout, reconnect, `SetWatches`) decides every request's. It shares the rest:
+//! the datagram codec, the host's `Clock` for every timer, `LinkFaults`, the `History`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
