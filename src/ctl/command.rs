@@ -155,22 +155,23 @@ pub fn parse_line(line: &str) -> Result<Option<Command>> {
     if line.is_empty() || line.starts_with('#') {
         return Ok(None);
     }
-    // txn, partition and sleep read the raw rest of the line: their grammar is not a word list.
+    // txn (here) and partition (in `parse_simulation`) read the raw rest of the line: their
+    // grammar is not a word list.
     let (head, rest) = line
         .split_once(char::is_whitespace)
         .map_or((line, ""), |(h, r)| (h, r.trim()));
-    let cmd = match head {
-        "txn" => Command::Txn(txn::parse_txn(rest)?),
-        "partition" => Command::Partition(fault::parse_partition(rest, Nodes::ETCD)?),
-        _ => {
-            let words = words(line)?;
-            let (name, args) = words.split_first().expect("line is not blank");
-            parse_words(&lossy(&name.bytes), args.to_vec())?
-        }
-    };
-    Ok(Some(cmd))
+    if head == "txn" {
+        return Ok(Some(Command::Txn(txn::parse_txn(rest)?)));
+    }
+    if let Some(cmd) = parse_simulation(line, Nodes::ETCD)? {
+        return Ok(Some(cmd));
+    }
+    let words = words(line)?;
+    let (name, args) = words.split_first().expect("line is not blank");
+    parse_words(&lossy(&name.bytes), args.to_vec()).map(Some)
 }
 
+/// etcdctl's own commands.
 fn parse_words(name: &str, args: Vec<Word>) -> Result<Command> {
     Ok(match name {
         "put" => Command::Put(etcd::parse_put(args)?),
@@ -180,14 +181,11 @@ fn parse_words(name: &str, args: Vec<Word>) -> Result<Command> {
         "compaction" => etcd::parse_compaction(args)?,
         "watch" => Command::Watch(etcd::parse_watch(args)?),
         "endpoint" => etcd::parse_endpoint(args)?,
-        other => match parse_simulation_words(other, args, Nodes::ETCD)? {
-            Some(cmd) => cmd,
-            None => {
-                return Err(ParseError::new(format!(
-                    "unknown command {other:?}; allowed: {COMMANDS}"
-                )))
-            }
-        },
+        other => {
+            return Err(ParseError::new(format!(
+                "unknown command {other:?}; allowed: {COMMANDS}"
+            )))
+        }
     })
 }
 

@@ -24,7 +24,7 @@
 //! the datagram codec, the host's `Clock` for every timer, `LinkFaults`, the `History`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ use crate::zk::server::OUT_OF_BAND;
 use crate::zk::state::WriteOp;
 use crate::zk::tree::{CreateMode, Data, MultiOp, SessionId, Stat, ZkError, Zxid};
 use crate::zk::wire::{
-    Answer, ClientBody, ConnId, EventType, KeeperState, ServerBody, ToClient, ToServer,
+    Answer, ClientBody, ConnId, EventType, InOrder, KeeperState, ServerBody, ToClient, ToServer,
     WatchedEvent, ZkRequest, CLIENT_PORT,
 };
 
@@ -111,8 +111,8 @@ struct Conn {
     id: ConnId,
     server: String,
     send_seq: u64,
-    recv_next: u64,
-    early: BTreeMap<u64, ServerBody>,
+    /// The server's datagrams, in order.
+    inbox: InOrder<ServerBody>,
 }
 
 struct State {
@@ -687,8 +687,7 @@ impl Inner {
                 id: ((self.id as u64) << 32) | (st.opened & 0xffff_ffff),
                 server,
                 send_seq: 0,
-                recv_next: 0,
-                early: BTreeMap::new(),
+                inbox: InOrder::from(0),
             });
             let now = self.config.clock.now();
             st.last_heard = now;
@@ -805,16 +804,7 @@ async fn drive(inner: std::rc::Weak<Inner>, mut inbox: mpsc::UnboundedReceiver<T
                 let Some(conn) = st.conn.as_mut() else {
                     continue;
                 };
-                if msg.seq < conn.recv_next {
-                    continue; // a duplicate
-                }
-                conn.early.insert(msg.seq, msg.body);
-                let mut ready = VecDeque::new();
-                while let Some(body) = conn.early.remove(&conn.recv_next) {
-                    conn.recv_next += 1;
-                    ready.push_back(body);
-                }
-                ready
+                conn.inbox.accept(msg.seq, msg.body)
             };
             for body in ready {
                 let was_connected = client.state.borrow().conn_state == ConnState::Connected;

@@ -49,12 +49,6 @@ impl Default for ZkConfig {
 }
 
 impl ZkConfig {
-    /// The leader's heartbeat: half a `tickTime`, as often as ZooKeeper's leader pings its
-    /// followers.
-    pub fn heartbeat_interval(&self) -> Duration {
-        self.tick_time / 2
-    }
-
     /// Raft ticks (of [`RAFT_TICK`]) in one `tickTime` (at least 2).
     pub(crate) fn ticks_per_tick_time(&self) -> usize {
         ((self.tick_time.as_millis() / RAFT_TICK.as_millis()) as usize).max(2)

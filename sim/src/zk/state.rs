@@ -11,9 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::zk::tree::{
-    CreateMode, Data, DataTree, MultiOp, MultiResult, SessionId, WatchEvent, ZkError, Zxid,
-};
+use crate::zk::tree::{CreateMode, Data, DataTree, MultiOp, SessionId, WatchEvent, ZkError, Zxid};
 use crate::zk::wire::Answer;
 
 /// One replicated change: what a log entry carries.
@@ -185,9 +183,6 @@ pub struct MultiFailure {
     /// Its error.
     pub error: ZkError,
 }
-
-/// The results of a successful `multi`, one per op.
-pub type MultiResults = Vec<MultiResult>;
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //! resumed one revalidated by the leader), each connection's ordered stream both ways, the
 //! per-session request queue answered strictly in order, watch pushes and the drops.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use crate::world::datagram::encode;
 use crate::zk::state::Txn;
 use crate::zk::tree::{SessionId, ZkError, Zxid};
 use crate::zk::wire::{
-    Answer, ClientBody, ConnId, EventType, LearnerMessage, ServerBody, ToClient, ToServer,
+    Answer, ClientBody, ConnId, EventType, InOrder, LearnerMessage, ServerBody, ToClient, ToServer,
     ZkRequest,
 };
 
@@ -33,9 +33,8 @@ pub(crate) struct Connection {
     addr: SocketAddr,
     session: SessionId,
     out_seq: u64,
-    in_next: u64,
-    /// Datagrams that arrived ahead of a missing one.
-    early: BTreeMap<u64, ClientBody>,
+    /// The client's datagrams, in order.
+    inbox: InOrder<ClientBody>,
     queue: VecDeque<Queued>,
 }
 
@@ -91,15 +90,7 @@ impl Server {
             }
             return;
         };
-        if seq < c.in_next {
-            return; // a duplicate
-        }
-        c.early.insert(seq, body);
-        let mut ready = Vec::new();
-        while let Some(body) = c.early.remove(&c.in_next) {
-            c.in_next += 1;
-            ready.push(body);
-        }
+        let ready = c.inbox.accept(seq, body);
         let session = c.session;
         if !ready.is_empty() {
             self.touch(session);
@@ -213,8 +204,7 @@ impl Server {
                 addr: c.addr,
                 session: c.session,
                 out_seq: 0,
-                in_next: 1,
-                early: BTreeMap::new(),
+                inbox: InOrder::from(1),
                 queue: VecDeque::new(),
             },
         );
