@@ -171,13 +171,25 @@ impl Property {
         }
     }
 
-    /// `Err` with the first offending violation when `outcome` breaks the property.
+    /// `Err` with the first offending violation when `outcome` breaks the property (or the
+    /// store broke its own promise: see below).
     pub fn check(&self, scenario: &Scenario, outcome: &Outcome) -> Result<(), String> {
         let (exclusion, resource) = self.claims(scenario);
         let broken = outcome.violations.iter().find(|v| {
             (exclusion && v.kind == lock::ViolationKind::MutualExclusion)
                 || (resource && v.kind.is_resource())
         });
+        // Whatever the property: a promise ZooKeeper broke, or a history the scenario claims
+        // linearizable that is not, is a simulator bug in any variant.
+        if let Some((kind, f)) = outcome.zk_check.as_ref().and_then(|z| z.broken().next()) {
+            return Err(format!("ZooKeeper broke a promise ({kind}): {f}"));
+        }
+        if scenario.expect_kv == Expect::Holds && outcome.kv == crate::verdict::Kv::Violated {
+            return Err(format!(
+                "the KV history is not linearizable: {}",
+                outcome.kv_detail.as_deref().unwrap_or("").trim_end()
+            ));
+        }
         match broken {
             None => Ok(()),
             Some(v) => Err(format!(

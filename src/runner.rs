@@ -8,7 +8,7 @@ use lock::{
 };
 use serde::Serialize;
 use sim::ap::{ApConfig, Topology};
-use sim::check::{CheckResult, StaleRead};
+use sim::check::{CheckResult, StaleRead, ZkCheck};
 use sim::{ClusterConfig, Fault, FaultPlan, FaultSpan, MemberConfig, Record, ScheduledFault};
 
 use crate::scenario::{Backend, Expect, ReadMode, Scenario};
@@ -35,6 +35,11 @@ pub struct Outcome {
     /// When `kv` is `violated`: every read that returned a value older than a write
     /// acknowledged before the read began (who, what, when, from which member).
     pub kv_stale_reads: Vec<StaleRead>,
+    /// ZooKeeper runs: the zxid check of the whole history — every broken promise (writes out
+    /// of real-time order, a session back in time, a sync'd read behind, a read from the
+    /// future) and, for the `[kv]` register, every stale read without `sync`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zk_check: Option<ZkCheck>,
     pub violations: Vec<Violation>,
     /// Whether a client acquired within the bound once every fault was healed: `ok`, `stalled`
     /// (from–to), or `not_checked` and why.
@@ -139,7 +144,11 @@ pub fn run_with(
     };
     let violated = report.has(ViolationKind::MutualExclusion);
     let corrupted = report.violations.iter().any(|v| v.kind.is_resource());
-    let (kv, kv_detail) = if options.check_kv && scenario.cluster.backend == Backend::Etcd {
+    let zk_check =
+        (options.check_kv && scenario.cluster.backend == Backend::Zk).then(|| check_zk(&records));
+    let (kv, kv_detail) = if let Some(found) = &zk_check {
+        zk_kv_verdict(found, scenario.kv.is_some())
+    } else if options.check_kv && scenario.cluster.backend == Backend::Etcd {
         check_kv(&records)
     } else {
         (Kv::Unchecked, None)
@@ -150,7 +159,9 @@ pub fn run_with(
         Vec::new()
     };
     let wall_ms = started.elapsed().as_millis() as u64;
-    let matches = expect_matches(scenario.expect_mutual_exclusion, violated)
+    // A promise ZooKeeper broke is a fault of the simulation, whatever the scenario expects.
+    let matches = zk_check.as_ref().is_none_or(ZkCheck::holds)
+        && expect_matches(scenario.expect_mutual_exclusion, violated)
         && expect_matches(scenario.expect_resource, corrupted)
         && match kv {
             Kv::Unchecked | Kv::Unknown => true,
@@ -189,6 +200,7 @@ pub fn run_with(
             kv,
             kv_detail,
             kv_stale_reads,
+            zk_check,
             violations: report.violations,
             liveness: report.liveness,
             faults: report.faults,
@@ -218,6 +230,35 @@ fn check_kv(records: &[Record]) -> (Kv, Option<String>) {
         Verdict::Linearizable => (Kv::Linearizable, None),
         Verdict::NotLinearizable => (Kv::Violated, Some(short_report(&result, 5))),
         Verdict::Unknown => (Kv::Unknown, Some(result.to_string())),
+    }
+}
+
+/// ZooKeeper's promises over the whole history (`sim::check::check_zk`); stale reads without
+/// `sync` kept for the `[kv]` register only — the lock recipes read without `sync` by design
+/// (a watch, not the read, tells them when to look again).
+fn check_zk(records: &[Record]) -> ZkCheck {
+    let ops: Vec<sim::Operation> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Op(op) => Some(op.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut found = sim::check::check_zk(&ops);
+    found.stale_local.retain(|f| f.path == lock::KV_PATH);
+    found
+}
+
+/// The `kv` verdict of a ZooKeeper run: with a `[kv]` register, whether its history is
+/// linearizable; without one, `violated` only for a broken promise (lock recipes' reads are
+/// not meant to be linearizable, so there is nothing more to claim).
+fn zk_kv_verdict(found: &ZkCheck, register: bool) -> (Kv, Option<String>) {
+    if register && found.linearizable() {
+        (Kv::Linearizable, None)
+    } else if register || !found.holds() {
+        (Kv::Violated, Some(found.summary()))
+    } else {
+        (Kv::Unchecked, None)
     }
 }
 
@@ -368,6 +409,7 @@ fn build(scenario: &Scenario, seed: u64) -> Run {
             interval_max: kv.interval.max,
             request_timeout: kv.request_timeout,
             serializable: scenario.cluster.read_mode == ReadMode::Serializable,
+            sync: kv.sync,
         }),
         None => run,
     };

@@ -61,7 +61,7 @@ fn unknown_field() {
 #[test]
 fn wrong_type() {
     let e = error(&with("members = 3", "members = \"three\""));
-    assert!(e.starts_with("scenarios/x.toml:7:"), "{e}");
+    assert!(e.starts_with("scenarios/x.toml:7: field `members`:"), "{e}");
     assert!(
         e.contains("invalid type: string \"three\", expected i64"),
         "{e}"
@@ -309,7 +309,7 @@ fn kv_section_errors() {
     );
     assert_eq!(
         error(&with_kv("reader = 3")),
-        "scenarios/x.toml:20: field `reader`: unknown field `reader`, expected one of `writers`, `readers`, `interval`, `request_timeout`"
+        "scenarios/x.toml:20: field `reader`: unknown field `reader`, expected one of `writers`, `readers`, `interval`, `request_timeout`, `sync`"
     );
     assert_eq!(
         error(&with_kv("writers = 0\nreaders = 0")),
@@ -329,7 +329,39 @@ fn kv_section_errors() {
         .replace("target = \"holder\"", "target = \"c1\"");
     assert_eq!(
         error(&redis),
-        "scenarios/x.toml:19: field `kv`: the [kv] workload reads and writes etcd; it does not run on the redis backend (use backend = \"etcd\")"
+        "scenarios/x.toml:19: field `kv`: the [kv] workload reads and writes etcd or zookeeper; it does not run on the redis backend (use backend = \"etcd\" or \"zk\")"
+    );
+    // etcd's knobs on a ZooKeeper ensemble are refused, each saying what ZooKeeper has instead.
+    let zk = |cluster: &str| {
+        with_kv("sync = true")
+            .replace("election_timeout = \"1s\"\n", "")
+            .replace(
+                "backend = \"etcd\"",
+                &format!("backend = \"zk\"\n{cluster}"),
+            )
+            .replace("kind = \"etcd-mutex\"", "kind = \"zk-curator\"")
+    };
+    assert!(parse("scenarios/x.toml", &zk("")).unwrap().kv.unwrap().sync);
+    assert_eq!(
+        error(&zk("election_timeout = \"1s\"")),
+        "scenarios/x.toml:7: field `cluster.election_timeout`: cluster.election_timeout is etcd's; ZooKeeper's elections follow tickTime (2s) × syncLimit (5), not an election timeout"
+    );
+    assert_eq!(
+        error(&zk("read_mode = \"serializable\"")),
+        "scenarios/x.toml:7: field `cluster.read_mode`: cluster.read_mode is etcd's; a ZooKeeper server answers reads from its own tree; for up-to-date reads set sync = true in [kv]"
+    );
+    assert_eq!(
+        error(&zk("replication_lag = \"1ms..5ms\"")),
+        "scenarios/x.toml:7: field `cluster.replication_lag`: cluster.replication_lag is the AP store's (backend redis or redlock); ZooKeeper replicates through its log"
+    );
+    // `sync` is ZooKeeper's: on etcd it is an error that says what etcd has instead.
+    assert_eq!(
+        error(&with_kv("sync = true")),
+        "scenarios/x.toml:20: field `kv.sync`: sync is ZooKeeper's call before an up-to-date read (backend = \"zk\"); etcd's reads are linearizable unless cluster.read_mode = \"serializable\""
+    );
+    assert_eq!(
+        error(&with_kv("sync = \"yes\"")),
+        "scenarios/x.toml:20: field `sync`: invalid type: string \"yes\", expected a boolean"
     );
 }
 

@@ -103,7 +103,7 @@ pub use algorithm::{
 pub use checker::{Checker, LivenessVerdict, Timeline, Violation, ViolationKind};
 pub use error::{Error, Result};
 pub use event::LockEvent;
-pub use kv_workload::{reader_endpoint, reader_name, writer_name, KvWorkload, KV_KEY};
+pub use kv_workload::{reader_endpoint, reader_name, writer_name, KvWorkload, KV_KEY, KV_PATH};
 pub use resource::{Fencing, Resource, ResourceClient, RESOURCE_HOST, RESOURCE_PORT};
 pub use run::{Report, Run, RunHandle};
 pub use workload::{client_name, Holders, WorkloadConfig};

@@ -252,8 +252,8 @@ impl Run {
         }
         if let Some(kv) = &self.kv {
             assert!(
-                self.cluster.members > 0,
-                "the KV workload needs etcd members (harness bug: validate before running)"
+                self.cluster.members > 0 || zk.is_some(),
+                "the KV workload needs etcd members or a ZooKeeper ensemble (harness bug: validate before running)"
             );
             let clients = (0..kv.writers)
                 .map(|i| (KvRole::Writer, i))
@@ -264,18 +264,32 @@ impl Run {
                     KvRole::Reader => kv_workload::reader_name(index),
                 };
                 let mut client_config = cluster.client_config(&name);
-                if role == KvRole::Reader {
+                if role == KvRole::Reader && zk.is_none() {
                     client_config.endpoints = vec![kv_workload::reader_endpoint(
                         index,
                         &client_config.endpoints,
                     )];
                 }
+                // On an ensemble the workload speaks ZooKeeper, a reader to one server.
+                let zk = zk.as_ref().map(|zk| {
+                    let servers = zk.server_names();
+                    ZkClientConfig {
+                        servers: match role {
+                            KvRole::Writer => servers,
+                            KvRole::Reader => vec![kv_workload::reader_endpoint(index, &servers)],
+                        },
+                        clock: cluster.clock(&name),
+                        links: cluster.links(),
+                        ..ZkClientConfig::default()
+                    }
+                });
                 let spec = KvClientSpec {
                     role,
                     index,
                     config: kv.clone(),
                     seed: self.cluster.seed,
                     client_config,
+                    zk,
                     history: history.clone(),
                     incarnation: Rc::new(Cell::new(0)),
                     written: Rc::new(Cell::new(0)),

@@ -33,20 +33,15 @@ pub fn run(
             }
         );
         println!("kv history: {} (expected {})", o.kv, o.expected.kv);
-        const STALE_SHOWN: usize = 3;
-        if !o.kv_stale_reads.is_empty() {
-            println!(
-                "stale reads: {} (a read returned a value older than a write acknowledged before it began){}",
-                o.kv_stale_reads.len(),
-                if o.kv_stale_reads.len() > STALE_SHOWN {
-                    format!("; the first {STALE_SHOWN} (--json lists them all)")
-                } else {
-                    String::new()
-                }
+        print_stale(
+            "stale reads: {} (a read returned a value older than a write acknowledged before it began)",
+            &o.kv_stale_reads,
+        );
+        if let Some(zk) = &o.zk_check {
+            print_stale(
+                "stale reads without sync: {} (a read missed an operation completed before it began)",
+                &zk.stale_local,
             );
-            for stale in o.kv_stale_reads.iter().take(STALE_SHOWN) {
-                println!("  {stale}");
-            }
         }
         if let Some(detail) = &o.kv_detail {
             println!("checker: {}", detail.trim_end());
@@ -95,6 +90,16 @@ pub fn run(
                     stale.return_ms
                 )
             );
+        } else if let Some(stale) = o.zk_check.as_ref().and_then(|z| z.stale_local.first()) {
+            println!("cluster events around the first stale read:");
+            print!(
+                "{}",
+                crate::runner::cluster_timeline(
+                    &artifacts.records,
+                    stale.missed_at_ms.min(stale.invoke_ms),
+                    stale.return_ms.unwrap_or(stale.invoke_ms)
+                )
+            );
         }
         println!("liveness: {}", o.liveness.describe());
         println!(
@@ -115,6 +120,23 @@ pub fn run(
     std::process::exit(if o.matches { 0 } else { 1 });
 }
 
+/// A count line (`title` with `{}` for the count) and the first few, when there are any.
+fn print_stale<T: std::fmt::Display>(title: &str, stale: &[T]) {
+    const SHOWN: usize = 3;
+    if stale.is_empty() {
+        return;
+    }
+    let more = if stale.len() > SHOWN {
+        format!("; the first {SHOWN} (--json lists them all)")
+    } else {
+        String::new()
+    };
+    println!("{}{more}", title.replace("{}", &stale.len().to_string()));
+    for s in stale.iter().take(SHOWN) {
+        println!("  {s}");
+    }
+}
+
 pub fn replay(scenario: &str, seed: u64, timeline: Option<&std::path::Path>) -> anyhow::Result<()> {
     let scenario = load(scenario);
     let artifacts = run_one(&scenario, seed, crate::runner::RunOptions::default());
@@ -130,7 +152,7 @@ pub fn replay(scenario: &str, seed: u64, timeline: Option<&std::path::Path>) -> 
         o.verdict,
         o.resource,
         o.kv,
-        o.kv_stale_reads.len(),
+        o.kv_stale_reads.len() + o.zk_check.as_ref().map_or(0, |z| z.stale_local.len()),
         o.violations.len(),
         o.history_digest
     );

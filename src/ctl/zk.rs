@@ -252,8 +252,11 @@ fn render_error(e: &ZkError, path: &str) -> Value {
         ZkError::NoChildrenForEphemerals => format!("Ephemerals cannot have children: {path}"),
         ZkError::BadArguments(why) if why.is_empty() => format!("Arguments are not valid : {path}"),
         ZkError::BadArguments(why) => why.clone(),
-        ZkError::ConnectionLoss | ZkError::SessionExpired => {
-            format!("KeeperErrorCode = {} for {path}", e.name())
+        ZkError::ConnectionLoss => format!("KeeperErrorCode = ConnectionLoss for {path}"),
+        ZkError::SessionExpired => format!("KeeperErrorCode = Session expired for {path}"),
+        // `KeeperException.getCodeMessage` has no text for it: "Unknown error " + the code.
+        ZkError::RequestTimeout => {
+            format!("KeeperErrorCode = Unknown error REQUESTTIMEOUT for {path}")
         }
     };
     json!({ "error": e.name(), "code": e.code(), "message": message })

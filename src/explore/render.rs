@@ -41,9 +41,12 @@ pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
     let _ = writeln!(w, "\n[cluster]");
     let _ = writeln!(w, "backend = \"{}\"", c.backend.name());
     let _ = writeln!(w, "members = {}", c.members);
-    let _ = writeln!(w, "election_timeout = \"{}\"", duration(c.election_timeout));
-    let _ = writeln!(w, "read_mode = \"{}\"", c.read_mode.name());
-    let _ = writeln!(w, "replication_lag = \"{}\"", c.replication_lag);
+    // Only the fields the backend has (a zk file with etcd's fields is refused).
+    if c.backend != Backend::Zk {
+        let _ = writeln!(w, "election_timeout = \"{}\"", duration(c.election_timeout));
+        let _ = writeln!(w, "read_mode = \"{}\"", c.read_mode.name());
+        let _ = writeln!(w, "replication_lag = \"{}\"", c.replication_lag);
+    }
 
     let _ = writeln!(w, "\n[network]");
     let _ = writeln!(w, "tick = \"{}\"", duration(scenario.tick));
@@ -71,6 +74,9 @@ pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
         let _ = writeln!(w, "readers = {}", kv.readers);
         let _ = writeln!(w, "interval = \"{}\"", kv.interval);
         let _ = writeln!(w, "request_timeout = \"{}\"", duration(kv.request_timeout));
+        if kv.sync {
+            let _ = writeln!(w, "sync = true");
+        }
     }
 
     for f in &scenario.faults.faults {
@@ -93,7 +99,7 @@ pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
         "resource = \"{}\"",
         expect(scenario.expect_resource, "intact", "corrupted")
     );
-    if scenario.cluster.backend == Backend::Etcd {
+    if scenario.cluster.backend == Backend::Etcd || scenario.kv.is_some() {
         let _ = writeln!(
             w,
             "kv = \"{}\"",

@@ -75,6 +75,14 @@ pub const BUNDLED_ZK: &[(&str, &str)] = &[
         "zk-naive-herd",
         include_str!("../../scenarios/zk/zk-naive-herd.toml"),
     ),
+    (
+        "zk-stale-read",
+        include_str!("../../scenarios/zk/zk-stale-read.toml"),
+    ),
+    (
+        "zk-sync-read",
+        include_str!("../../scenarios/zk/zk-sync-read.toml"),
+    ),
 ];
 
 /// The stories of the etcd-client locks (feature `grpc`), in `scenarios/grpc/`.

@@ -70,6 +70,7 @@ pub(super) struct KvSection {
     pub(super) readers: Option<Spanned<i64>>,
     pub(super) interval: Option<Spanned<String>>,
     pub(super) request_timeout: Option<Spanned<String>>,
+    pub(super) sync: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]

@@ -183,10 +183,13 @@ pub struct WorkloadSpec {
 pub struct KvSpec {
     /// Hosts `writer1..writerN`.
     pub writers: usize,
-    /// Hosts `reader1..readerN`; reader k is bound to member `n((k−1) mod members + 1)`.
+    /// Hosts `reader1..readerN`; reader k is bound to member `n((k−1) mod members + 1)` (on
+    /// ZooKeeper, server `z((k−1) mod servers + 1)`).
     pub readers: usize,
     pub interval: DurationRange,
     pub request_timeout: Duration,
+    /// ZooKeeper: readers call `sync` before every read.
+    pub sync: bool,
 }
 
 impl KvSpec {

@@ -50,14 +50,33 @@ impl Validator<'_> {
         let line = e.span().map(|s| self.line_of(s.start)).unwrap_or(0);
         let message = e.message().trim().to_string();
         // serde names the field in its message ("unknown field `ttll`, expected ..."); pull it out.
+        // A value of the wrong type: serde does not name the field, but its line does (`sync =
+        // "yes"`): the key before `=`.
+        let key_of_line = || {
+            let start = e.span()?.start.min(self.text.len());
+            let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
+            let (key, _) = self.text[line_start..].split_once('=')?;
+            let key = key.trim();
+            let bare = !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            bare.then(|| key.to_string())
+        };
         let field = message
             .split('`')
             .nth(1)
             .filter(|_| {
                 message.starts_with("unknown field") || message.starts_with("missing field")
             })
-            .unwrap_or("")
-            .to_string();
+            .map(String::from)
+            .or_else(|| {
+                message
+                    .starts_with("invalid type")
+                    .then(key_of_line)
+                    .flatten()
+            })
+            .unwrap_or_default();
         ScenarioError {
             file: self.file.to_string(),
             line,
@@ -185,6 +204,25 @@ impl Validator<'_> {
                 )
             }
         };
+        // etcd's knobs mean nothing to a ZooKeeper ensemble: say so rather than ignore them.
+        if backend == Backend::Zk {
+            let etcd_only = [
+                (&cluster_raw.election_timeout, "cluster.election_timeout", "ZooKeeper's elections follow tickTime (2s) × syncLimit (5), not an election timeout"),
+                (&cluster_raw.read_mode, "cluster.read_mode", "a ZooKeeper server answers reads from its own tree; for up-to-date reads set sync = true in [kv]"),
+            ];
+            for (field, name, why) in etcd_only {
+                if let Some(f) = field {
+                    return self.err(f.span(), name, format!("{name} is etcd's; {why}"));
+                }
+            }
+            if let Some(r) = &cluster_raw.replication_lag {
+                return self.err(
+                    r.span(),
+                    "cluster.replication_lag",
+                    "cluster.replication_lag is the AP store's (backend redis or redlock); ZooKeeper replicates through its log",
+                );
+            }
+        }
         let election_timeout = match &cluster_raw.election_timeout {
             None => defaults::ELECTION_TIMEOUT,
             Some(e) => {
@@ -444,7 +482,7 @@ impl Validator<'_> {
         })
     }
 
-    /// The `[kv]` section: counts in range, durations positive, etcd only.
+    /// The `[kv]` section: counts in range, durations positive, etcd or ZooKeeper.
     fn kv(
         &self,
         section: Spanned<KvSection>,
@@ -453,13 +491,24 @@ impl Validator<'_> {
     ) -> Result<KvSpec, ScenarioError> {
         let span = section.span();
         let raw = section.into_inner();
-        if backend != Backend::Etcd {
+        if !matches!(backend, Backend::Etcd | Backend::Zk) {
             return self.err(
                 span,
                 "kv",
-                format!("the [kv] workload reads and writes etcd; it does not run on the {backend:?} backend (use backend = \"etcd\")").to_lowercase(),
+                format!("the [kv] workload reads and writes etcd or ZooKeeper; it does not run on the {backend:?} backend (use backend = \"etcd\" or \"zk\")").to_lowercase(),
             );
         }
+        let sync = match &raw.sync {
+            Some(s) if *s.get_ref() && backend != Backend::Zk => {
+                return self.err(
+                    s.span(),
+                    "kv.sync",
+                    "sync is ZooKeeper's call before an up-to-date read (backend = \"zk\"); etcd's reads are linearizable unless cluster.read_mode = \"serializable\"",
+                );
+            }
+            Some(s) => *s.get_ref(),
+            None => false,
+        };
         let count = |v: &Option<Spanned<i64>>, field: &str, default: usize| match v {
             None => Ok(default),
             Some(n) if (0..=16).contains(n.get_ref()) => Ok(*n.get_ref() as usize),
@@ -494,6 +543,7 @@ impl Validator<'_> {
             readers,
             interval,
             request_timeout,
+            sync,
         })
     }
 }

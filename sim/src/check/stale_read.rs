@@ -69,7 +69,8 @@ pub struct StaleRead {
     pub missed: WriteRef,
 }
 
-fn secs(ms: u64) -> String {
+/// Simulated milliseconds as seconds with three decimals, as the reports print times.
+pub(super) fn secs(ms: u64) -> String {
     format!("{:.3}s", ms as f64 / 1000.0)
 }
 

@@ -57,6 +57,10 @@ pub struct ZkClientConfig {
     pub clock: Clock,
     /// Loss and duplication of this client's datagrams (shared with the world).
     pub links: LinkFaults,
+    /// `zookeeper.request.timeout` (3.6+; default 0, off): a call with no answer by then fails
+    /// with `RequestTimeout`, and the client drops the connection (failing the other calls in
+    /// flight with `ConnectionLoss`) and reconnects to the next server, as `ClientCnxn` does.
+    pub request_timeout: Option<Duration>,
 }
 
 impl Default for ZkClientConfig {
@@ -67,6 +71,7 @@ impl Default for ZkClientConfig {
             port: 4000,
             clock: Clock::new(),
             links: LinkFaults::new(0),
+            request_timeout: None,
         }
     }
 }
@@ -142,6 +147,8 @@ struct Inner {
     states: watch::Sender<ConnState>,
     /// Which server to try next.
     next_server: Cell<usize>,
+    /// Into the connection task's inbox: a request timeout hangs up from here.
+    wake: mpsc::UnboundedSender<ToClient>,
 }
 
 /// A ZooKeeper handle (see the module docs). Clones share the session.
@@ -167,6 +174,7 @@ impl ZkClient {
             .map_err(|e| ZkError::BadArguments(format!("cannot bind client socket: {e}")))?;
         let now = config.clock.now();
         let (states, mut watch_states) = watch::channel(ConnState::Connecting);
+        let (tx, rx) = mpsc::unbounded_channel();
         let client = ZkClient {
             inner: Rc::new(Inner {
                 name: name.to_string(),
@@ -190,9 +198,9 @@ impl ZkClient {
                 config,
                 states,
                 next_server: Cell::new(0),
+                wake: tx.clone(),
             }),
         };
-        let (tx, rx) = mpsc::unbounded_channel();
         tokio::task::spawn_local(receive(client.inner.socket.clone(), tx));
         tokio::task::spawn_local(drive(Rc::downgrade(&client.inner), rx));
         loop {
@@ -432,9 +440,9 @@ impl ZkClient {
         let (result, server) = self.send_request(request).await;
         let outcome = match &result {
             Ok(answer) => Outcome::Ok(answer.clone().into()),
-            // Sent and the connection broke: it may have happened. Never sent (`server` is
-            // `None`: no connection): it did not.
-            Err(ZkError::ConnectionLoss) if write && server.is_some() => Outcome::Indeterminate,
+            // Sent and the connection broke (or no answer came in time): it may have happened.
+            // Never sent (`server` is `None`: no connection): it did not.
+            Err(e) if !e.is_definite() && write && server.is_some() => Outcome::Indeterminate,
             Err(e) => Outcome::Fail(e.clone().into()),
         };
         history.complete_from(handle, server, outcome, sim_now());
@@ -457,15 +465,41 @@ impl ZkClient {
             let (tx, rx) = oneshot::channel();
             st.pending.insert(xid, tx);
             let server = st.conn.as_ref().map(|c| c.server.clone());
+            let conn = st.conn.as_ref().map(|c| c.id).unwrap_or_default();
             drop(st);
             self.inner.send(ClientBody::Request { xid, request });
-            (rx, server)
+            (rx, (server, xid, conn))
         };
-        match rx.await {
+        let (server, xid, conn) = server;
+        let answer = match self.inner.config.request_timeout {
+            None => rx.await,
+            Some(timeout) => tokio::select! {
+                biased;
+                answer = rx => answer,
+                _ = self.inner.config.clock.sleep(timeout) => {
+                    self.request_timed_out(xid, conn);
+                    return (Err(ZkError::RequestTimeout), server);
+                }
+            },
+        };
+        match answer {
             Ok(Ok(answer)) => (Ok(answer), server),
             Ok(Err(e)) => (Err(e), server),
             Err(_) => (Err(ZkError::ConnectionLoss), server),
         }
+    }
+
+    /// `ClientCnxn.submitRequest` after `waitForPacketFinish` gave up: this call fails with
+    /// `RequestTimeout` and the connection is dropped (`cleanAndNotifyState`): the connection
+    /// task hears a hang-up of connection `conn`, fails the rest with `ConnectionLoss`, tells
+    /// the watchers `Disconnected` and moves to the next server.
+    fn request_timed_out(&self, xid: i32, conn: ConnId) {
+        self.inner.state.borrow_mut().pending.remove(&xid);
+        let _ = self.inner.wake.send(ToClient {
+            conn,
+            seq: OUT_OF_BAND,
+            body: ServerBody::Closed,
+        });
     }
 }
 

@@ -294,13 +294,28 @@ impl Server {
         true
     }
 
-    /// Followers: tell the leader which sessions were heard from.
+    /// Followers: tell the leader which sessions were heard from, and ask again about the
+    /// resumed sessions still waiting for its word. ZooKeeper sends a revalidation once, on the
+    /// quorum connection's TCP stream, which delivers it once a partition heals; asking again
+    /// each half tick is that delivery over datagrams (the leader's answer is idempotent).
     fn relay_touches(&mut self) {
-        if self.is_leader() || self.touched.is_empty() {
+        if self.is_leader() {
             return;
         }
         let leader = self.core.leader();
         if leader == raft::INVALID_ID {
+            return;
+        }
+        let waiting: Vec<(SessionId, ConnId)> = self
+            .connecting
+            .iter()
+            .filter(|(_, c)| c.revalidating)
+            .map(|(conn, c)| (c.session, *conn))
+            .collect();
+        for (session, conn) in waiting {
+            self.send_learner(leader, &LearnerMessage::Revalidate { session, conn });
+        }
+        if self.touched.is_empty() {
             return;
         }
         let sessions: Vec<SessionId> = std::mem::take(&mut self.touched).into_iter().collect();

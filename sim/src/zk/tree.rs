@@ -75,7 +75,8 @@ impl CreateMode {
         )
     }
 
-    fn is_sequential(self) -> bool {
+    /// Whether the server appends a sequence number to the name.
+    pub fn is_sequential(self) -> bool {
         matches!(
             self,
             CreateMode::PersistentSequential | CreateMode::EphemeralSequential
@@ -111,6 +112,10 @@ pub enum ZkError {
     /// `SESSIONEXPIRED` (-112): the session is gone (expired or closed); its handle is dead.
     #[error("Session expired")]
     SessionExpired,
+    /// `REQUESTTIMEOUT` (-122): no answer within the client's `zookeeper.request.timeout`; the
+    /// client then drops its connection and reconnects. A write may or may not have happened.
+    #[error("RequestTimeout")]
+    RequestTimeout,
 }
 
 impl ZkError {
@@ -125,6 +130,7 @@ impl ZkError {
             ZkError::BadArguments(_) => -8,
             ZkError::ConnectionLoss => -4,
             ZkError::SessionExpired => -112,
+            ZkError::RequestTimeout => -122,
         }
     }
 
@@ -139,12 +145,14 @@ impl ZkError {
             ZkError::BadArguments(_) => "BadArguments",
             ZkError::ConnectionLoss => "ConnectionLoss",
             ZkError::SessionExpired => "SessionExpired",
+            ZkError::RequestTimeout => "RequestTimeout",
         }
     }
 
-    /// True when the request certainly did not take effect (`ConnectionLoss` may have).
+    /// True when the request certainly did not take effect (`ConnectionLoss` and
+    /// `RequestTimeout` may have).
     pub fn is_definite(&self) -> bool {
-        !matches!(self, ZkError::ConnectionLoss)
+        !matches!(self, ZkError::ConnectionLoss | ZkError::RequestTimeout)
     }
 }
 

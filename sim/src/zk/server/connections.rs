@@ -23,9 +23,11 @@ pub(crate) const OUT_OF_BAND: u64 = u64::MAX;
 /// A connect waiting for its session (created through the log, or revalidated by the leader).
 pub(crate) struct Connecting {
     addr: SocketAddr,
-    session: SessionId,
+    pub(super) session: SessionId,
     timeout_ms: u32,
     since: Duration,
+    /// Waiting for the leader's word on a resumed session (not a `createSession`).
+    pub(super) revalidating: bool,
 }
 
 /// An open connection: its session, both stream positions, and the requests not yet answered.
@@ -145,6 +147,7 @@ impl Server {
                 session,
                 timeout_ms,
                 since: now,
+                revalidating: !new,
             },
         );
         if new {
