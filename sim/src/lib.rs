@@ -46,6 +46,9 @@
 //!   server: connections, watches, the leader's session expiry), `ensemble` (`ZkEnsemble`,
 //!   `ZkConfig`), `client` (`ZkClient`: connection states, failover, watches), `driver`
 //!   (`ZkDriver` for `locksim ctl --backend zk`).
+//! * `pg/` — a PostgreSQL-like database (seed 000's locks): `engine` (`Engine`: tables,
+//!   READ COMMITTED transactions, row and advisory locks, the WAL), `statement`, `error`
+//!   (SQLSTATEs and messages as PostgreSQL 15 prints them).
 //! * `ap/` — the AP contrast: a Redis-like store (primary, async replicas, Sentinel failover):
 //!   `ApStore::add_to(&mut World)`, `ApClient` (a public module: its names are Redis's).
 //! * `op` — `Request`, `Response`, `OpError`: every store's operations as the history records
@@ -65,6 +68,7 @@ pub mod ap;
 pub mod check;
 mod etcd;
 mod op;
+pub mod pg;
 mod raft_core;
 mod world;
 pub mod zk;

@@ -1,0 +1,18 @@
+//! A PostgreSQL-like database for the lock stories of seed 000: row locks held by a
+//! transaction, advisory locks, an optimistic version column — with PostgreSQL 15's semantics,
+//! SQLSTATEs and messages (measured with psql against Debian's 15.18).
+//!
+//! # Layout
+//! * `statement`: the typed statements (`Statement`), results (`Reply`, `Answer`) and rows.
+//! * `error`: `PgError` (SQLSTATE + message) and `Notice` (warnings), PostgreSQL's words.
+//! * `engine`: `Engine`, one server's tables, transactions and locks as a deterministic state
+//!   machine: READ COMMITTED, FIFO row-lock waits with NOWAIT / SKIP LOCKED / lock_timeout,
+//!   deadlock detection, advisory locks, the WAL a replica applies.
+
+pub mod engine;
+pub mod error;
+pub mod statement;
+
+pub use engine::{BackendId, Engine, EngineConfig, Lsn, WalRecord};
+pub use error::{Notice, PgError};
+pub use statement::{Answer, LockWait, Reply, Row, Scope, Statement};
