@@ -8,9 +8,12 @@
 //! * `engine`: `Engine`, one server's tables, transactions and locks as a deterministic state
 //!   machine: READ COMMITTED, FIFO row-lock waits with NOWAIT / SKIP LOCKED / lock_timeout,
 //!   deadlock detection, advisory locks, the WAL a replica applies.
+//! * `sql`: the psql-like syntax of the statements (`parse`), for `locksim ctl --backend pg`
+//!   and the conformance scripts.
 
 pub mod engine;
 pub mod error;
+pub mod sql;
 pub mod statement;
 
 pub use engine::{BackendId, Engine, EngineConfig, Lsn, WalRecord};
