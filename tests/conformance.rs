@@ -14,9 +14,11 @@
 
 #[path = "conformance/etcd.rs"]
 mod etcd;
+#[path = "common/real_server.rs"]
+mod real_server;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command as Process, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -42,18 +44,9 @@ struct Script {
 }
 
 fn scripts() -> Vec<Script> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("tests/conformance exists")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-        .collect();
-    paths.sort();
-    assert!(!paths.is_empty(), "no scripts in {}", dir.display());
-    paths
+    real_server::scripts("conformance", "txt")
         .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).unwrap();
+        .map(|(path, text)| {
             let lines = text
                 .lines()
                 .enumerate()

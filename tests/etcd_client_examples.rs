@@ -19,6 +19,10 @@ fn etcd_client_examples_skipped() {
 #[path = "conformance/etcd.rs"]
 #[allow(dead_code)]
 mod etcd;
+#[cfg(feature = "grpc")]
+#[path = "common/real_server.rs"]
+#[allow(dead_code)]
+mod real_server;
 
 #[cfg(feature = "grpc")]
 thread_local! {

@@ -13,10 +13,12 @@
 //! `stat /__locksim_mark_N`, whose `Node does not exist` line closes command N's block (but
 //! `close`, which prints nothing and after which zkCli is not connected).
 
+#[path = "common/real_server.rs"]
+mod real_server;
 #[path = "zk_conformance/zookeeper.rs"]
 mod zookeeper;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use locksim::ctl::zk::{parse_zk_line, ZkShell};
 use serde_json::Value;
@@ -29,19 +31,10 @@ struct Script {
 }
 
 fn scripts() -> Vec<Script> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/zk_conformance");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("tests/zk_conformance exists")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-        .collect();
-    paths.sort();
-    assert!(!paths.is_empty(), "no scripts in {}", dir.display());
-    paths
+    real_server::scripts("zk_conformance", "txt")
         .into_iter()
-        .map(|path| {
-            let lines = std::fs::read_to_string(&path)
-                .unwrap()
+        .map(|(path, text)| {
+            let lines = text
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty() && !l.starts_with('#'))

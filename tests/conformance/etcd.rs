@@ -6,10 +6,9 @@
 //! code), `compaction` (plain text even with `-w json`) and `watch` (runs until killed).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command as Process, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -21,38 +20,18 @@ use sim::{CompareResult, CompareTarget, RequestOp, SortOrder, SortTarget, TxnReq
 
 /// True when `etcd` and `etcdctl` can be run.
 pub fn installed() -> bool {
-    [("etcd", "--version"), ("etcdctl", "version")]
-        .iter()
-        .all(|(bin, arg)| {
-            Process::new(bin)
-                .arg(arg)
-                .env("ETCDCTL_API", "3")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
+    // etcdctl 3.4 speaks the v3 API by default.
+    crate::real_server::runs("etcd", "--version") && crate::real_server::runs("etcdctl", "version")
 }
 
-/// Whether the real-etcd tests can run: true if etcd is installed. When it is not, the test
-/// prints one line saying it was skipped and how to enable it, and is skipped — unless
-/// `LOCKSIM_REQUIRE_REAL=1` (CI sets it), where a missing server is a failure: there a silently
-/// skipped conformance test would prove nothing.
+/// Whether the real-etcd tests can run (the harnesses' one rule: `real_server`).
 pub fn available_or_skip(test: &str) -> bool {
-    if installed() {
-        return true;
-    }
-    if std::env::var("LOCKSIM_REQUIRE_REAL").as_deref() == Ok("1") {
-        panic!(
-            "{test}: etcd and etcdctl 3.4 must be on PATH when LOCKSIM_REQUIRE_REAL=1: run \
-             `apt-get install -y etcd-server etcd-client`"
-        );
-    }
-    // Straight to stderr: the test harness captures eprintln!, and a skip must be seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "{test}: skipped: etcd/etcdctl 3.4 not on PATH (to run it: apt-get install -y \
-         etcd-server etcd-client; LOCKSIM_REQUIRE_REAL=1 makes a missing server a failure)"
-    );
-    false
+    crate::real_server::available_or_skip(
+        test,
+        installed(),
+        "etcd and etcdctl 3.4",
+        "apt-get install -y etcd-server etcd-client",
+    )
 }
 
 /// A running single-member etcd. Dropping it kills the process and removes its directory.
@@ -65,22 +44,9 @@ pub struct Etcd {
 impl Etcd {
     /// Starts a fresh etcd (revision 1, no keys) and waits until it answers.
     pub fn start() -> Etcd {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "locksim-conformance-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create etcd temp dir");
-        // Both listeners live until both ports are known, so they differ.
-        let (client, peer) = {
-            let a = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-            let b = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-            (
-                a.local_addr().unwrap().port(),
-                b.local_addr().unwrap().port(),
-            )
+        let dir = crate::real_server::temp_dir("locksim-conformance");
+        let [client, peer] = crate::real_server::free_ports(2)[..] else {
+            unreachable!("two ports asked for")
         };
         let client_url = format!("http://127.0.0.1:{client}");
         let peer_url = format!("http://127.0.0.1:{peer}");

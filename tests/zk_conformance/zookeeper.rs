@@ -3,10 +3,9 @@
 //! (`org.apache.zookeeper.ZooKeeperMain`) reading a script on stdin, killed when dropped.
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command as Process, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Debian's jars: the server and zkCli, and their dependencies beside them.
@@ -15,31 +14,17 @@ const CLASSPATH: &str = "/usr/share/java/zookeeper.jar:/usr/share/java/*";
 
 /// True when Debian's ZooKeeper and a Java runtime are installed.
 pub fn installed() -> bool {
-    std::path::Path::new(JAR).exists()
-        && Process::new("java")
-            .arg("-version")
-            .output()
-            .is_ok_and(|o| o.status.success())
+    std::path::Path::new(JAR).exists() && crate::real_server::runs("java", "-version")
 }
 
-/// Whether the real-ZooKeeper test can run (see `available_or_skip` of the etcd harness: the
-/// same rule, `LOCKSIM_REQUIRE_REAL=1` making a missing server a failure).
+/// Whether the real-ZooKeeper test can run (the harnesses' one rule: `real_server`).
 pub fn available_or_skip(test: &str) -> bool {
-    if installed() {
-        return true;
-    }
-    if std::env::var("LOCKSIM_REQUIRE_REAL").as_deref() == Ok("1") {
-        panic!(
-            "{test}: ZooKeeper 3.8 and Java must be installed when LOCKSIM_REQUIRE_REAL=1: run \
-             `apt-get install -y zookeeper`"
-        );
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "{test}: skipped: ZooKeeper 3.8 not installed (to run it: apt-get install -y zookeeper; \
-         LOCKSIM_REQUIRE_REAL=1 makes a missing server a failure)"
-    );
-    false
+    crate::real_server::available_or_skip(
+        test,
+        installed(),
+        "ZooKeeper 3.8 and Java",
+        "apt-get install -y zookeeper",
+    )
 }
 
 /// A running standalone ZooKeeper. Dropping it kills the process and removes its directory.
@@ -52,18 +37,9 @@ pub struct ZooKeeper {
 impl ZooKeeper {
     /// A fresh server (zxid 0, only `/zookeeper`), ready for clients.
     pub fn start() -> ZooKeeper {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "locksim-zk-conformance-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("data")).expect("create the ZooKeeper temp dir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let dir = crate::real_server::temp_dir("locksim-zk-conformance");
+        std::fs::create_dir_all(dir.join("data")).expect("create the ZooKeeper data dir");
+        let port = crate::real_server::free_ports(1)[0];
         let config = format!(
             "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
              admin.enableServer=false\n",

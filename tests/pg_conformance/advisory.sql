@@ -1,0 +1,30 @@
+-- Advisory locks: counted session locks, try, unlock of a lock not held, waiters in order,
+-- transaction-level locks gone at commit and at abort, session locks surviving an abort.
+A: select pg_try_advisory_lock(42);
+A: select pg_advisory_lock(42);
+A: select pg_advisory_unlock(42);
+A: select pg_advisory_unlock(42);
+A: select pg_advisory_unlock(42);
+A: select pg_advisory_lock(7);
+B: select pg_advisory_lock(7);
+C: select pg_try_advisory_lock(7);
+A: select pg_advisory_unlock(7);
+C: select pg_try_advisory_lock(7);
+B: select pg_advisory_unlock_all();
+C: select pg_try_advisory_lock(7);
+A: insert into locks values (1, 'a', 0);
+A: begin;
+A: select pg_advisory_xact_lock(5);
+A: select pg_advisory_lock(6);
+B: select pg_try_advisory_lock(5);
+A: insert into locks values (1, 'dup', 0);
+B: select pg_try_advisory_xact_lock(5);
+B: select pg_try_advisory_lock(6);
+A: select pg_advisory_unlock(6);
+A: rollback;
+A: select pg_advisory_unlock(6);
+A: begin;
+A: select pg_try_advisory_xact_lock(9);
+B: select pg_try_advisory_lock(9);
+A: commit;
+B: select pg_try_advisory_lock(9);
