@@ -44,6 +44,8 @@ pub struct ZkFinding {
     pub op: u64,
     /// The operation that saw too little (a read, or the later write).
     pub process: String,
+    /// Whether that operation is a write (else a read).
+    pub write: bool,
     /// The node.
     pub path: String,
     /// When it was invoked (ms).
@@ -62,6 +64,8 @@ pub struct ZkFinding {
     pub missed: Zxid,
     /// Who did the operation that sets `missed`.
     pub missed_by: String,
+    /// Whether that operation is a write (else a read that saw `missed`).
+    pub missed_by_write: bool,
     /// When that operation completed (for a read from the future: when the write began).
     pub missed_at_ms: u64,
     /// The server that answered, when recorded.
@@ -135,23 +139,24 @@ impl ZkCheck {
 }
 
 impl fmt::Display for ZkFinding {
-    /// One sentence: `reader1's read of /kv/register without sync (invoked 12.340s, answered
-    /// by z1) saw "writer1-17" (zxid 0x10000002a), but writer1 had completed zxid 0x100000040
-    /// at 12.100s, before it began`.
+    /// One sentence: `reader1's read without sync of /kv/register (invoked 12.340s, answered
+    /// by z1) saw "writer1-17" (zxid 0x10000002a), but writer1 had completed a write at zxid
+    /// 0x100000040 at 12.100s, before it began`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sync = if self.synced {
-            "after sync"
-        } else {
-            "without sync"
+        let what = match (self.write, self.synced) {
+            (true, _) => "write",
+            (false, true) => "read after sync",
+            (false, false) => "read without sync",
         };
         let node = self.node.as_deref().unwrap_or("an unknown server");
         write!(
             f,
-            "{}'s operation on {} {sync} (invoked {}, answered by {node}) saw ",
+            "{}'s {what} of {} (invoked {}, answered by {node}) ",
             self.process,
             self.path,
             secs(self.invoke_ms)
         )?;
+        f.write_str(if self.write { "got " } else { "saw " })?;
         if let Some(v) = &self.value {
             write!(f, "{v:?} ")?;
         }
@@ -164,9 +169,14 @@ impl fmt::Display for ZkFinding {
                 secs(self.missed_at_ms)
             )
         } else {
+            let other = if self.missed_by_write {
+                "a write at"
+            } else {
+                "a read that saw"
+            };
             write!(
                 f,
-                "(zxid {:#x}), but {} had already completed an operation at zxid {:#x} at {}, before it began",
+                "(zxid {:#x}), but {} had completed {other} zxid {:#x} at {}, before it began",
                 self.saw,
                 self.missed_by,
                 self.missed,
@@ -336,6 +346,8 @@ fn check_path(path: &str, seen: &[Seen], after_sync: &BTreeMap<u64, u64>, found:
     let finding = |s: &Seen, synced: bool, missed: Zxid, by: &Seen, at_ms: u64| ZkFinding {
         op: s.op.index,
         process: s.op.process.clone(),
+        write: s.is_write,
+        missed_by_write: by.is_write,
         path: path.to_string(),
         invoke_ms: s.op.invoke_ms,
         return_ms: s.op.return_ms,
