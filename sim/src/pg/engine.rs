@@ -158,6 +158,10 @@ struct Backend {
     /// An error aborted the explicit transaction block: only ROLLBACK/COMMIT are taken.
     failed: bool,
     lock_timeout: Duration,
+    /// `idle_in_transaction_session_timeout` (zero: off, the default).
+    idle_in_transaction_timeout: Duration,
+    /// When its last statement arrived or finished.
+    last_active: Duration,
     waiting: Option<Waiting>,
 }
 
@@ -275,6 +279,7 @@ impl Engine {
         self.now = now;
         let mut out = Answers::new();
         let b = self.backends.entry(backend).or_default();
+        b.last_active = now;
         if b.waiting.is_some() {
             // One statement at a time per connection: the protocol cannot send another.
             out.push((
@@ -325,6 +330,10 @@ impl Engine {
                 b.lock_timeout = timeout;
                 out.push((backend, Answer::ok(Reply::Tag { tag: "SET".into() })));
             }
+            Statement::SetIdleInTransactionTimeout { timeout } => {
+                b.idle_in_transaction_timeout = timeout;
+                out.push((backend, Answer::ok(Reply::Tag { tag: "SET".into() })));
+            }
             statement => {
                 if b.txn.is_none() {
                     b.txn = Some(Txn::default());
@@ -336,7 +345,10 @@ impl Engine {
     }
 
     /// Timeouts at `now`: lock waits past `lock_timeout` are cancelled; a wait past
-    /// `deadlock_timeout` is checked once for a cycle and cancelled with 40P01 if it closes one.
+    /// `deadlock_timeout` is checked once for a cycle and cancelled with 40P01 if it closes one;
+    /// a session idle inside a transaction block past `idle_in_transaction_session_timeout` is
+    /// terminated (FATAL 25P03: its answer [`PgError::is_fatal`], the server closes the
+    /// connection) and everything it held is released.
     pub fn tick(&mut self, now: Duration) -> Answers {
         self.now = now;
         let mut out = Answers::new();
@@ -365,6 +377,22 @@ impl Engine {
                 }
             }
         }
+        let idle: Vec<BackendId> = self
+            .backends
+            .iter()
+            .filter(|(&id, b)| {
+                let timeout = b.idle_in_transaction_timeout;
+                b.waiting.is_none()
+                    && self.in_transaction(id)
+                    && !timeout.is_zero()
+                    && now >= b.last_active + timeout
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in idle {
+            out.push((id, Answer::err(PgError::idle_in_transaction_timeout())));
+            self.end_backend(id, &mut out);
+        }
         out
     }
 
@@ -373,6 +401,11 @@ impl Engine {
     pub fn terminate(&mut self, backend: BackendId, now: Duration) -> Answers {
         self.now = now;
         let mut out = Answers::new();
+        self.end_backend(backend, &mut out);
+        out
+    }
+
+    fn end_backend(&mut self, backend: BackendId, out: &mut Answers) {
         if let Some(w) = self
             .backends
             .get_mut(&backend)
@@ -380,7 +413,7 @@ impl Engine {
         {
             self.dequeue(backend, &w.on);
         }
-        self.end_transaction(backend, false, &mut out);
+        self.end_transaction(backend, false, out);
         let keys: Vec<i64> = self
             .advisory
             .iter()
@@ -391,10 +424,9 @@ impl Engine {
             if let Some(a) = self.advisory.get_mut(&key) {
                 a.holders.remove(&backend);
             }
-            self.grant(&Resource::Advisory(key), &mut out);
+            self.grant(&Resource::Advisory(key), out);
         }
         self.backends.remove(&backend);
-        out
     }
 
     /// Run (or resume) a statement in `backend`'s current transaction.
@@ -431,6 +463,9 @@ impl Engine {
                 });
             }
             Step::Done(result, notices) => {
+                if let Some(b) = self.backends.get_mut(&backend) {
+                    b.last_active = self.now;
+                }
                 let failed = result.is_err();
                 out.push((backend, Answer { result, notices }));
                 self.statement_ended(backend, failed, out);
@@ -648,7 +683,8 @@ impl Engine {
             Statement::Begin
             | Statement::Commit
             | Statement::Rollback
-            | Statement::SetLockTimeout { .. } => {
+            | Statement::SetLockTimeout { .. }
+            | Statement::SetIdleInTransactionTimeout { .. } => {
                 unreachable!("transaction control is handled by execute")
             }
         }

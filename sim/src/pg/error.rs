@@ -80,6 +80,11 @@ impl PgError {
         )
     }
 
+    /// Whether the server ends the connection after it (`FATAL`).
+    pub fn is_fatal(&self) -> bool {
+        self.sqlstate == "25P03"
+    }
+
     /// A write on a server in recovery (a replica, or a demoted primary).
     pub fn read_only_transaction(statement: &str) -> Self {
         Self::new(

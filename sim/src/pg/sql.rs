@@ -10,6 +10,7 @@
 //! ```text
 //! BEGIN | START TRANSACTION        COMMIT | END        ROLLBACK | ABORT
 //! SET lock_timeout = '200ms'       (or TO; a number is milliseconds; 0 = wait forever)
+//! SET idle_in_transaction_session_timeout = '5s'
 //! SELECT * FROM t WHERE id = 1 | id IN (1, 2) [AND version = 0] [ORDER BY id]
 //!     [FOR UPDATE [NOWAIT | SKIP LOCKED]]
 //! UPDATE t SET value = 'x', version = version + 1 WHERE id = 1 [AND version = 0]
@@ -23,7 +24,7 @@ use std::time::Duration;
 use super::statement::{LockWait, Scope, Statement};
 
 /// What the supported shapes are, for error messages.
-pub const SUPPORTED: &str = "BEGIN, COMMIT, ROLLBACK, SET lock_timeout = '…', SELECT * FROM t WHERE id = n | id IN (…) [AND version = n] [ORDER BY id] [FOR UPDATE [NOWAIT | SKIP LOCKED]], UPDATE t SET value = '…', version = version + 1 WHERE id = n [AND version = n], INSERT INTO t VALUES (n, '…'), SELECT pg_advisory_lock(k) and its try/xact/unlock variants";
+pub const SUPPORTED: &str = "BEGIN, COMMIT, ROLLBACK, SET lock_timeout | idle_in_transaction_session_timeout = '…', SELECT * FROM t WHERE id = n | id IN (…) [AND version = n] [ORDER BY id] [FOR UPDATE [NOWAIT | SKIP LOCKED]], UPDATE t SET value = '…', version = version + 1 WHERE id = n [AND version = n], INSERT INTO t VALUES (n, '…'), SELECT pg_advisory_lock(k) and its try/xact/unlock variants";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Token {
@@ -247,7 +248,7 @@ pub fn parse(text: &str) -> Result<Statement, String> {
         }
         "set" => {
             let setting = p.name()?;
-            if setting != "lock_timeout" {
+            if setting != "lock_timeout" && setting != "idle_in_transaction_session_timeout" {
                 return Err(unsupported(&format!("SET {setting}")));
             }
             if !p.punct('=') {
@@ -261,12 +262,16 @@ pub fn parse(text: &str) -> Result<Statement, String> {
                 Some(Token::Str(s)) => {
                     p.at += 1;
                     parse_pg_duration(&s).ok_or_else(|| {
-                        format!("invalid value for parameter \"lock_timeout\": \"{s}\"")
+                        format!("invalid value for parameter \"{setting}\": \"{s}\"")
                     })?
                 }
                 _ => return Err(p.near()),
             };
-            Statement::SetLockTimeout { timeout }
+            if setting == "lock_timeout" {
+                Statement::SetLockTimeout { timeout }
+            } else {
+                Statement::SetIdleInTransactionTimeout { timeout }
+            }
         }
         "select" => {
             if p.punct('*') {

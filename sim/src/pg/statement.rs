@@ -119,6 +119,12 @@ pub enum Statement {
         /// The longest a statement waits for one lock.
         timeout: Duration,
     },
+    /// `SET idle_in_transaction_session_timeout = …` (zero: off, the default): a session idle
+    /// inside a transaction block that long is terminated, its locks released.
+    SetIdleInTransactionTimeout {
+        /// How long a session may sit idle inside a transaction block.
+        timeout: Duration,
+    },
 }
 
 impl Statement {
@@ -138,7 +144,9 @@ impl Statement {
             Statement::Rollback => "ROLLBACK",
             Statement::Update { .. } => "UPDATE",
             Statement::Insert { .. } => "INSERT",
-            Statement::SetLockTimeout { .. } => "SET",
+            Statement::SetLockTimeout { .. } | Statement::SetIdleInTransactionTimeout { .. } => {
+                "SET"
+            }
             Statement::SelectForUpdate { .. } => "SELECT FOR UPDATE",
             _ => "SELECT",
         }

@@ -453,3 +453,44 @@ fn an_insert_waits_for_an_uncommitted_insert_of_the_same_key() {
         "23505: duplicate key value violates unique constraint \"locks_pkey\""
     );
 }
+
+#[test]
+fn a_session_idle_in_a_transaction_is_terminated_and_its_locks_freed() {
+    let mut e = engine();
+    let idle = Statement::SetIdleInTransactionTimeout { timeout: ms(5000) };
+    e.execute(A, idle, ms(0));
+    e.execute(
+        A,
+        Statement::AdvisoryLock {
+            key: 1,
+            scope: Scope::Session,
+        },
+        ms(0),
+    );
+    e.execute(A, Statement::Begin, ms(10));
+    e.execute(A, for_update(&[1], LockWait::Wait), ms(20));
+    assert!(e
+        .execute(B, for_update(&[1], LockWait::Wait), ms(30))
+        .is_empty());
+    // Idle outside a block is never cut; inside, the clock runs from the last statement.
+    assert!(e.tick(ms(5019)).is_empty());
+    let out = e.tick(ms(5020));
+    let fatal = match &answer(&out, A).result {
+        Err(err) => err.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(fatal.is_fatal());
+    assert_eq!(
+        fatal.to_string(),
+        "25P03: terminating connection due to idle-in-transaction timeout"
+    );
+    assert_eq!(rows(&out, B), [row(1, "a", 0)]);
+    assert!(e.advisory_held(A).is_empty());
+    // A session idle outside a transaction block stays.
+    e.execute(
+        C,
+        Statement::SetIdleInTransactionTimeout { timeout: ms(10) },
+        ms(6000),
+    );
+    assert!(e.tick(ms(60_000)).iter().all(|(b, _)| *b != C));
+}
