@@ -38,8 +38,13 @@ pub fn runs(program: &str, arg: &str) -> bool {
 
 /// A fresh, empty directory under the system temp dir, unique to this process and call.
 pub fn temp_dir(prefix: &str) -> PathBuf {
+    temp_dir_in(&std::env::temp_dir(), prefix)
+}
+
+/// [`temp_dir`] under `base`.
+pub fn temp_dir_in(base: &Path, prefix: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
+    let dir = base.join(format!(
         "{prefix}-{}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::SeqCst)

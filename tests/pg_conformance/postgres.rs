@@ -53,7 +53,13 @@ pub struct Postgres {
 impl Postgres {
     /// A fresh cluster (`initdb -A trust`), started and accepting connections.
     pub fn start() -> Postgres {
-        let dir = crate::real_server::temp_dir("locksim-pg-conformance");
+        // As root the server runs as `postgres`, which must reach the directory: under /tmp,
+        // whatever TMPDIR says (root's own may be closed to other users).
+        let dir = if is_root() {
+            crate::real_server::temp_dir_in(Path::new("/tmp"), "locksim-pg-conformance")
+        } else {
+            crate::real_server::temp_dir("locksim-pg-conformance")
+        };
         if is_root() {
             let ok = Process::new("chown")
                 .args(["postgres:postgres"])
