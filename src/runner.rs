@@ -237,14 +237,10 @@ fn check_kv(records: &[Record]) -> (Kv, Option<String>) {
 /// `sync` kept for the `[kv]` register only — the lock recipes read without `sync` by design
 /// (a watch, not the read, tells them when to look again).
 fn check_zk(records: &[Record]) -> ZkCheck {
-    let ops: Vec<sim::Operation> = records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Op(op) => Some(op.clone()),
-            _ => None,
-        })
-        .collect();
-    let mut found = sim::check::check_zk(&ops);
+    let mut found = sim::check::check_zk(records.iter().filter_map(|r| match r {
+        Record::Op(op) => Some(op),
+        _ => None,
+    }));
     found.stale_local.retain(|f| f.path == lock::KV_PATH);
     found
 }

@@ -277,12 +277,13 @@ impl<'a> Completed<'a> {
 }
 
 /// Check the ZooKeeper operations of `ops` (see the module docs).
-pub fn check(ops: &[Operation]) -> ZkCheck {
+/// Takes the operations by reference (a run's history is checked where it lies, not copied).
+pub fn check<'a>(ops: impl IntoIterator<Item = &'a Operation>) -> ZkCheck {
     let mut by_path: BTreeMap<String, Vec<Seen>> = BTreeMap::new();
     // The invoke time of a process's completed `sync` that its next operation follows.
     let mut synced_at: BTreeMap<&str, u64> = BTreeMap::new();
     let mut after_sync: BTreeMap<u64, u64> = BTreeMap::new();
-    let mut ordered: Vec<&Operation> = ops.iter().collect();
+    let mut ordered: Vec<&Operation> = ops.into_iter().collect();
     ordered.sort_by_key(|op| (op.invoke_ms, op.index));
     for op in ordered {
         if let Request::Zk(ZkRequest::Sync { .. }) = &op.request {

@@ -84,14 +84,6 @@ impl PgError {
     pub fn is_fatal(&self) -> bool {
         self.sqlstate == "25P03"
     }
-
-    /// A write on a server in recovery (a replica, or a demoted primary).
-    pub fn read_only_transaction(statement: &str) -> Self {
-        Self::new(
-            "25006",
-            format!("cannot execute {statement} in a read-only transaction"),
-        )
-    }
 }
 
 /// A `WARNING` or `NOTICE` that accompanies a statement's success.

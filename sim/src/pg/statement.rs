@@ -127,32 +127,6 @@ pub enum Statement {
     },
 }
 
-impl Statement {
-    /// Whether it writes a table (refused on a server in recovery).
-    pub fn writes(&self) -> bool {
-        matches!(
-            self,
-            Statement::Update { .. } | Statement::Insert { .. } | Statement::SelectForUpdate { .. }
-        )
-    }
-
-    /// The command tag psql would name it by (`UPDATE`, `SELECT`, …).
-    pub fn tag(&self) -> &'static str {
-        match self {
-            Statement::Begin => "BEGIN",
-            Statement::Commit => "COMMIT",
-            Statement::Rollback => "ROLLBACK",
-            Statement::Update { .. } => "UPDATE",
-            Statement::Insert { .. } => "INSERT",
-            Statement::SetLockTimeout { .. } | Statement::SetIdleInTransactionTimeout { .. } => {
-                "SET"
-            }
-            Statement::SelectForUpdate { .. } => "SELECT FOR UPDATE",
-            _ => "SELECT",
-        }
-    }
-}
-
 /// A successful statement's result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]

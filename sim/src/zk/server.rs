@@ -172,7 +172,7 @@ impl Host for Server {
                 // Every half tickTime, as a learner answers its leader's ping.
                 let half_tick = (self.ctx.config.ticks_per_tick_time() / 2).max(1) as u64;
                 if self.raft_ticks.is_multiple_of(half_tick) {
-                    self.relay_touches();
+                    self.relay_to_leader();
                     self.drop_stalled();
                 }
             }
@@ -298,7 +298,7 @@ impl Server {
     /// resumed sessions still waiting for its word. ZooKeeper sends a revalidation once, on the
     /// quorum connection's TCP stream, which delivers it once a partition heals; asking again
     /// each half tick is that delivery over datagrams (the leader's answer is idempotent).
-    fn relay_touches(&mut self) {
+    fn relay_to_leader(&mut self) {
         if self.is_leader() {
             return;
         }
