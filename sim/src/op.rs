@@ -16,6 +16,7 @@ use crate::ap::{ApError, Command, Reply};
 use crate::etcd::error::Error;
 use crate::etcd::summary as etcd_summary;
 use crate::etcd::transport::{ClientRequest, ClientResponse};
+use crate::pg::{PgError, Reply as PgReply, Statement};
 use crate::world::history::{Operation, Outcome};
 use crate::zk::{Answer as ZkAnswer, ZkError, ZkRequest};
 
@@ -29,6 +30,8 @@ pub enum Request {
     Redis(Command),
     /// A ZooKeeper request.
     Zk(ZkRequest),
+    /// A statement to a PostgreSQL server.
+    Pg(Statement),
 }
 
 /// A store's answer to a [`Request`].
@@ -41,6 +44,8 @@ pub enum Response {
     Redis(Reply),
     /// A ZooKeeper server's answer.
     Zk(ZkAnswer),
+    /// A PostgreSQL statement's result.
+    Pg(PgReply),
 }
 
 /// A store's definite refusal of a [`Request`], with the store's own message.
@@ -56,6 +61,9 @@ pub enum OpError {
     /// A ZooKeeper error (`KeeperException.Code`).
     #[error("{0}")]
     Zk(ZkError),
+    /// A PostgreSQL error (SQLSTATE and message).
+    #[error("{0}")]
+    Pg(PgError),
 }
 
 impl OpError {
@@ -67,7 +75,7 @@ impl OpError {
             OpError::Etcd(Error::Indeterminate)
                 | OpError::Redis(ApError::Indeterminate)
                 | OpError::Zk(ZkError::ConnectionLoss)
-        )
+        ) || matches!(self, OpError::Pg(e) if e.is_connection_lost())
     }
 
     /// True when the request certainly did not take effect.
@@ -76,6 +84,7 @@ impl OpError {
             OpError::Etcd(e) => e.is_definite(),
             OpError::Redis(e) => e.is_definite(),
             OpError::Zk(e) => e.is_definite(),
+            OpError::Pg(e) => !e.is_connection_lost(),
         }
     }
 }
@@ -87,6 +96,7 @@ impl Request {
             Request::Etcd(r) => etcd_summary::request(r),
             Request::Redis(c) => crate::ap::summary::command(c),
             Request::Zk(r) => crate::zk::summary::request(r),
+            Request::Pg(s) => s.to_string(),
         }
     }
 
@@ -97,6 +107,7 @@ impl Request {
             Request::Etcd(r) => r.name(),
             Request::Redis(c) => c.name(),
             Request::Zk(r) => r.name(),
+            Request::Pg(s) => s.name(),
         }
     }
 
@@ -107,6 +118,7 @@ impl Request {
             Request::Etcd(r) => r.is_mutation(),
             Request::Redis(c) => c.is_write(),
             Request::Zk(r) => r.is_write(),
+            Request::Pg(s) => s.is_write(),
         }
     }
 
@@ -142,6 +154,7 @@ impl Response {
             Response::Etcd(r) => etcd_summary::response(r),
             Response::Redis(r) => crate::ap::summary::reply(r),
             Response::Zk(a) => crate::zk::summary::answer(a),
+            Response::Pg(r) => r.to_string(),
         }
     }
 
@@ -246,6 +259,24 @@ impl From<ZkAnswer> for Response {
     }
 }
 
+impl From<Statement> for Request {
+    fn from(s: Statement) -> Self {
+        Request::Pg(s)
+    }
+}
+
+impl From<PgReply> for Response {
+    fn from(r: PgReply) -> Self {
+        Response::Pg(r)
+    }
+}
+
+impl From<PgError> for OpError {
+    fn from(e: PgError) -> Self {
+        OpError::Pg(e)
+    }
+}
+
 impl From<ZkError> for OpError {
     fn from(e: ZkError) -> Self {
         OpError::Zk(e)
@@ -272,7 +303,7 @@ mod tests {
 
     /// Each store's operations read back as the same store's, through JSON.
     #[test]
-    fn operations_of_both_stores_round_trip_through_json() {
+    fn operations_of_every_store_round_trip_through_json() {
         let ops = [
             Operation {
                 index: 0,
@@ -304,6 +335,26 @@ mod tests {
                 return_ms: Some(3),
                 node: Some("r1".into()),
                 outcome: Outcome::Ok(Response::Redis(Reply::Ok)),
+            },
+            Operation {
+                index: 3,
+                process: "c1".into(),
+                request: Request::Pg(crate::pg::Statement::Begin),
+                invoke_ms: 4,
+                return_ms: Some(5),
+                node: Some("p1".into()),
+                outcome: Outcome::Ok(Response::Pg(PgReply::Tag {
+                    tag: "BEGIN".into(),
+                })),
+            },
+            Operation {
+                index: 4,
+                process: "c1".into(),
+                request: Request::Pg(crate::pg::Statement::AdvisoryUnlockAll),
+                invoke_ms: 4,
+                return_ms: Some(5),
+                node: Some("p1".into()),
+                outcome: Outcome::Fail(OpError::Pg(PgError::lock_timeout())),
             },
         ];
         for op in ops {

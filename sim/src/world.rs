@@ -15,3 +15,4 @@ pub(crate) mod host_loop;
 pub(crate) mod link_faults;
 pub(crate) mod rpc;
 pub(crate) mod sim;
+pub(crate) mod stream;

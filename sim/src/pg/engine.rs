@@ -232,8 +232,8 @@ impl Engine {
         self.lsn
     }
 
-    /// A replica's redo: the record's rows become committed (and its position the server's).
-    /// No locks are involved: a replica takes no writes.
+    /// Redo (a replica's, or crash recovery's): the record's rows become committed, and the
+    /// record and its position this server's WAL. No locks are involved.
     pub fn apply(&mut self, record: &WalRecord) {
         for (table, row) in &record.changes {
             let slot = self
@@ -249,6 +249,7 @@ impl Engine {
         }
         self.lsn = self.lsn.max(record.lsn);
         self.next_xid = self.next_xid.max(record.xid + 1);
+        self.wal.push(record.clone());
     }
 
     /// Whether `backend` is waiting for a lock.

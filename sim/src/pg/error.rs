@@ -80,6 +80,40 @@ impl PgError {
         )
     }
 
+    /// The client could not connect (PgJDBC's `08001`): libpq's message per host tried.
+    pub fn connection_failed(message: impl Into<String>) -> Self {
+        Self::new("08001", message)
+    }
+
+    /// The connection broke while a statement was in flight (PgJDBC's `08006`): it may or
+    /// may not have run.
+    pub fn connection_lost(message: impl Into<String>) -> Self {
+        Self::new("08006", message)
+    }
+
+    /// How the kernel gave the connection up, in libpq's words.
+    pub fn lost_by(end: crate::world::stream::ConnectionEnd) -> Self {
+        match end {
+            crate::world::stream::ConnectionEnd::Reset => Self::connection_lost(
+                "server closed the connection unexpectedly\n\tThis probably means the server \
+                 terminated abnormally\n\tbefore or while processing the request.",
+            ),
+            crate::world::stream::ConnectionEnd::TimedOut => {
+                Self::connection_lost("could not receive data from server: Connection timed out")
+            }
+        }
+    }
+
+    /// A call on a connection already lost (libpq's message; PgJDBC's `08003`).
+    pub fn no_connection() -> Self {
+        Self::new("08003", "no connection to the server")
+    }
+
+    /// Whether the connection broke under the statement (it may have run).
+    pub fn is_connection_lost(&self) -> bool {
+        self.sqlstate == "08006"
+    }
+
     /// Whether the server ends the connection after it (`FATAL`).
     pub fn is_fatal(&self) -> bool {
         self.sqlstate == "25P03"

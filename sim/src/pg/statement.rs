@@ -202,3 +202,125 @@ impl fmt::Display for Reply {
         }
     }
 }
+
+impl Statement {
+    /// The statement's kind, as the history names it (`BEGIN`, `SELECT FOR UPDATE`,
+    /// `pg_advisory_lock`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Statement::Begin => "BEGIN",
+            Statement::Commit => "COMMIT",
+            Statement::Rollback => "ROLLBACK",
+            Statement::Select { .. } => "SELECT",
+            Statement::SelectForUpdate { .. } => "SELECT FOR UPDATE",
+            Statement::Update { .. } => "UPDATE",
+            Statement::Insert { .. } => "INSERT",
+            Statement::AdvisoryLock {
+                scope: Scope::Session,
+                ..
+            } => "pg_advisory_lock",
+            Statement::AdvisoryLock {
+                scope: Scope::Transaction,
+                ..
+            } => "pg_advisory_xact_lock",
+            Statement::AdvisoryTryLock {
+                scope: Scope::Session,
+                ..
+            } => "pg_try_advisory_lock",
+            Statement::AdvisoryTryLock {
+                scope: Scope::Transaction,
+                ..
+            } => "pg_try_advisory_xact_lock",
+            Statement::AdvisoryUnlock { .. } => "pg_advisory_unlock",
+            Statement::AdvisoryUnlockAll => "pg_advisory_unlock_all",
+            Statement::SetLockTimeout { .. } | Statement::SetIdleInTransactionTimeout { .. } => {
+                "SET"
+            }
+        }
+    }
+
+    /// Whether it may change the database or its locks: a lost answer leaves it
+    /// indeterminate (a plain `SELECT` or `SET` is not; `BEGIN` and `ROLLBACK` change nothing
+    /// another session can see).
+    pub fn is_write(&self) -> bool {
+        !matches!(
+            self,
+            Statement::Begin
+                | Statement::Rollback
+                | Statement::Select { .. }
+                | Statement::SetLockTimeout { .. }
+                | Statement::SetIdleInTransactionTimeout { .. }
+        )
+    }
+}
+
+impl fmt::Display for Statement {
+    /// The statement in SQL, as `sql::parse` reads it back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids = |ids: &[i64]| match ids {
+            [id] => format!("id = {id}"),
+            ids => {
+                let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+                format!("id IN ({})", list.join(", "))
+            }
+        };
+        let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        let ms = |d: &Duration| format!("'{}ms'", d.as_millis());
+        match self {
+            Statement::Begin => f.write_str("BEGIN"),
+            Statement::Commit => f.write_str("COMMIT"),
+            Statement::Rollback => f.write_str("ROLLBACK"),
+            Statement::Select { table, ids: i } => {
+                write!(f, "SELECT * FROM {table} WHERE {} ORDER BY id", ids(i))
+            }
+            Statement::SelectForUpdate {
+                table,
+                ids: i,
+                version,
+                wait,
+            } => {
+                write!(f, "SELECT * FROM {table} WHERE {}", ids(i))?;
+                if let Some(v) = version {
+                    write!(f, " AND version = {v}")?;
+                }
+                f.write_str(" ORDER BY id FOR UPDATE")?;
+                match wait {
+                    LockWait::Wait => Ok(()),
+                    LockWait::NoWait => f.write_str(" NOWAIT"),
+                    LockWait::SkipLocked => f.write_str(" SKIP LOCKED"),
+                }
+            }
+            Statement::Update {
+                table,
+                id,
+                value,
+                expected_version,
+            } => {
+                write!(
+                    f,
+                    "UPDATE {table} SET value = {}, version = version + 1 WHERE id = {id}",
+                    quote(value)
+                )?;
+                match expected_version {
+                    Some(v) => write!(f, " AND version = {v}"),
+                    None => Ok(()),
+                }
+            }
+            Statement::Insert { table, id, value } => {
+                write!(f, "INSERT INTO {table} VALUES ({id}, {})", quote(value))
+            }
+            Statement::AdvisoryLock { key, .. }
+            | Statement::AdvisoryTryLock { key, .. }
+            | Statement::AdvisoryUnlock { key } => write!(f, "SELECT {}({key})", self.name()),
+            Statement::AdvisoryUnlockAll => f.write_str("SELECT pg_advisory_unlock_all()"),
+            Statement::SetLockTimeout { timeout } => {
+                write!(f, "SET lock_timeout = {}", ms(timeout))
+            }
+            Statement::SetIdleInTransactionTimeout { timeout } => write!(
+                f,
+                "SET idle_in_transaction_session_timeout = {}",
+                ms(timeout)
+            ),
+        }
+    }
+}

@@ -255,6 +255,8 @@ impl ActiveFaults {
                 | ClusterEvent::ServerStepsDown { .. }
                 | ClusterEvent::SessionExpired { .. }
                 | ClusterEvent::ZkConnection { .. }
+                | ClusterEvent::PgBackendEnded { .. }
+                | ClusterEvent::PgConnection { .. }
                 | ClusterEvent::Snapshot { .. }
                 | ClusterEvent::SnapshotInstalled { .. } => {}
             }

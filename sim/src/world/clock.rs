@@ -118,6 +118,13 @@ impl Clock {
     /// Sleep until local time `until`, and do not return while paused. A rate change during
     /// the sleep is honoured: the remaining local time is re-converted on every wake.
     pub async fn sleep_until(&self, until: Duration) {
+        self.kernel_sleep_until(until).await;
+        self.running().await;
+    }
+
+    /// Sleep until local time `until` even while the process is paused: the host's *kernel*
+    /// keeps its timers (TCP retransmissions, keepalive probes) when the process is stopped.
+    pub(crate) async fn kernel_sleep_until(&self, until: Duration) {
         loop {
             let now = self.now();
             if now >= until {
@@ -128,7 +135,6 @@ impl Clock {
             let wait = remaining.max(Duration::from_millis(1));
             tokio::time::sleep(wait).await;
         }
-        self.running().await;
     }
 
     /// The pause state as a `Send` receiver, for I/O that tokio drives from `Send` code (a

@@ -112,6 +112,31 @@ pub enum ClusterEvent {
         /// The new state.
         state: String,
     },
+    /// A PostgreSQL server ended a backend: the client closed the connection, the kernel
+    /// gave it up (keepalive probes or retransmissions unanswered, a reset), or a FATAL error
+    /// (`idle_in_transaction_session_timeout`). Its transaction rolled back and its locks
+    /// were released then.
+    PgBackendEnded {
+        /// The server (`p1`).
+        server: String,
+        /// The backend's pid.
+        pid: u32,
+        /// The client (`application_name`: its host).
+        client: String,
+        /// Why, in the server's words.
+        reason: String,
+    },
+    /// A PostgreSQL client's connection opened or ended, as the client learned it.
+    PgConnection {
+        /// The client host.
+        client: String,
+        /// The server.
+        server: String,
+        /// The backend's pid (0 if the connection never opened).
+        pid: u32,
+        /// `connected`, or why it ended (`closed`, libpq's error message).
+        state: String,
+    },
     /// A host crashed (see [`World::crash`](crate::World::crash)).
     Crash {
         /// The host.

@@ -9,10 +9,9 @@
 //! in order and holds early ones back; a lost datagram stalls the connection until the read
 //! timeout breaks it — as a TCP stream that cannot get a segment through.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
+pub(crate) use crate::world::stream::{ConnId, InOrder};
 use crate::zk::state::{MultiFailure, WriteOp};
 use crate::zk::tree::{Data, MultiResult, SessionId, Stat, ZkError, Zxid};
 
@@ -169,42 +168,6 @@ pub struct WatchedEvent {
     /// The node, empty for a state change.
     pub path: String,
 }
-
-/// One direction of a connection, as its receiver sees it: datagrams handed over strictly in
-/// `seq` order, early ones held back, duplicates dropped (see the module docs). The client and
-/// the server each keep one per connection.
-#[derive(Debug)]
-pub(crate) struct InOrder<T> {
-    next: u64,
-    early: BTreeMap<u64, T>,
-}
-
-impl<T> InOrder<T> {
-    /// A stream whose next datagram is number `next`.
-    pub(crate) fn from(next: u64) -> Self {
-        InOrder {
-            next,
-            early: BTreeMap::new(),
-        }
-    }
-
-    /// Datagram `seq` arrived: what can now be handed over, in order (empty while a gap stays).
-    pub(crate) fn accept(&mut self, seq: u64, body: T) -> Vec<T> {
-        if seq < self.next {
-            return Vec::new(); // a duplicate
-        }
-        self.early.insert(seq, body);
-        let mut ready = Vec::new();
-        while let Some(body) = self.early.remove(&self.next) {
-            self.next += 1;
-            ready.push(body);
-        }
-        ready
-    }
-}
-
-/// Identifies one connection attempt of one client: `client id << 32 | attempt`.
-pub(crate) type ConnId = u64;
 
 /// A datagram from a client to its server.
 #[derive(Clone, Debug, Serialize, Deserialize)]
