@@ -228,13 +228,7 @@ pub fn main_with(locks: Locks) -> anyhow::Result<()> {
             seed,
             history,
             grpc,
-        } => ctl(
-            backend == args::CtlBackend::Zk,
-            members,
-            seed,
-            history,
-            grpc,
-        ),
+        } => ctl(backend, members, seed, history, grpc),
     }
 }
 

@@ -7,7 +7,9 @@
 
 mod command;
 mod executor;
+pub mod pg;
 mod render;
+pub mod simulation;
 pub mod zk;
 
 use std::io::{self, BufRead, Write};

@@ -1,8 +1,7 @@
 //! PostgreSQL conformance: the lock scripts in `tests/pg_conformance/*.sql` give the same
-//! answers, line for line, from a real PostgreSQL 15 (through psql sessions) and from the
-//! simulated server's engine (`sim::pg::Engine`, through `sim::pg::sql::parse`). Until the pg
-//! server host and `locksim ctl --backend pg` land (issue 20), the simulation side is the engine
-//! itself — every lock decision is made there.
+//! answers, line for line, from a real PostgreSQL 15 (through psql sessions) and from
+//! `locksim ctl --backend pg` (its shell: psql-like sessions, each a `PgClient` connection to
+//! the simulated server `p1` on the world).
 //!
 //! A script line is `S: statement` (session `S`, one letter: its own connection) or `sleep
 //! 300ms`. After each line the transcript records, per session in name order, the lines each
@@ -19,10 +18,10 @@ mod real_server;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sim::pg::{sql, Answer, Engine, EngineConfig, Reply};
+use locksim::ctl::pg::{parse_pg_line, PgShell};
+use sim::pg::{Answer, Reply};
 
 /// Every script runs on a fresh `locks` table.
-const TABLE: &str = "locks";
 const CREATE: &str = "drop table if exists locks; create table locks (id bigint primary key, \
                       value text, version bigint not null default 0);";
 
@@ -120,33 +119,40 @@ fn is_detail(line: &str) -> bool {
 /// One entry per script line: `S: …` lines, sessions in name order.
 type Transcript = Vec<Vec<String>>;
 
-fn run_engine(script: &Script) -> Transcript {
-    let mut engine = Engine::new(EngineConfig::default(), &[TABLE]);
-    let backend = |s: char| u32::from(s) - u32::from('A') + 1;
-    let mut now = Duration::ZERO;
+/// The script through `locksim ctl --backend pg` (its shell, as the CLI runs it): each line's
+/// JSON answers, read back as the server's answers.
+fn run_ctl(script: &Script) -> Transcript {
+    let mut shell = PgShell::new(1, 0).expect("the server starts");
     let mut transcript = Transcript::new();
     for line in &script.lines {
-        let answers = match line {
-            Line::Statement { session, sql } => {
-                now += Duration::from_millis(1);
-                match sql::parse(sql) {
-                    Ok(statement) => engine.execute(backend(*session), statement, now),
-                    Err(e) => panic!("{}: {sql}: {e}", script.path.display()),
-                }
-            }
-            Line::Sleep(d) => {
-                let mut answers = Vec::new();
-                let end = now + *d;
-                while now < end {
-                    now = (now + Duration::from_millis(10)).min(end);
-                    answers.extend(engine.tick(now));
-                }
-                answers
-            }
+        let text = match line {
+            Line::Statement { session, sql } => format!("{session}: {sql}"),
+            Line::Sleep(d) => format!("sleep {}ms", d.as_millis()),
         };
+        let cmd = parse_pg_line(&text)
+            .unwrap_or_else(|e| panic!("{}: {text}: {e:?}", script.path.display()))
+            .expect("not a comment");
+        let json = shell.execute(&cmd);
+        let arrived: Vec<(char, Answer)> = json["answers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                let session = a["session"].as_str().unwrap().chars().next().unwrap();
+                let result = match a.get("ok") {
+                    Some(ok) => Ok(serde_json::from_value::<Reply>(ok.clone()).unwrap()),
+                    None => Err(serde_json::from_value(a["error"].clone()).unwrap()),
+                };
+                let notices = a
+                    .get("notices")
+                    .map(|n| serde_json::from_value(n.clone()).unwrap())
+                    .unwrap_or_default();
+                (session, Answer { result, notices })
+            })
+            .collect();
         let mut entry = Vec::new();
         for s in sessions(script) {
-            for (_, a) in answers.iter().filter(|(b, _)| *b == backend(s)) {
+            for (_, a) in arrived.iter().filter(|(b, _)| *b == s) {
                 entry.extend(psql_lines(a).into_iter().map(|l| format!("{s}: {l}")));
             }
         }
@@ -174,8 +180,8 @@ fn run_real(server: &postgres::Postgres, script: &Script) -> Transcript {
                 let p = &mut psql[i].1;
                 let mark = p.send(sql);
                 // Its own answer, or nothing within 200 ms if it waits for a lock. The waits
-                // are short so that real time stays close to the engine's (a statement there
-                // takes 1 ms): the scripts' timeouts are 1 s and more.
+                // are short so that real time stays close to the simulation's (a statement
+                // there takes a few ms): the scripts' timeouts are 1 s and more.
                 let mine = p.until(&mark, Duration::from_millis(200));
                 if !mine.contains(&mark) {
                     pending[i] = Some(mark);
@@ -232,9 +238,9 @@ fn show(script: &Script, t: &Transcript) -> String {
 }
 
 #[test]
-fn every_script_parses_and_runs_on_the_engine() {
+fn every_script_runs_through_locksim_ctl() {
     for script in scripts() {
-        let t = run_engine(&script);
+        let t = run_ctl(&script);
         assert_eq!(t.len(), script.lines.len());
     }
 }
@@ -247,13 +253,13 @@ fn lock_scripts_match_real_postgres() {
     let server = postgres::Postgres::start();
     let mut lines = 0;
     for script in scripts() {
-        let ours = run_engine(&script);
+        let ours = run_ctl(&script);
         let real = run_real(&server, &script);
         lines += script.lines.len();
         assert_eq!(
             show(&script, &ours),
             show(&script, &real),
-            "{}: the engine (left) and PostgreSQL 15 (right) differ",
+            "{}: locksim ctl (left) and PostgreSQL 15 (right) differ",
             script.path.display()
         );
     }

@@ -12,12 +12,14 @@
 //! * `server`: one server as a turmoil host — a backend per connection, the kernel's
 //!   keepalive and retransmission rules deciding when a dead client's locks are freed.
 //! * `client`: `PgClient`, a libpq connection (multi-host, `target_session_attrs`).
+//! * `driver`: `PgDriver`, psql sessions in a `ctl` host, for `locksim ctl --backend pg`.
 //! * `cluster`: `PgCluster::add_to(&mut World)`, `PgConfig` (PostgreSQL's defaults).
 //! * `sql`: the psql-like syntax of the statements (`parse`), for `locksim ctl --backend pg`
 //!   and the conformance scripts.
 
 pub mod client;
 pub mod cluster;
+pub mod driver;
 pub mod engine;
 pub mod error;
 pub(crate) mod server;

@@ -136,16 +136,17 @@ pub enum Cmd {
         json: bool,
     },
     /// An etcdctl-like shell into a simulated cluster (or, with `--backend zk`, a zkCli-like
-    /// shell into a ZooKeeper ensemble): one command per stdin line, one JSON line per command
-    /// on stdout.
+    /// shell into a ZooKeeper ensemble; with `--backend pg`, psql sessions into PostgreSQL
+    /// servers): one command per stdin line, one JSON line per command on stdout.
     Ctl {
-        /// The store: `etcd` (etcdctl's verbs and `-w json` shapes) or `zk` (zkCli's verbs:
-        /// create, ls, get, set, delete, stat, sync, close, connect).
+        /// The store: `etcd` (etcdctl's verbs and `-w json` shapes), `zk` (zkCli's verbs:
+        /// create, ls, get, set, delete, stat, sync, close, connect) or `pg` (psql sessions:
+        /// `A: select * from locks where id = 1 for update;`).
         #[arg(long, value_enum, default_value_t = CtlBackend::Etcd)]
         backend: CtlBackend,
-        /// Cluster (ensemble) size.
-        #[arg(long, default_value_t = 3)]
-        members: u64,
+        /// Cluster (ensemble) size; for `pg` the number of servers (default 1).
+        #[arg(long)]
+        members: Option<u64>,
         /// Seed of the simulation.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -194,6 +195,8 @@ pub enum CtlBackend {
     Etcd,
     /// A simulated ZooKeeper ensemble (servers z1..zN).
     Zk,
+    /// Simulated PostgreSQL servers (p1 the primary): psql sessions, `S: statement`.
+    Pg,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

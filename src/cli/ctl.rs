@@ -5,23 +5,45 @@ use std::io;
 
 use anyhow::Context;
 
-/// Runs the shell until stdin ends; `members` must be 1 to 7 (exit 2 otherwise). `grpc`: every
-/// request through etcd-client over the members' gRPC API (feature `grpc`; exit 2 without it).
-/// `zk`: the zkCli-like shell into a ZooKeeper ensemble of `members` servers.
+use super::args::CtlBackend;
+
+/// Runs the shell until stdin ends; `members` must be 1 to 7 (exit 2 otherwise; default 3, or 1
+/// PostgreSQL server). `grpc`: every request through etcd-client over the members' gRPC API
+/// (feature `grpc`; exit 2 without it). `Zk`: the zkCli-like shell into a ZooKeeper ensemble;
+/// `Pg`: psql sessions into PostgreSQL servers.
 pub fn ctl(
-    zk: bool,
-    members: u64,
+    backend: CtlBackend,
+    members: Option<u64>,
     seed: u64,
     history: Option<std::path::PathBuf>,
     grpc: bool,
 ) -> anyhow::Result<()> {
+    let members = members.unwrap_or(if backend == CtlBackend::Pg { 1 } else { 3 });
     if !(1..=7).contains(&members) {
         eprintln!(
             "locksim ctl: --members {members} is out of range; a cluster has 1 to 7 members (etcd runs 3 or 5)"
         );
         std::process::exit(2);
     }
-    if zk {
+    if grpc && backend != CtlBackend::Etcd {
+        eprintln!(
+            "locksim ctl: --grpc is etcd's API; the {} backend has its own protocol",
+            if backend == CtlBackend::Zk {
+                "zk"
+            } else {
+                "pg"
+            }
+        );
+        std::process::exit(2);
+    }
+    if backend == CtlBackend::Pg {
+        let mut shell = crate::ctl::pg::PgShell::new(members as usize, seed)
+            .with_context(|| format!("locksim ctl: starting the servers (seed {seed})"))?;
+        crate::ctl::pg::run_pg_shell(io::stdin().lock(), io::stdout().lock(), &mut shell)
+            .context("locksim ctl: reading stdin or writing stdout")?;
+        return write_history(history, shell.history_jsonl());
+    }
+    if backend == CtlBackend::Zk {
         if grpc {
             eprintln!("locksim ctl: --grpc is etcd's API; the zk backend has its own protocol");
             std::process::exit(2);

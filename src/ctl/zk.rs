@@ -24,6 +24,7 @@ pub use command::{parse_zk_line, ZkCommand};
 
 use super::command::{Command, Nodes};
 use super::render_parse_error;
+use super::simulation::{refused, NodeSet};
 
 /// A simulated ensemble behind the shell.
 pub struct ZkShell {
@@ -83,56 +84,11 @@ impl ZkShell {
         })
     }
 
-    fn server(&self, id: u64) -> Result<String, String> {
-        if id == 0 || id as usize > self.servers {
-            return Err(format!(
-                "no server z{id}: this ensemble has z1..z{}",
-                self.servers
-            ));
-        }
-        Ok(Nodes::ZK.name(id))
-    }
-
     fn simulate(&mut self, cmd: &Command) -> Result<Value, SimError> {
-        let refused = |message: String| json!({ "error": "BadArguments", "message": message });
         Ok(match cmd {
             Command::Sleep(d) => {
                 self.driver.sleep(*d)?;
                 json!({ "ok": true, "slept_ms": d.as_millis() as u64 })
-            }
-            Command::Crash(id) | Command::Restart(id) => match self.server(*id) {
-                Ok(name) => {
-                    if matches!(cmd, Command::Crash(_)) {
-                        self.driver.world().crash(&name);
-                        json!({ "ok": true, "crashed": name })
-                    } else {
-                        self.driver.world().restart(&name);
-                        json!({ "ok": true, "restarted": name })
-                    }
-                }
-                Err(e) => refused(e),
-            },
-            Command::Partition(groups) => {
-                let mut names = Vec::new();
-                for group in groups {
-                    match group.iter().map(|&id| self.server(id)).collect() {
-                        Ok(g) => names.push(g),
-                        Err(e) => return Ok(refused(e)),
-                    }
-                }
-                self.driver.world().partition(&names);
-                json!({ "ok": true, "partition": names })
-            }
-            Command::Heal => {
-                self.driver.world().heal();
-                json!({ "ok": true })
-            }
-            Command::Fault(fault) => {
-                let roles = self.driver.ensemble().roles();
-                match self.faults.apply_now(self.driver.world(), &[&roles], fault) {
-                    Ok(hosts) => json!({ "ok": true, "hosts": hosts }),
-                    Err(e) => refused(e),
-                }
             }
             Command::Leader => {
                 let leader = self.driver.leader();
@@ -141,7 +97,16 @@ impl ZkShell {
                     "term": leader.map(|(_, term)| term).unwrap_or(0),
                 })
             }
-            other => refused(format!("{other:?} is an etcd command")),
+            other => {
+                let nodes = NodeSet {
+                    nodes: Nodes::ZK,
+                    count: self.servers,
+                };
+                let roles = self.driver.ensemble().roles();
+                nodes
+                    .apply(self.driver.world(), &mut self.faults, &[&roles], other)
+                    .unwrap_or_else(|| refused(format!("{other:?} is an etcd command")))
+            }
         })
     }
 }

@@ -205,6 +205,11 @@ impl Nodes {
         prefix: 'z',
         noun: "server",
     };
+    /// PostgreSQL's servers, `p1, p2, …`.
+    pub const PG: Nodes = Nodes {
+        prefix: 'p',
+        noun: "server",
+    };
 
     /// The id in a node name.
     pub fn parse(self, text: &str) -> std::result::Result<MemberId, ParseError> {
