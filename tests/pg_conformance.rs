@@ -94,6 +94,13 @@ fn psql_lines(answer: &Answer) -> Vec<String> {
                 .map(|r| format!("{}|{}|{}", r.id, r.value, r.version)),
         ),
         Ok(Reply::Void) => out.push(String::new()),
+        Ok(Reply::Returning { rows, tag, count }) => {
+            out.extend(
+                rows.iter()
+                    .map(|r| format!("{}|{}|{}", r.id, r.value, r.version)),
+            );
+            out.push(format!("{tag} {count}"));
+        }
         Ok(reply) => out.push(reply.to_string()),
     }
     out

@@ -16,6 +16,8 @@
 
 mod etcd_mutex;
 mod lease_txn;
+mod pg_access;
+mod pg_lock;
 mod put;
 mod redis_setnx;
 mod redlock;
@@ -37,6 +39,8 @@ use crate::error::Result;
 
 pub use etcd_mutex::EtcdMutex;
 pub use lease_txn::LeaseTxn;
+pub use pg_access::PgAccess;
+pub use pg_lock::{row_id, PgLock, PgWay, LOCK_TABLE};
 pub use put::PutLock;
 pub use redis_setnx::RedisSetnx;
 pub use redlock::Redlock;
@@ -182,11 +186,17 @@ pub enum AlgorithmKind {
     ZkCurator,
     /// `zk-naive`: the ephemeral-sequential lock whose waiters all watch the parent.
     ZkNaive,
+    /// `pg-row-lock`: `SELECT … FOR UPDATE` held by the holder's transaction.
+    PgRowLock,
+    /// `pg-advisory`: a session-level `pg_advisory_lock`.
+    PgAdvisory,
+    /// `pg-optimistic`: a compare-and-set on a version column.
+    PgOptimistic,
 }
 
 impl AlgorithmKind {
     /// Every built-in algorithm, in the order error messages list them.
-    pub const ALL: [AlgorithmKind; 7] = [
+    pub const ALL: [AlgorithmKind; 10] = [
         AlgorithmKind::LeaseTxn,
         AlgorithmKind::Put,
         AlgorithmKind::EtcdMutex,
@@ -194,6 +204,9 @@ impl AlgorithmKind {
         AlgorithmKind::Redlock,
         AlgorithmKind::ZkCurator,
         AlgorithmKind::ZkNaive,
+        AlgorithmKind::PgRowLock,
+        AlgorithmKind::PgAdvisory,
+        AlgorithmKind::PgOptimistic,
     ];
 
     /// Whether it runs on the AP store (`redis-setnx`, `redlock`) rather than etcd.
@@ -206,6 +219,14 @@ impl AlgorithmKind {
         matches!(self, AlgorithmKind::ZkCurator | AlgorithmKind::ZkNaive)
     }
 
+    /// Whether it runs on PostgreSQL (`pg-row-lock`, `pg-advisory`, `pg-optimistic`).
+    pub fn is_pg(self) -> bool {
+        matches!(
+            self,
+            AlgorithmKind::PgRowLock | AlgorithmKind::PgAdvisory | AlgorithmKind::PgOptimistic
+        )
+    }
+
     /// As scenario files and the CLI spell it.
     pub fn name(self) -> &'static str {
         match self {
@@ -216,6 +237,9 @@ impl AlgorithmKind {
             AlgorithmKind::Redlock => "redlock",
             AlgorithmKind::ZkCurator => "zk-curator",
             AlgorithmKind::ZkNaive => "zk-naive",
+            AlgorithmKind::PgRowLock => "pg-row-lock",
+            AlgorithmKind::PgAdvisory => "pg-advisory",
+            AlgorithmKind::PgOptimistic => "pg-optimistic",
         }
     }
 
@@ -230,6 +254,9 @@ impl AlgorithmKind {
             AlgorithmKind::Redlock => Box::new(Redlock::new(ctx, options)),
             AlgorithmKind::ZkCurator => Box::new(ZkLock::new(ctx, options, ZkWait::Predecessor)),
             AlgorithmKind::ZkNaive => Box::new(ZkLock::new(ctx, options, ZkWait::Parent)),
+            AlgorithmKind::PgRowLock => Box::new(PgLock::new(ctx, options, PgWay::RowLock)),
+            AlgorithmKind::PgAdvisory => Box::new(PgLock::new(ctx, options, PgWay::Advisory)),
+            AlgorithmKind::PgOptimistic => Box::new(PgLock::new(ctx, options, PgWay::Optimistic)),
         }
     }
 }
@@ -246,7 +273,7 @@ impl FromStr for AlgorithmKind {
         AlgorithmKind::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown lock algorithm {s:?} (lease-txn, put, etcd-mutex, redis-setnx, redlock, zk-curator, zk-naive)"))
+            .ok_or_else(|| format!("unknown lock algorithm {s:?} (lease-txn, put, etcd-mutex, redis-setnx, redlock, zk-curator, zk-naive, pg-row-lock, pg-advisory, pg-optimistic)"))
     }
 }
 
@@ -304,6 +331,8 @@ pub struct LockContext {
     pub(crate) ap: Option<ApAccess>,
     /// ZooKeeper, for `zk-curator` and `zk-naive` (`None` without an ensemble).
     pub(crate) zk: Option<ZkAccess>,
+    /// PostgreSQL, for the `pg-*` locks (`None` without servers).
+    pub(crate) pg: Option<PgAccess>,
 }
 
 /// How an AP lock reaches the store: a sentinel-aware client (replicated store) or one aimed at
@@ -329,7 +358,19 @@ impl LockContext {
             options: LockOptions::default(),
             ap: None,
             zk: None,
+            pg: None,
         }
+    }
+
+    /// The same context with PostgreSQL reachable.
+    pub fn with_pg(mut self, pg: PgAccess) -> Self {
+        self.pg = Some(pg);
+        self
+    }
+
+    /// PostgreSQL (`None` without servers): the connection, renewed after a loss.
+    pub fn pg(&self) -> Option<&PgAccess> {
+        self.pg.as_ref()
     }
 
     /// The same context with ZooKeeper reachable.

@@ -16,6 +16,13 @@ pub enum Error {
     /// ZooKeeper answered with an error the lock does not handle itself.
     #[error("zookeeper: {0}")]
     Zk(#[from] sim::zk::ZkError),
+    /// PostgreSQL answered with an error (SQLSTATE and message), or the connection failed
+    /// (`08…`).
+    #[error("postgres: {0}")]
+    Pg(#[from] sim::pg::PgError),
+    /// The release found the lock already gone: the holder had lost it without knowing.
+    #[error("lock: no longer held at release: {0}")]
+    NotHeld(String),
     /// etcd's `concurrency.ErrSessionExpired`: the session's lease is gone, so is its key.
     #[error("mutex: session is expired")]
     SessionExpired,

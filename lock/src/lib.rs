@@ -96,9 +96,11 @@ mod resource;
 mod run;
 mod workload;
 
+pub use algorithm::row_id as pg_row_id;
 pub use algorithm::{
     AlgorithmKind, ApAccess, EtcdMutex, FencingToken, Guard, LeaseTxn, LockAlgorithm, LockContext,
-    LockKind, LockOptions, LossReason, LossSignal, PutLock, Session, SessionWatch,
+    LockKind, LockOptions, LossReason, LossSignal, PgAccess, PgLock, PgWay, PutLock, Session,
+    SessionWatch, LOCK_TABLE,
 };
 pub use checker::{Checker, LivenessVerdict, Timeline, Violation, ViolationKind};
 pub use error::{Error, Result};

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sim::ap::{ApConfig, ApStore, Topology};
+use sim::pg::{PgClientConfig, PgCluster, PgConfig};
 use sim::zk::{ZkClientConfig, ZkConfig, ZkEnsemble};
 use sim::{
     member_name, Cluster, ClusterConfig, FaultInjector, FaultPlan, FaultSpan, History,
@@ -42,6 +43,9 @@ pub struct Run {
     kv: Option<KvWorkload>,
     /// A ZooKeeper ensemble (for `zk-curator`, `zk-naive`): its size and configuration.
     zk: Option<(usize, ZkConfig)>,
+    /// PostgreSQL servers (for the `pg-*` locks): how many (`p1` the primary) and their
+    /// settings.
+    pg: Option<(usize, PgConfig)>,
 }
 
 impl Run {
@@ -59,6 +63,7 @@ impl Run {
             ap: None,
             kv: None,
             zk: None,
+            pg: None,
         }
     }
 
@@ -98,6 +103,13 @@ impl Run {
     /// their session timeout.
     pub fn zk(mut self, servers: usize, config: ZkConfig) -> Self {
         self.zk = Some((servers, config));
+        self
+    }
+
+    /// Put `servers` PostgreSQL servers (`p1..pN`, `p1` the primary) on the run (set
+    /// `members(0)` for a world without etcd). The `pg-*` locks need them.
+    pub fn pg(mut self, servers: usize, config: PgConfig) -> Self {
+        self.pg = Some((servers, config));
         self
     }
 
@@ -190,6 +202,9 @@ impl Run {
         if let Some((servers, _)) = &self.zk {
             hosts.extend((1..=*servers as u64).map(sim::zk::server_name));
         }
+        if let Some((servers, _)) = &self.pg {
+            hosts.extend((1..=*servers as u64).map(sim::pg::server_name));
+        }
         hosts.push(RESOURCE_HOST.to_string());
         hosts.extend((0..self.workload.clients).map(client_name));
         if let Some(kv) = &self.kv {
@@ -212,6 +227,10 @@ impl Run {
             .zk
             .clone()
             .map(|(servers, config)| ZkEnsemble::add_to(&mut cluster, servers, config));
+        let pg = self
+            .pg
+            .clone()
+            .map(|(servers, config)| PgCluster::add_to(&mut cluster, servers, config));
         let history = cluster.history().clone();
         let resource = Resource::new(self.fencing);
         let holders = Holders::default();
@@ -246,6 +265,9 @@ impl Run {
                     clock: cluster.clock(&name),
                     links: cluster.links(),
                     ..ZkClientConfig::default()
+                }),
+                pg: pg.as_ref().map(|pg| {
+                    PgClientConfig::new(pg.server_names(), cluster.clock(&name), cluster.links())
                 }),
             };
             cluster.add_host(&name, move || workload::run_client(spec.clone()));

@@ -123,6 +123,8 @@ pub(crate) struct ClientSpec {
     pub ap: Option<(sim::ap::ApClientConfig, Vec<String>)>,
     /// The ZooKeeper client configuration (runs with an ensemble).
     pub zk: Option<sim::zk::ZkClientConfig>,
+    /// The PostgreSQL connection settings (runs with servers).
+    pub pg: Option<sim::pg::PgClientConfig>,
 }
 
 /// One client host's software.
@@ -150,6 +152,14 @@ pub(crate) async fn run_client(spec: ClientSpec) -> turmoil::Result {
     }
     if let Some(config) = &spec.zk {
         ctx = ctx.with_zk(crate::algorithm::ZkAccess::new(
+            &name,
+            id,
+            config.clone(),
+            spec.history.clone(),
+        ));
+    }
+    if let Some(config) = &spec.pg {
+        ctx = ctx.with_pg(crate::algorithm::PgAccess::new(
             &name,
             id,
             config.clone(),

@@ -566,19 +566,24 @@ impl Engine {
                 id,
                 value,
                 expected_version,
+                returning,
             } => {
                 if !self.tables.contains_key(table) {
                     return done(Err(PgError::undefined_table(table)));
                 }
                 let matches = |d: &RowData| expected_version.is_none_or(|v| d.version == v);
-                let count = |n| Reply::Count {
-                    tag: "UPDATE".into(),
-                    count: n,
+                let updated = |rows: Vec<Row>| {
+                    let count = rows.len() as u64;
+                    let tag = "UPDATE".to_string();
+                    match returning {
+                        true => Reply::Returning { rows, tag, count },
+                        false => Reply::Count { tag, count },
+                    }
                 };
                 if p.candidates.is_none() {
                     let visible = self.slot(table, *id).visible(backend).cloned();
                     if !visible.is_some_and(|d| matches(&d)) {
-                        return done(Ok(count(0)));
+                        return done(Ok(updated(Vec::new())));
                     }
                     p.candidates = Some(vec![*id]);
                 }
@@ -591,11 +596,16 @@ impl Engine {
                     Some(d) => {
                         self.lock_row(backend, table, *id);
                         self.write_row(backend, table, *id, value.clone(), d.version + 1);
-                        done(Ok(count(1)))
+                        let row = Row {
+                            id: *id,
+                            value: value.clone(),
+                            version: d.version + 1,
+                        };
+                        done(Ok(updated(vec![row])))
                     }
                     // The row moved on while we waited: not updated, and not locked (the
                     // queue's next waiter gets it).
-                    None => done(Ok(count(0))),
+                    None => done(Ok(updated(Vec::new()))),
                 }
             }
             Statement::Insert { table, id, value } => {

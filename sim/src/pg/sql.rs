@@ -13,7 +13,7 @@
 //! SET idle_in_transaction_session_timeout = '5s'
 //! SELECT * FROM t WHERE id = 1 | id IN (1, 2) [AND version = 0] [ORDER BY id]
 //!     [FOR UPDATE [NOWAIT | SKIP LOCKED]]
-//! UPDATE t SET value = 'x', version = version + 1 WHERE id = 1 [AND version = 0]
+//! UPDATE t SET value = 'x', version = version + 1 WHERE id = 1 [AND version = 0] [RETURNING *]
 //! INSERT INTO t VALUES (1, 'x'[, 0])
 //! SELECT pg_advisory_lock(k) | pg_try_advisory_lock(k) | pg_advisory_xact_lock(k)
 //!      | pg_try_advisory_xact_lock(k) | pg_advisory_unlock(k) | pg_advisory_unlock_all()
@@ -24,7 +24,7 @@ use std::time::Duration;
 use super::statement::{LockWait, Scope, Statement};
 
 /// What the supported shapes are, for error messages.
-pub const SUPPORTED: &str = "BEGIN, COMMIT, ROLLBACK, SET lock_timeout | idle_in_transaction_session_timeout = '…', SELECT * FROM t WHERE id = n | id IN (…) [AND version = n] [ORDER BY id] [FOR UPDATE [NOWAIT | SKIP LOCKED]], UPDATE t SET value = '…', version = version + 1 WHERE id = n [AND version = n], INSERT INTO t VALUES (n, '…'), SELECT pg_advisory_lock(k) and its try/xact/unlock variants";
+pub const SUPPORTED: &str = "BEGIN, COMMIT, ROLLBACK, SET lock_timeout | idle_in_transaction_session_timeout = '…', SELECT * FROM t WHERE id = n | id IN (…) [AND version = n] [ORDER BY id] [FOR UPDATE [NOWAIT | SKIP LOCKED]], UPDATE t SET value = '…', version = version + 1 WHERE id = n [AND version = n] [RETURNING *], INSERT INTO t VALUES (n, '…'), SELECT pg_advisory_lock(k) and its try/xact/unlock variants";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Token {
@@ -354,11 +354,16 @@ pub fn parse(text: &str) -> Result<Statement, String> {
             let [id] = ids[..] else {
                 return Err(unsupported("an UPDATE of several ids"));
             };
+            let returning = p.word("returning");
+            if returning {
+                p.expect_punct('*')?;
+            }
             Statement::Update {
                 table,
                 id,
                 value,
                 expected_version,
+                returning,
             }
         }
         "insert" => {
@@ -422,6 +427,7 @@ mod tests {
                 id: 1,
                 value: "it's".into(),
                 expected_version: Some(4),
+                returning: false,
             }
         );
         assert_eq!(

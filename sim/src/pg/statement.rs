@@ -72,8 +72,9 @@ pub enum Statement {
         /// What to do about a row another transaction holds.
         wait: LockWait,
     },
-    /// `UPDATE table SET value = v, version = version + 1 WHERE id = id [AND version = e]`: the
-    /// optimistic lock's write. Answers the row count (0 when the version moved on).
+    /// `UPDATE table SET value = v, version = version + 1 WHERE id = id [AND version = e]
+    /// [RETURNING *]`: the optimistic lock's write. Answers the row count (0 when the version
+    /// moved on), and with `RETURNING *` the row as updated.
     Update {
         /// The table.
         table: String,
@@ -83,6 +84,9 @@ pub enum Statement {
         value: String,
         /// `AND version = e`, when given: the optimistic lock's guard.
         expected_version: Option<i64>,
+        /// `RETURNING *`: answer the updated row too.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        returning: bool,
     },
     /// `INSERT INTO table VALUES (id, value, 0)`.
     Insert {
@@ -141,6 +145,15 @@ pub enum Reply {
         /// The rows, by id.
         rows: Vec<Row>,
     },
+    /// The rows an `UPDATE … RETURNING *` changed, and its `UPDATE n`.
+    Returning {
+        /// The rows as updated.
+        rows: Vec<Row>,
+        /// `UPDATE`.
+        tag: String,
+        /// Rows affected.
+        count: u64,
+    },
     /// `UPDATE n` / `INSERT 0 n`.
     Count {
         /// `UPDATE` or `INSERT`.
@@ -194,6 +207,9 @@ impl fmt::Display for Reply {
                     .map(|r| format!("({}, {:?}, v{})", r.id, r.value, r.version))
                     .collect();
                 write!(f, "{} row(s) [{}]", rows.len(), shown.join(", "))
+            }
+            Reply::Returning { rows, tag, count } => {
+                write!(f, "{} / {tag} {count}", Reply::Rows { rows: rows.clone() })
             }
             Reply::Count { tag, count } if tag == "INSERT" => write!(f, "INSERT 0 {count}"),
             Reply::Count { tag, count } => write!(f, "{tag} {count}"),
@@ -295,16 +311,20 @@ impl fmt::Display for Statement {
                 id,
                 value,
                 expected_version,
+                returning,
             } => {
                 write!(
                     f,
                     "UPDATE {table} SET value = {}, version = version + 1 WHERE id = {id}",
                     quote(value)
                 )?;
-                match expected_version {
-                    Some(v) => write!(f, " AND version = {v}"),
-                    None => Ok(()),
+                if let Some(v) = expected_version {
+                    write!(f, " AND version = {v}")?;
                 }
+                if *returning {
+                    f.write_str(" RETURNING *")?;
+                }
+                Ok(())
             }
             Statement::Insert { table, id, value } => {
                 write!(f, "INSERT INTO {table} VALUES ({id}, {})", quote(value))

@@ -45,6 +45,7 @@ fn update(id: i64, value: &str, expected: Option<i64>) -> Statement {
         id,
         value: value.into(),
         expected_version: expected,
+        returning: false,
     }
 }
 
