@@ -85,6 +85,7 @@ struct FamilyFile {
     redis: Option<String>,
     redlock: Option<String>,
     zk: Option<String>,
+    pg: Option<String>,
 }
 
 impl Family {
@@ -123,6 +124,7 @@ impl Family {
             (Backend::Redis, raw.redis),
             (Backend::Redlock, raw.redlock),
             (Backend::Zk, raw.zk),
+            (Backend::Pg, raw.pg),
         ] {
             if let Some(text) = text {
                 faults.insert(backend, text);
@@ -131,7 +133,7 @@ impl Family {
         if faults.is_empty() {
             return Err(err(
                 "",
-                "no backend's faults: give one or more of etcd, redis, redlock, zk (\"\" for none)"
+                "no backend's faults: give one or more of etcd, redis, redlock, zk, pg (\"\" for none)"
                     .into(),
             ));
         }
@@ -208,11 +210,12 @@ pub struct Row {
 
 impl Row {
     /// `kind` on `backend` at the table's store size (3 etcd members; a Redis primary with 2
-    /// replicas; 5 Redlock masters).
+    /// replicas; 5 Redlock masters; 3 ZooKeeper servers; one PostgreSQL server).
     pub fn on(kind: LockKind, backend: Backend) -> Row {
         let members = match backend {
             Backend::Redlock => 5,
             Backend::Etcd | Backend::Redis | Backend::Zk => 3,
+            Backend::Pg => 1,
         };
         Row {
             kind,
@@ -238,12 +241,18 @@ impl Row {
         let backend = match backend {
             None => own.unwrap_or(Backend::Etcd),
             Some(b) => {
-                let parsed = [Backend::Etcd, Backend::Redis, Backend::Redlock, Backend::Zk]
-                    .into_iter()
+                let parsed = [
+                    Backend::Etcd,
+                    Backend::Redis,
+                    Backend::Redlock,
+                    Backend::Zk,
+                    Backend::Pg,
+                ]
+                .into_iter()
                     .find(|x| x.name() == b)
                     .ok_or_else(|| {
                         format!(
-                            "--lock {text:?}: unknown backend {b:?}; allowed: etcd, redis, redlock, zk"
+                            "--lock {text:?}: unknown backend {b:?}; allowed: etcd, redis, redlock, zk, pg"
                         )
                     })?;
                 if own.is_some_and(|own| own != parsed) {
@@ -276,6 +285,9 @@ impl Row {
             AlgorithmKind::RedisSetnx => Backend::Redis,
             AlgorithmKind::Redlock => Backend::Redlock,
             AlgorithmKind::ZkCurator | AlgorithmKind::ZkNaive => Backend::Zk,
+            AlgorithmKind::PgRowLock | AlgorithmKind::PgAdvisory | AlgorithmKind::PgOptimistic => {
+                Backend::Pg
+            }
             _ => Backend::Etcd,
         };
         Row::on(kind.into(), backend)
@@ -629,8 +641,9 @@ mod tests {
         let families = Family::bundled();
         assert_eq!(families.len(), 6);
         let all = cells(&families, &Row::builtin());
-        // 7 locks × 6 families × 2, less redlock's leader-partition (no leader): 82.
-        assert_eq!(all.len(), 82);
+        // 10 locks × 6 families × 2, less redlock's leader-partition (no leader) and the pg
+        // locks' (one server, no leader yet): 120 - 2 - 6 = 112.
+        assert_eq!(all.len(), 112);
         for cell in &all {
             let s = cell.scenario().unwrap();
             assert_eq!(s.lock.fencing, cell.fencing);

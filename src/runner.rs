@@ -318,7 +318,7 @@ fn build(scenario: &Scenario, seed: u64) -> Run {
     let election = scenario.cluster.election_timeout;
     // The AP backends: `members` is the number of store nodes `r1..rN`; no etcd member runs.
     let ap = match scenario.cluster.backend {
-        Backend::Etcd | Backend::Zk => None,
+        Backend::Etcd | Backend::Zk | Backend::Pg => None,
         backend => {
             let topology = if backend == Backend::Redis {
                 Topology::Replicated {
@@ -342,7 +342,7 @@ fn build(scenario: &Scenario, seed: u64) -> Run {
         }
     };
     let cluster = ClusterConfig {
-        members: if ap.is_some() || scenario.cluster.backend == Backend::Zk {
+        members: if ap.is_some() || matches!(scenario.cluster.backend, Backend::Zk | Backend::Pg) {
             0
         } else {
             scenario.cluster.members
@@ -394,6 +394,11 @@ fn build(scenario: &Scenario, seed: u64) -> Run {
     let zk = scenario.cluster.backend == Backend::Zk;
     let run = if zk {
         run.zk(scenario.cluster.members, sim::zk::ZkConfig::default())
+    } else {
+        run
+    };
+    let run = if scenario.cluster.backend == Backend::Pg {
+        run.pg(scenario.cluster.members, scenario.pg.clone())
     } else {
         run
     };

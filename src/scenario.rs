@@ -35,8 +35,8 @@ use std::path::Path;
 
 #[cfg(feature = "grpc")]
 pub use bundled::BUNDLED_GRPC;
-pub use bundled::BUNDLED_ZK;
 pub use bundled::{bundled, BUNDLED};
+pub use bundled::{BUNDLED_PG, BUNDLED_ZK};
 pub use hosts::{check_plan, hosts, role_allowed, role_names, roles, store_hosts, SENTINELS};
 pub use locks::Locks;
 pub use schema::{

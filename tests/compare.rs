@@ -65,8 +65,8 @@ fn the_page_is_a_heat_map_whose_links_open_pictures() {
         .collect();
     assert_eq!(
         cells.len(),
-        locks * 6 - 1,
-        "every lock × 6 families, less redlock's leader-partition"
+        locks * 6 - 1 - 3,
+        "every lock × 6 families, less redlock's and the pg locks' leader-partition"
     );
     for cell in &cells {
         let style = cell.attribute("style").unwrap();
@@ -76,7 +76,7 @@ fn the_page_is_a_heat_map_whose_links_open_pictures() {
         .descendants()
         .filter(|n| n.attribute("class") == Some("na"))
         .count();
-    assert_eq!(na, 1);
+    assert_eq!(na, 4, "redlock's and the pg locks' leader-partition");
     // put breaks with no fault at all: its cell is the darkest, with a picture behind it.
     let put_none = cells
         .iter()

@@ -2,44 +2,19 @@
 //! over seeds 0..20 with liveness judged, and a run with every fault kind on the zk backend
 //! replays to the same digest.
 
+#[path = "common/stories.rs"]
+mod stories;
+
 use locksim::scenario::{self, resolve, BUNDLED_ZK};
 
 #[test]
 fn every_zk_scenario_file_is_bundled() {
-    let mut on_disk: Vec<String> = std::fs::read_dir("scenarios/zk")
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            name.strip_suffix(".toml").map(String::from)
-        })
-        .collect();
-    on_disk.sort();
-    let mut bundled: Vec<String> = BUNDLED_ZK.iter().map(|(n, _)| n.to_string()).collect();
-    bundled.sort();
-    assert_eq!(on_disk, bundled, "scenarios/zk/ and BUNDLED_ZK differ");
+    stories::assert_every_file_bundled("scenarios/zk", BUNDLED_ZK);
 }
 
 #[test]
 fn every_zk_story_matches_its_expectation_over_21_seeds() {
-    for (name, _) in BUNDLED_ZK {
-        let scenario = resolve(name).unwrap_or_else(|e| panic!("{e}"));
-        assert!(!scenario.description.is_empty());
-        for seed in 0..=20 {
-            let outcome = locksim::runner::run(&scenario, seed)
-                .unwrap_or_else(|e| panic!("{name} seed {seed}: {e}"))
-                .outcome;
-            assert!(
-                outcome.matches,
-                "{name} seed {seed}: mutual exclusion {} / resource {} / kv {} {:?}",
-                outcome.verdict, outcome.resource, outcome.kv, outcome.kv_detail
-            );
-            assert!(
-                matches!(outcome.liveness, lock::LivenessVerdict::Ok { .. }),
-                "{name} seed {seed}: liveness {}",
-                outcome.liveness.describe()
-            );
-        }
-    }
+    stories::assert_stories_match(BUNDLED_ZK);
 }
 
 /// The stale reads of zk-stale-read are reader1's, answered by the cut-off z1 during the

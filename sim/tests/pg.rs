@@ -110,6 +110,7 @@ fn holder_and_waiter(
                 id: 1,
                 value: host.into(),
                 expected_version: None,
+                returning: false,
             };
             say(&log, &c, show(&c.execute(update).await));
             say(&log, &c, show(&c.execute(Statement::Commit).await));

@@ -41,8 +41,8 @@ pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
     let _ = writeln!(w, "\n[cluster]");
     let _ = writeln!(w, "backend = \"{}\"", c.backend.name());
     let _ = writeln!(w, "members = {}", c.members);
-    // Only the fields the backend has (a zk file with etcd's fields is refused).
-    if c.backend != Backend::Zk {
+    // Only the fields the backend has (a zk or pg file with etcd's fields is refused).
+    if !matches!(c.backend, Backend::Zk | Backend::Pg) {
         let _ = writeln!(w, "election_timeout = \"{}\"", duration(c.election_timeout));
         let _ = writeln!(w, "read_mode = \"{}\"", c.read_mode.name());
         let _ = writeln!(w, "replication_lag = \"{}\"", c.replication_lag);
@@ -79,6 +79,10 @@ pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
         }
     }
 
+    if c.backend == Backend::Pg {
+        pg(w, &scenario.pg);
+    }
+
     for f in &scenario.faults.faults {
         fault(w, f);
     }
@@ -107,6 +111,36 @@ pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
         );
     }
     out
+}
+
+/// The `[pg]` section: the settings that differ from PostgreSQL's defaults.
+fn pg(w: &mut String, config: &sim::pg::PgConfig) {
+    let default = sim::pg::PgConfig::default();
+    let _ = writeln!(w, "\n[pg]");
+    let (k, d) = (&config.tcp_keepalives, &default.tcp_keepalives);
+    if k.idle != d.idle {
+        let _ = writeln!(w, "tcp_keepalives_idle = \"{}\"", duration(k.idle));
+    }
+    if k.interval != d.interval {
+        let _ = writeln!(w, "tcp_keepalives_interval = \"{}\"", duration(k.interval));
+    }
+    if k.count != d.count {
+        let _ = writeln!(w, "tcp_keepalives_count = {}", k.count);
+    }
+    if let Some(t) = config.tcp_user_timeout {
+        let _ = writeln!(w, "tcp_user_timeout = \"{}\"", duration(t));
+    }
+    let e = &config.engine;
+    if !e.idle_in_transaction_session_timeout.is_zero() {
+        let _ = writeln!(
+            w,
+            "idle_in_transaction_session_timeout = \"{}\"",
+            duration(e.idle_in_transaction_session_timeout)
+        );
+    }
+    if !e.lock_timeout.is_zero() {
+        let _ = writeln!(w, "lock_timeout = \"{}\"", duration(e.lock_timeout));
+    }
 }
 
 fn fault(w: &mut String, f: &ScheduledFault) {

@@ -254,7 +254,7 @@ fn single_roles(space: &Space) -> Vec<Target> {
     match space.backend {
         Backend::Etcd | Backend::Zk => vec![Target::Holder, Target::Leader, Target::Follower],
         Backend::Redis => vec![Target::Holder, Target::Primary],
-        Backend::Redlock => vec![Target::Holder],
+        Backend::Redlock | Backend::Pg => vec![Target::Holder],
     }
 }
 
@@ -559,7 +559,8 @@ pub fn workload(base: &Scenario) -> impl Strategy<Value = (WorkloadSpec, Duratio
     let max_clients = base.workload.clients.max(3);
     let min_ttl = match base.cluster.backend {
         Backend::Etcd => sim::min_lease_ttl(10, base.cluster.election_timeout / 10).max(1) as u64,
-        Backend::Redis | Backend::Redlock => 1,
+        // The database locks have no TTL: the lock lives as long as the connection.
+        Backend::Redis | Backend::Redlock | Backend::Pg => 1,
         // The session timeout the ensemble grants at least: 2 × tickTime.
         Backend::Zk => sim::zk::ZkConfig::default().negotiate(0) as u64 / 1000,
     };
@@ -602,7 +603,7 @@ mod tests {
         Space {
             duration: Duration::from_secs(40),
             backend,
-            members: 3,
+            members: if backend == Backend::Pg { 1 } else { 3 },
             clients: 2,
             max_faults: 4,
             max_for: Duration::from_secs(30),
@@ -655,7 +656,13 @@ mod tests {
     fn targets_belong_to_the_backend() {
         use proptest::strategy::ValueTree;
         let mut runner = proptest::test_runner::TestRunner::deterministic();
-        for backend in [Backend::Etcd, Backend::Redis, Backend::Redlock, Backend::Zk] {
+        for backend in [
+            Backend::Etcd,
+            Backend::Redis,
+            Backend::Redlock,
+            Backend::Zk,
+            Backend::Pg,
+        ] {
             let s = space(backend);
             let mut seen = std::collections::BTreeSet::new();
             for _ in 0..400 {
@@ -679,6 +686,7 @@ mod tests {
                     "c1", "c2", "follower", "holder", "leader", "majority", "minority", "z1", "z2",
                     "z3",
                 ],
+                Backend::Pg => vec!["c1", "c2", "holder", "p1"],
             };
             assert_eq!(
                 seen.iter().map(String::as_str).collect::<Vec<_>>(),

@@ -41,6 +41,24 @@ fn zk_stories_round_trip() {
     }
 }
 
+/// Every PostgreSQL story written back parses to itself (with the property's expectations):
+/// no etcd-only `[cluster]` field, the `[pg]` settings kept.
+#[test]
+fn pg_stories_round_trip() {
+    for (name, _) in crate::scenario::BUNDLED_PG {
+        let story = resolve(name).unwrap();
+        let variant = Variant {
+            scenario: story.clone(),
+            seed: 3,
+        };
+        let text = variant.to_toml(Property::Safety);
+        assert!(!text.contains("election_timeout"), "{text}");
+        let back = parse("variant.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(back, Property::Safety.as_expectations(&story), "{text}");
+        assert_eq!(back.pg, story.pg, "{name}");
+    }
+}
+
 #[test]
 fn vary_parses_subsets_and_rejects_unknown_parts() {
     assert_eq!("all".parse::<Vary>().unwrap(), Vary::ALL);

@@ -85,6 +85,26 @@ pub const BUNDLED_ZK: &[(&str, &str)] = &[
     ),
 ];
 
+/// The PostgreSQL stories, in `scenarios/pg/`.
+pub const BUNDLED_PG: &[(&str, &str)] = &[
+    (
+        "pg-row-lock-keepalive",
+        include_str!("../../scenarios/pg/pg-row-lock-keepalive.toml"),
+    ),
+    (
+        "pg-row-lock-default-keepalive",
+        include_str!("../../scenarios/pg/pg-row-lock-default-keepalive.toml"),
+    ),
+    (
+        "pg-idle-in-transaction",
+        include_str!("../../scenarios/pg/pg-idle-in-transaction.toml"),
+    ),
+    (
+        "pg-optimistic-pause",
+        include_str!("../../scenarios/pg/pg-optimistic-pause.toml"),
+    ),
+];
+
 /// The stories of the etcd-client locks (feature `grpc`), in `scenarios/grpc/`.
 #[cfg(feature = "grpc")]
 pub const BUNDLED_GRPC: &[(&str, &str)] = &[
@@ -103,7 +123,7 @@ pub const BUNDLED_GRPC: &[(&str, &str)] = &[
 ];
 
 /// Every scenario this build bundles, with the file it came from: `scenarios/`,
-/// `scenarios/zk/`, and with the `grpc` feature `scenarios/grpc/`.
+/// `scenarios/zk/`, `scenarios/pg/`, and with the `grpc` feature `scenarios/grpc/`.
 pub fn bundled() -> impl Iterator<Item = (&'static str, &'static str, String)> {
     let plain = BUNDLED
         .iter()
@@ -112,6 +132,11 @@ pub fn bundled() -> impl Iterator<Item = (&'static str, &'static str, String)> {
             BUNDLED_ZK
                 .iter()
                 .map(|(name, text)| (*name, *text, format!("scenarios/zk/{name}.toml"))),
+        )
+        .chain(
+            BUNDLED_PG
+                .iter()
+                .map(|(name, text)| (*name, *text, format!("scenarios/pg/{name}.toml"))),
         );
     #[cfg(feature = "grpc")]
     let plain = plain.chain(

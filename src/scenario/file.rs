@@ -21,6 +21,8 @@ pub(super) struct File {
     #[serde(default)]
     pub(super) kv: Option<Spanned<KvSection>>,
     #[serde(default)]
+    pub(super) pg: Option<Spanned<PgSection>>,
+    #[serde(default)]
     pub(super) fault: Vec<Spanned<FaultSection>>,
     #[serde(default)]
     pub(super) expect: Option<ExpectSection>,
@@ -71,6 +73,18 @@ pub(super) struct KvSection {
     pub(super) interval: Option<Spanned<String>>,
     pub(super) request_timeout: Option<Spanned<String>>,
     pub(super) sync: Option<Spanned<bool>>,
+}
+
+/// The PostgreSQL servers' settings, named as in `postgresql.conf`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PgSection {
+    pub(super) tcp_keepalives_idle: Option<Spanned<String>>,
+    pub(super) tcp_keepalives_interval: Option<Spanned<String>>,
+    pub(super) tcp_keepalives_count: Option<Spanned<i64>>,
+    pub(super) tcp_user_timeout: Option<Spanned<String>>,
+    pub(super) idle_in_transaction_session_timeout: Option<Spanned<String>>,
+    pub(super) lock_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

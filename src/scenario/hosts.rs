@@ -25,7 +25,7 @@ pub fn roles(backend: Backend) -> Vec<Target> {
             Target::Holder,
         ],
         Backend::Redis => vec![Target::Primary, Target::Holder],
-        Backend::Redlock => vec![Target::Holder],
+        Backend::Redlock | Backend::Pg => vec![Target::Holder],
     }
 }
 
@@ -51,6 +51,7 @@ pub fn role_allowed(backend: Backend, target: &Target) -> Result<(), String> {
         (Backend::Redlock, Target::Primary) => {
             "Redlock's masters are independent, each its own primary; name one (r1, r2, …)"
         }
+        (Backend::Pg, _) => "the pg backend runs one server; name it (p1)",
         _ => "it names consensus members (etcd's, ZooKeeper's), and this world has none",
     };
     Err(format!(
@@ -92,6 +93,7 @@ pub fn store_hosts(backend: Backend, members: usize) -> Vec<String> {
     let mut hosts: Vec<String> = match backend {
         Backend::Etcd => (1..=members as u64).map(sim::member_name).collect(),
         Backend::Zk => (1..=members as u64).map(sim::zk::server_name).collect(),
+        Backend::Pg => (1..=members as u64).map(sim::pg::server_name).collect(),
         Backend::Redis | Backend::Redlock => (1..=members).map(sim::ap::node_name).collect(),
     };
     if backend == Backend::Redis {

@@ -79,26 +79,30 @@ pub enum Backend {
     Redlock,
     /// A ZooKeeper ensemble (servers `z1..zN`).
     Zk,
+    /// PostgreSQL servers (`p1` the primary).
+    Pg,
 }
 
 impl Backend {
-    /// As scenario files spell it: `etcd`, `redis`, `redlock`, `zk`.
+    /// As scenario files spell it: `etcd`, `redis`, `redlock`, `zk`, `pg`.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Etcd => "etcd",
             Backend::Redis => "redis",
             Backend::Redlock => "redlock",
             Backend::Zk => "zk",
+            Backend::Pg => "pg",
         }
     }
 
     /// Whether the built-in lock `kind` runs on this backend: the etcd locks on etcd, the AP
-    /// locks on redis and redlock, the ZooKeeper locks on zk.
+    /// locks on redis and redlock, the ZooKeeper locks on zk, the database locks on pg.
     pub fn takes(self, kind: lock::AlgorithmKind) -> bool {
         match self {
-            Backend::Etcd => !kind.is_ap() && !kind.is_zk(),
+            Backend::Etcd => !kind.is_ap() && !kind.is_zk() && !kind.is_pg(),
             Backend::Redis | Backend::Redlock => kind.is_ap(),
             Backend::Zk => kind.is_zk(),
+            Backend::Pg => kind.is_pg(),
         }
     }
 }
@@ -218,6 +222,9 @@ pub struct Scenario {
     pub workload: WorkloadSpec,
     /// The `[kv]` section, when the scenario has one.
     pub kv: Option<KvSpec>,
+    /// The `[pg]` section: the PostgreSQL servers' settings (defaults unless backend pg says
+    /// otherwise).
+    pub pg: sim::pg::PgConfig,
     pub faults: FaultPlan,
     pub expect_mutual_exclusion: Expect,
     pub expect_resource: Expect,

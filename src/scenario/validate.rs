@@ -7,7 +7,7 @@ use sim::FaultPlan;
 use toml::Spanned;
 
 use super::defaults;
-use super::file::{File, KvSection};
+use super::file::{File, KvSection, PgSection};
 use super::hosts::hosts;
 use super::locks::Locks;
 use super::parse_duration;
@@ -181,17 +181,29 @@ impl Validator<'_> {
                 "redis" => Backend::Redis,
                 "redlock" => Backend::Redlock,
                 "zk" => Backend::Zk,
+                "pg" => Backend::Pg,
                 other => {
                     return self.err(
                         b.span(),
                         "cluster.backend",
-                        format!("unknown backend {other:?}; allowed: etcd, redis, redlock, zk"),
+                        format!("unknown backend {other:?}; allowed: etcd, redis, redlock, zk, pg"),
                     )
                 }
             },
         };
         let members = match &cluster_raw.members {
+            None if backend == Backend::Pg => 1,
             None => defaults::MEMBERS,
+            Some(m) if backend == Backend::Pg && *m.get_ref() != 1 => {
+                return self.err(
+                    m.span(),
+                    "cluster.members",
+                    format!(
+                        "{} PostgreSQL servers: the pg backend runs one server (p1) until its replicas land; use members = 1",
+                        m.get_ref()
+                    ),
+                )
+            }
             Some(m) if (1..=7).contains(m.get_ref()) => *m.get_ref() as usize,
             Some(m) => {
                 return self.err(
@@ -204,7 +216,20 @@ impl Validator<'_> {
                 )
             }
         };
-        // etcd's knobs mean nothing to a ZooKeeper ensemble: say so rather than ignore them.
+        // etcd's knobs mean nothing to a ZooKeeper ensemble or a database: say so rather than
+        // ignore them.
+        if backend == Backend::Pg {
+            let etcd_only = [
+                (&cluster_raw.election_timeout, "cluster.election_timeout"),
+                (&cluster_raw.read_mode, "cluster.read_mode"),
+                (&cluster_raw.replication_lag, "cluster.replication_lag"),
+            ];
+            for (field, name) in etcd_only {
+                if let Some(f) = field {
+                    return self.err(f.span(), name, format!("{name} is not a PostgreSQL setting; the servers' settings go in [pg] (tcp_keepalives_idle, tcp_keepalives_interval, tcp_keepalives_count, tcp_user_timeout, idle_in_transaction_session_timeout, lock_timeout)"));
+                }
+            }
+        }
         if backend == Backend::Zk {
             let etcd_only = [
                 (&cluster_raw.election_timeout, "cluster.election_timeout", "ZooKeeper's elections follow tickTime (2s) × syncLimit (5), not an election timeout"),
@@ -326,7 +351,7 @@ impl Validator<'_> {
         if let Some(builtin) = kind.builtin() {
             if !backend.takes(builtin) {
                 return self.err(lock_span, "lock.kind", format!(
-                    "lock {:?} does not run on the {backend:?} backend; etcd takes lease-txn, put, etcd-mutex; redis takes redis-setnx; redlock takes redlock; zk takes zk-curator, zk-naive",
+                    "lock {:?} does not run on the {backend:?} backend; etcd takes lease-txn, put, etcd-mutex; redis takes redis-setnx; redlock takes redlock; zk takes zk-curator, zk-naive; pg takes pg-row-lock, pg-advisory, pg-optimistic",
                     builtin.name()
                 ).to_lowercase());
             }
@@ -383,6 +408,10 @@ impl Validator<'_> {
         let kv = match raw.kv {
             None => None,
             Some(section) => Some(self.kv(section, backend, members)?),
+        };
+        let pg = match raw.pg {
+            None => sim::pg::PgConfig::default(),
+            Some(section) => self.pg(section, backend)?,
         };
         // Serializable reads are a request option, and only the `[kv]` readers ask for them: a
         // scenario saying `serializable` with no reader would test linearizable reads unawares.
@@ -461,6 +490,7 @@ impl Validator<'_> {
                 think,
             },
             kv,
+            pg,
             faults,
             expect_mutual_exclusion: expect_value(
                 &expect.mutual_exclusion,
@@ -480,6 +510,62 @@ impl Validator<'_> {
                 (Some(_), _) => expect_value(&expect.kv, "expect.kv", "linearizable", "violated")?,
             },
         })
+    }
+
+    /// The `[pg]` section: PostgreSQL's settings, 0 meaning what it means in
+    /// `postgresql.conf` (the kernel's keepalive timing, no user timeout, no timeout).
+    fn pg(
+        &self,
+        section: Spanned<PgSection>,
+        backend: Backend,
+    ) -> Result<sim::pg::PgConfig, ScenarioError> {
+        if backend != Backend::Pg {
+            return self.err(
+                section.span(),
+                "pg",
+                format!("[pg] sets the PostgreSQL servers (backend = \"pg\"); this scenario's backend is {}", backend.name()),
+            );
+        }
+        let raw = section.into_inner();
+        let setting = |s: &Option<Spanned<String>>, field: &str| match s {
+            None => Ok(None),
+            Some(s) => match parse_duration(s.get_ref()) {
+                Ok(d) if d.is_zero() => Ok(None),
+                Ok(d) => Ok(Some(d)),
+                Err(e) => self.err(s.span(), field, e.to_string()),
+            },
+        };
+        let mut config = sim::pg::PgConfig::default();
+        let kernel = sim::pg::Keepalive::default();
+        config.tcp_keepalives.idle =
+            setting(&raw.tcp_keepalives_idle, "pg.tcp_keepalives_idle")?.unwrap_or(kernel.idle);
+        config.tcp_keepalives.interval =
+            setting(&raw.tcp_keepalives_interval, "pg.tcp_keepalives_interval")?
+                .unwrap_or(kernel.interval);
+        config.tcp_keepalives.count = match &raw.tcp_keepalives_count {
+            None => kernel.count,
+            Some(n) if *n.get_ref() == 0 => kernel.count,
+            Some(n) if (1..=1000).contains(n.get_ref()) => *n.get_ref() as u32,
+            Some(n) => {
+                return self.err(
+                    n.span(),
+                    "pg.tcp_keepalives_count",
+                    format!(
+                        "{} is out of range; allowed: 0 (the kernel's 9) to 1000",
+                        n.get_ref()
+                    ),
+                )
+            }
+        };
+        config.tcp_user_timeout = setting(&raw.tcp_user_timeout, "pg.tcp_user_timeout")?;
+        config.engine.idle_in_transaction_session_timeout = setting(
+            &raw.idle_in_transaction_session_timeout,
+            "pg.idle_in_transaction_session_timeout",
+        )?
+        .unwrap_or_default();
+        config.engine.lock_timeout =
+            setting(&raw.lock_timeout, "pg.lock_timeout")?.unwrap_or_default();
+        Ok(config)
     }
 
     /// The `[kv]` section: counts in range, durations positive, etcd or ZooKeeper.

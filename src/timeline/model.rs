@@ -111,12 +111,16 @@ pub(crate) struct FaultSpan {
 pub(crate) type Expiry = (u64, String, i64);
 
 /// A ZooKeeper client's session while its connection was down: from `Disconnected` to its
-/// reconnect, to the moment it learned `Expired`, or to the end of the run.
+/// reconnect, to the moment it learned `Expired`, or to the end of the run. On PostgreSQL, a
+/// connection the server gave up (its backend ended, its locks released) until the client
+/// learned it.
 pub(crate) struct SessionGap {
     pub client: String,
-    pub session: i64,
-    /// The server it had been connected to.
-    pub server: String,
+    /// What was lost: `session 0x…`, `connection (backend 1003)`.
+    pub what: String,
+    /// How the gap began: `Disconnected from z1`, `p1 ended the backend (connection timed
+    /// out)`.
+    pub began: String,
     pub from_ms: u64,
     pub to_ms: u64,
     /// How it ended: `reconnected to z2`, `learned Expired (on reconnecting to z1)`, `the run
@@ -165,6 +169,7 @@ impl Model {
             Backend::Redis if member.starts_with('s') => "sentinel",
             Backend::Redis => "replica",
             Backend::Redlock => "master",
+            Backend::Pg => "primary",
         }
     }
 }
@@ -474,8 +479,8 @@ fn sessions(records: &[Record], end_ms: u64) -> (Vec<SessionGap>, Vec<Expiry>) {
                 "Disconnected" => {
                     open.entry(client.clone()).or_insert(SessionGap {
                         client: client.clone(),
-                        session: *session,
-                        server: server.clone(),
+                        what: format!("session {session:#x}"),
+                        began: format!("Disconnected from {server}"),
                         from_ms: *at_ms,
                         to_ms: end_ms,
                         end: "the run ended".into(),
@@ -498,6 +503,31 @@ fn sessions(records: &[Record], end_ms: u64) -> (Vec<SessionGap>, Vec<Expiry>) {
             },
             ClusterEvent::SessionExpired { server, session } => {
                 expiries.push((*at_ms, server.clone(), *session));
+            }
+            // PostgreSQL: the server ended a backend whose client had not closed it; the gap
+            // lasts until the client learns (its connection event).
+            ClusterEvent::PgBackendEnded {
+                server,
+                pid,
+                client,
+                reason,
+            } if reason != "client closed the connection" => {
+                open.entry(client.clone()).or_insert(SessionGap {
+                    client: client.clone(),
+                    what: format!("connection (backend {pid})"),
+                    began: format!("{server} ended the backend ({reason}), releasing its locks"),
+                    from_ms: *at_ms,
+                    to_ms: end_ms,
+                    end: "the run ended".into(),
+                    expired: true,
+                });
+            }
+            ClusterEvent::PgConnection { client, state, .. } => {
+                if let Some(mut gap) = open.remove(client) {
+                    gap.to_ms = *at_ms;
+                    gap.end = format!("the client learned it: {state}");
+                    gaps.push(gap);
+                }
             }
             _ => {}
         }

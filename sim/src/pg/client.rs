@@ -115,8 +115,9 @@ struct State {
     opened: u64,
     /// The call in flight (or the connect), waiting for the next thing the server sends.
     waiter: Option<oneshot::Sender<Delivery>>,
-    /// Why the connection ended while no call was in flight: the next call reports it.
-    lost: Option<PgError>,
+    /// Why the connection ended (and where it was), until the process learns it: the call in
+    /// flight, or else the next call, reports it.
+    lost: Option<(PgError, String, u32)>,
 }
 
 struct Inner {
@@ -270,7 +271,7 @@ impl PgClient {
     /// Whether the connection is usable (libpq's `CONNECTION_OK`, as far as the client knows).
     pub fn is_connected(&self) -> bool {
         let st = self.inner.state.borrow();
-        st.conn.is_some() && st.lost.is_none()
+        st.conn.is_some()
     }
 
     /// Run `statement`: its result or the server's error. See [`PgClient::query`] for the
@@ -303,11 +304,10 @@ impl PgClient {
     async fn send_query(&self, statement: Statement) -> (Result<Answer, PgError>, Option<String>) {
         let inner = &self.inner;
         let (rx, server) = {
-            let mut st = inner.state.borrow_mut();
-            if let Some(e) = st.lost.take() {
-                st.conn = None;
+            if let Some(e) = inner.learn_lost() {
                 return (Err(e), None);
             }
+            let mut st = inner.state.borrow_mut();
             let Some(server) = st.conn.as_ref().map(|c| c.server.clone()) else {
                 return (Err(PgError::no_connection()), None);
             };
@@ -341,6 +341,9 @@ impl PgClient {
             }
             Some(Delivery::Ended(end)) => Err(PgError::lost_by(end)),
         };
+        if result.is_err() {
+            inner.learn_lost();
+        }
         (result, Some(server))
     }
 
@@ -348,7 +351,7 @@ impl PgClient {
     /// ends the backend when it gets the message.
     pub fn close(&self) {
         let inner = &self.inner;
-        if inner.state.borrow().conn.is_none() {
+        if inner.learn_lost().is_some() || inner.state.borrow().conn.is_none() {
             return;
         }
         inner.send(ClientBody::Terminate);
@@ -433,28 +436,28 @@ impl Inner {
             Delivery::Ended(end) => Some(PgError::lost_by(*end)),
             Delivery::Body(_) => None,
         };
-        let (waiter, gone) = {
+        let waiter = {
             let mut st = self.state.borrow_mut();
-            let Some(conn) = st.conn.as_ref().map(|c| (c.server.clone(), c.pid)) else {
+            let Some((server, pid)) = st.conn.as_ref().map(|c| (c.server.clone(), c.pid)) else {
                 return;
             };
-            let waiter = st.waiter.take();
-            let mut gone = None;
             if let Some(e) = ends {
-                if waiter.is_none() {
-                    st.lost = Some(e.clone());
-                }
+                st.lost = Some((e, server, pid));
                 st.conn = None;
-                gone = Some((conn, e.message));
             }
-            (waiter, gone)
+            st.waiter.take()
         };
         if let Some(tx) = waiter {
             let _ = tx.send(delivery);
         }
-        if let Some(((server, pid), message)) = gone {
-            self.event(&server, pid, &message);
-        }
+    }
+
+    /// The process learns that its connection is gone (the error, once): the history records
+    /// the moment, which may be long after the kernel knew.
+    fn learn_lost(&self) -> Option<PgError> {
+        let (e, server, pid) = self.state.borrow_mut().lost.take()?;
+        self.event(&server, pid, &e.message);
+        Some(e)
     }
 
     /// The kernel's timers: retransmissions and keepalive probes.

@@ -45,12 +45,18 @@ pub type Lsn = u64;
 pub struct EngineConfig {
     /// `deadlock_timeout`: how long a lock wait lasts before the deadlock check (default 1 s).
     pub deadlock_timeout: Duration,
+    /// `lock_timeout` every session starts with (default 0: wait forever).
+    pub lock_timeout: Duration,
+    /// `idle_in_transaction_session_timeout` every session starts with (default 0: off).
+    pub idle_in_transaction_session_timeout: Duration,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             deadlock_timeout: Duration::from_secs(1),
+            lock_timeout: Duration::ZERO,
+            idle_in_transaction_session_timeout: Duration::ZERO,
         }
     }
 }
@@ -279,7 +285,12 @@ impl Engine {
     pub fn execute(&mut self, backend: BackendId, statement: Statement, now: Duration) -> Answers {
         self.now = now;
         let mut out = Answers::new();
-        let b = self.backends.entry(backend).or_default();
+        let config = &self.config;
+        let b = self.backends.entry(backend).or_insert_with(|| Backend {
+            lock_timeout: config.lock_timeout,
+            idle_in_transaction_timeout: config.idle_in_transaction_session_timeout,
+            ..Backend::default()
+        });
         b.last_active = now;
         if b.waiting.is_some() {
             // One statement at a time per connection: the protocol cannot send another.

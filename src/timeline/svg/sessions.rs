@@ -1,6 +1,7 @@
 //! ZooKeeper sessions: a band under a client's lane while its connection was down (Curator's
 //! SUSPENDED), ending where it reconnected or learned Expired (LOST), and a mark on the leader's
-//! lane where it expired a session.
+//! lane where it expired a session. PostgreSQL connections: a red band from where the server
+//! ended the client's backend (its locks released) until the client learned it.
 
 use super::f1;
 use super::layout::*;
@@ -23,13 +24,13 @@ impl View<'_> {
                 tier: TIER_BARS,
                 what: "session gaps",
                 svg: format!(
-                    r#"<rect class="session {class}" x="{}" y="{}" width="{}" height="4"><title>{}'s session {:#x}: Disconnected from {} at {}; {} at {}</title></rect>"#,
+                    r#"<rect class="session {class}" x="{}" y="{}" width="{}" height="4"><title>{}'s {}: {} at {}; {} at {}</title></rect>"#,
                     f1(x),
                     f1(lane.y + CLIENT_H - 6.0),
                     f1(w),
                     esc(&gap.client),
-                    gap.session,
-                    esc(&gap.server),
+                    esc(&gap.what),
+                    esc(&gap.began),
                     exact(gap.from_ms),
                     esc(&gap.end),
                     exact(gap.to_ms)
