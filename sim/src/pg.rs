@@ -29,7 +29,7 @@ pub(crate) mod wire;
 
 pub use crate::world::stream::{ConnectionEnd, Keepalive};
 pub use client::{PgClient, PgClientConfig, TargetSession};
-pub use cluster::{server_name, PgCluster, PgConfig};
+pub use cluster::{server_name, PgCluster, PgConfig, SyncCommit, SyncStandbys};
 pub use engine::{BackendId, Engine, EngineConfig, Lsn, WalRecord};
 pub use error::{Notice, PgError};
 pub use statement::{Answer, LockWait, Reply, Row, Scope, Statement};

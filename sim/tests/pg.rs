@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use sim::pg::{
     Keepalive, LockWait, PgClient, PgClientConfig, PgCluster, PgConfig, Reply, Scope, Statement,
+    SyncCommit, SyncStandbys,
 };
 use sim::{ClusterEvent, History, Record, World, WorldConfig};
 
@@ -310,4 +311,137 @@ fn same_seed_same_history() {
     };
     assert_eq!(run(11), run(11));
     assert_ne!(run(11).1, run(12).1);
+}
+
+/// A writer commits `UPDATE … RETURNING *` every 50 ms on `p1` (a multi-host connection that
+/// follows the primary); the link to the standby `p2` is 400–600 ms slow. At 6 s `p1` crashes
+/// and `p2` is promoted; `p1` comes back at 8 s and follows it. Returns the versions the writer
+/// saw acknowledged on `p1`, the row's version on the new primary, and the commits `p1` lost
+/// when it rewound.
+fn failover(config: PgConfig) -> (Vec<i64>, i64, u64, History) {
+    let mut world = World::new(WorldConfig {
+        seed: 7,
+        tick: MS(10),
+        latency_min: MS(1),
+        latency_max: MS(5),
+    });
+    let cluster = PgCluster::add_to(&mut world, 2, config);
+    world.set_latency(Some(("p1", "p2")), Some((MS(400), MS(600))));
+    let history = world.history().clone();
+    let acked: Rc<RefCell<Vec<i64>>> = Rc::default();
+    let after: Rc<RefCell<i64>> = Rc::default();
+    let mut config = connect_config(&mut world, "c1");
+    config.hosts = vec!["p1".into(), "p2".into()];
+    config.target_session_attrs = sim::pg::TargetSession::ReadWrite;
+    config.connect_timeout = S(2);
+    // An answer that never comes (the server crashed after acknowledging the request) is
+    // noticed only by keepalive: libpq's keepalives_idle/interval/count, set short as
+    // applications behind a failover manager do.
+    config.keepalives = Some(Keepalive {
+        idle: S(1),
+        interval: S(1),
+        count: 2,
+    });
+    let (h, a, v) = (history.clone(), acked.clone(), after.clone());
+    world.add_client("c1", async move {
+        let clock = config.clock.clone();
+        let c = PgClient::connect("c1", 1, config.clone(), h.clone()).await?;
+        let insert = Statement::Insert {
+            table: "locks".into(),
+            id: 1,
+            value: "v".into(),
+        };
+        c.execute(insert).await?;
+        loop {
+            let update = Statement::Update {
+                table: "locks".into(),
+                id: 1,
+                value: "w".into(),
+                expected_version: None,
+                returning: true,
+            };
+            match c.execute(update).await {
+                Ok(Reply::Returning { rows, .. }) => a.borrow_mut().push(rows[0].version),
+                _ => break,
+            }
+            clock.sleep(MS(50)).await;
+        }
+        clock.sleep(S(3)).await;
+        let c = PgClient::connect("c1", 2, config, h).await?;
+        let read = Statement::Select {
+            table: "locks".into(),
+            ids: vec![1],
+        };
+        if let Ok(Reply::Rows { rows }) = c.execute(read).await {
+            *v.borrow_mut() = rows[0].version;
+        }
+        assert_eq!(c.server().as_deref(), Some("p2"));
+        Ok(())
+    });
+    until(&mut world, S(6));
+    world.crash("p1");
+    cluster.promote("p2");
+    until(&mut world, S(8));
+    world.restart("p1");
+    cluster.follow("p1", "p2");
+    until(&mut world, S(16));
+    assert_eq!(cluster.primaries(), vec!["p2".to_string()]);
+    assert_eq!(cluster.timelines(), vec![2, 2]);
+    let lost = history
+        .records()
+        .into_iter()
+        .find_map(|r| match r {
+            Record::Event {
+                event: ClusterEvent::PgRewound { lost_commits, .. },
+                ..
+            } => Some(lost_commits),
+            _ => None,
+        })
+        .unwrap_or(0);
+    let acked = acked.borrow().clone();
+    let after = *after.borrow();
+    (acked, after, lost, history)
+}
+
+#[test]
+fn an_async_standby_promoted_loses_the_last_acknowledged_commits() {
+    let (acked, after, lost, _) = failover(PgConfig::default());
+    let last = *acked.last().unwrap();
+    eprintln!(
+        "acknowledged {} commits up to v{last}; the new primary has v{after}; p1's rewind dropped {lost}",
+        acked.len()
+    );
+    assert!(
+        after < last,
+        "acked up to v{last}, the new primary has v{after}"
+    );
+    assert!(
+        lost >= (last - after) as u64,
+        "lost {lost}, acked {last}, after {after}"
+    );
+}
+
+#[test]
+fn synchronous_commit_keeps_every_acknowledged_commit_through_a_failover() {
+    for level in [
+        SyncCommit::RemoteWrite,
+        SyncCommit::On,
+        SyncCommit::RemoteApply,
+    ] {
+        let config = PgConfig {
+            synchronous_commit: level,
+            synchronous_standby_names: SyncStandbys::parse("FIRST 1 (p2)").unwrap(),
+            ..PgConfig::default()
+        };
+        let (acked, after, _, history) = failover(config);
+        let Some(&last) = acked.last() else {
+            panic!("{level:?}: nothing acknowledged\n{}", history.to_jsonl());
+        };
+        assert!(
+            after >= last,
+            "{level:?}: acked up to v{last}, the new primary has v{after}"
+        );
+        // Each commit waited a round trip to p2 (≥ 800 ms): few commits in 6 s.
+        assert!(acked.len() <= 6, "{level:?}: {acked:?}");
+    }
 }

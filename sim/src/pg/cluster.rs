@@ -2,12 +2,12 @@
 //! outside its host (a crash is a process restart that replays it), and `PgConfig`, their
 //! settings with PostgreSQL's defaults.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
 use super::engine::EngineConfig;
-use super::server::{self, ServerContext, WalDisk};
+use super::server::{self, Control, DiskState, PgDisk, ServerContext};
 use crate::world::sim::World;
 use crate::world::stream::{Keepalive, StreamConfig};
 
@@ -24,6 +24,113 @@ pub struct PgConfig {
     pub tcp_keepalives: Keepalive,
     /// `tcp_user_timeout` (0: the kernel's rule, 15 retransmissions).
     pub tcp_user_timeout: Option<Duration>,
+    /// `synchronous_commit` (default `on`).
+    pub synchronous_commit: SyncCommit,
+    /// `synchronous_standby_names` (default empty: every level acts as `local`).
+    pub synchronous_standby_names: SyncStandbys,
+    /// `recovery_min_apply_delay` on the standbys (default 0): WAL is received and flushed at
+    /// once, applied this much later.
+    pub recovery_min_apply_delay: Duration,
+    /// `wal_sender_timeout` (default 60 s): a standby not heard from that long is dropped.
+    pub wal_sender_timeout: Duration,
+}
+
+/// `synchronous_commit`: what a commit waits for before it is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SyncCommit {
+    /// Not even the local flush: a crash may lose the last commits (up to 3 ×
+    /// `wal_writer_delay`, 200 ms).
+    Off,
+    /// The local flush.
+    Local,
+    /// The synchronous standbys wrote it (not flushed).
+    RemoteWrite,
+    /// The synchronous standbys flushed it (the default).
+    On,
+    /// The synchronous standbys applied it: visible to reads there.
+    RemoteApply,
+}
+
+impl SyncCommit {
+    /// As `postgresql.conf` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncCommit::Off => "off",
+            SyncCommit::Local => "local",
+            SyncCommit::RemoteWrite => "remote_write",
+            SyncCommit::On => "on",
+            SyncCommit::RemoteApply => "remote_apply",
+        }
+    }
+
+    /// The level a `postgresql.conf` value names.
+    pub fn parse(text: &str) -> Option<SyncCommit> {
+        [
+            SyncCommit::Off,
+            SyncCommit::Local,
+            SyncCommit::RemoteWrite,
+            SyncCommit::On,
+            SyncCommit::RemoteApply,
+        ]
+        .into_iter()
+        .find(|l| l.name() == text)
+    }
+}
+
+/// `synchronous_standby_names`: `FIRST n (a, b)` — the first `n` connected standbys of the list
+/// by priority — or `ANY n (a, b)` — any `n` of them — must confirm a commit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncStandbys {
+    /// `ANY` (quorum) rather than `FIRST` (priority).
+    pub any: bool,
+    /// How many must confirm.
+    pub num: usize,
+    /// The standbys' names (their hosts), by priority.
+    pub names: Vec<String>,
+}
+
+impl SyncStandbys {
+    /// Parses `FIRST 1 (p2, p3)`, `ANY 2 (p2, p3, p4)` or a bare list `p2, p3` (= `FIRST 1`).
+    pub fn parse(text: &str) -> Result<SyncStandbys, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(SyncStandbys::default());
+        }
+        let bad =
+            || format!("{text:?} is not FIRST n (name, …), ANY n (name, …) or a list of names");
+        let (any, num, list) = match text.split_once('(') {
+            Some((head, rest)) => {
+                let list = rest.strip_suffix(')').ok_or_else(bad)?;
+                let mut words = head.split_whitespace();
+                let any = match words.next().map(str::to_ascii_uppercase).as_deref() {
+                    Some("ANY") => true,
+                    Some("FIRST") => false,
+                    _ => return Err(bad()),
+                };
+                let num: usize = words.next().and_then(|n| n.parse().ok()).ok_or_else(bad)?;
+                (any, num, list)
+            }
+            None => (false, 1, text),
+        };
+        let names: Vec<String> = list
+            .split(',')
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if names.is_empty() || num == 0 || num > names.len() {
+            return Err(bad());
+        }
+        Ok(SyncStandbys { any, num, names })
+    }
+
+    /// As `postgresql.conf` spells it (empty for none).
+    pub fn to_conf(&self) -> String {
+        if self.names.is_empty() {
+            return String::new();
+        }
+        let method = if self.any { "ANY" } else { "FIRST" };
+        format!("{method} {} ({})", self.num, self.names.join(", "))
+    }
 }
 
 impl Default for PgConfig {
@@ -33,6 +140,10 @@ impl Default for PgConfig {
             engine: EngineConfig::default(),
             tcp_keepalives: Keepalive::default(),
             tcp_user_timeout: None,
+            synchronous_commit: SyncCommit::On,
+            synchronous_standby_names: SyncStandbys::default(),
+            recovery_min_apply_delay: Duration::ZERO,
+            wal_sender_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -52,21 +163,31 @@ impl PgConfig {
 pub struct PgCluster {
     names: Vec<String>,
     config: PgConfig,
-    wals: Vec<WalDisk>,
+    disks: Vec<PgDisk>,
+    controls: Vec<Rc<RefCell<Vec<Control>>>>,
 }
 
 impl PgCluster {
-    /// Register `servers` servers `p1..pN` on `world` (in name order). `p1` is the primary.
+    /// Register `servers` servers `p1..pN` on `world` (in name order). `p1` is the primary, the
+    /// others its standbys.
     pub fn add_to(world: &mut World, servers: usize, config: PgConfig) -> PgCluster {
         assert!(
             (1..=7).contains(&servers),
             "servers must be 1..=7 (validated by callers)"
         );
         let names: Vec<String> = (1..=servers as u64).map(server_name).collect();
-        let mut wals = Vec::new();
+        let mut disks = Vec::new();
+        let mut controls = Vec::new();
         for name in &names {
-            let wal = WalDisk::default();
-            wals.push(wal.clone());
+            let disk = PgDisk::new(RefCell::new(DiskState {
+                timeline: 1,
+                history: vec![(1, 0)],
+                standby_of: (name != &names[0]).then(|| names[0].clone()),
+                ..DiskState::default()
+            }));
+            disks.push(disk.clone());
+            let control: Rc<RefCell<Vec<Control>>> = Rc::default();
+            controls.push(control.clone());
             let clock = world.clock(name);
             clock.set_monotonic();
             let ctx = ServerContext {
@@ -74,7 +195,8 @@ impl PgCluster {
                 config: config.clone(),
                 clock,
                 links: world.links(),
-                wal,
+                disk,
+                control,
                 history: world.history().clone(),
                 pids: Rc::new(Cell::new(1000)),
             };
@@ -83,7 +205,8 @@ impl PgCluster {
         PgCluster {
             names,
             config,
-            wals,
+            disks,
+            controls,
         }
     }
 
@@ -99,10 +222,38 @@ impl PgCluster {
 
     /// The WAL position each server has on disk, in name order.
     pub fn flushed_lsns(&self) -> Vec<u64> {
-        self.wals
+        self.disks.iter().map(|d| d.borrow().lsn()).collect()
+    }
+
+    /// The servers that are primaries now (by their disks: not standbys), in name order.
+    pub fn primaries(&self) -> Vec<String> {
+        self.names
             .iter()
-            .map(|w| w.borrow().last().map(|r| r.lsn).unwrap_or_default())
+            .zip(&self.disks)
+            .filter(|(_, d)| d.borrow().standby_of.is_none())
+            .map(|(n, _)| n.clone())
             .collect()
+    }
+
+    /// Each server's timeline, in name order.
+    pub fn timelines(&self) -> Vec<u32> {
+        self.disks.iter().map(|d| d.borrow().timeline).collect()
+    }
+
+    /// Ask `server` to promote itself (`pg_ctl promote`), at its next tick.
+    pub fn promote(&self, server: &str) {
+        self.control(server, Control::Promote);
+    }
+
+    /// Ask `server` to stream from `upstream` (a primary restarts as its standby).
+    pub fn follow(&self, server: &str, upstream: &str) {
+        self.control(server, Control::Follow(upstream.to_string()));
+    }
+
+    fn control(&self, server: &str, request: Control) {
+        if let Some(i) = self.names.iter().position(|n| n == server) {
+            self.controls[i].borrow_mut().push(request);
+        }
     }
 }
 

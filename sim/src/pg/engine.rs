@@ -169,6 +169,17 @@ struct Backend {
     /// When its last statement arrived or finished.
     last_active: Duration,
     waiting: Option<Waiting>,
+    /// A commit logged at this position that waits for the standbys before it is answered
+    /// (`synchronous_commit`): the transaction keeps its locks meanwhile.
+    committing: Option<CommitWait>,
+}
+
+/// A commit waiting for synchronous replication.
+struct CommitWait {
+    lsn: Lsn,
+    txn: Txn,
+    /// The statement's answer (`COMMIT`, or an implicit transaction's result), held back.
+    answer: Option<Answer>,
 }
 
 /// Where a statement stands.
@@ -188,6 +199,8 @@ pub struct Engine {
     wal: Vec<WalRecord>,
     /// The time of the call being served: a waiter woken by it starts any new wait then.
     now: Duration,
+    /// Commits that wrote rows wait for [`Engine::release_commits`] (synchronous replication).
+    commit_wait: bool,
 }
 
 /// Answers produced by one call: the caller's own (unless it now waits) and those of backends
@@ -209,6 +222,7 @@ impl Engine {
             lsn: 0x0100_0000,
             wal: Vec::new(),
             now: Duration::ZERO,
+            commit_wait: false,
         }
     }
 
@@ -292,7 +306,7 @@ impl Engine {
             ..Backend::default()
         });
         b.last_active = now;
-        if b.waiting.is_some() {
+        if b.waiting.is_some() || b.committing.is_some() {
             // One statement at a time per connection: the protocol cannot send another.
             out.push((
                 backend,
@@ -418,6 +432,15 @@ impl Engine {
     }
 
     fn end_backend(&mut self, backend: BackendId, out: &mut Answers) {
+        // A commit waiting for standbys is already committed locally (PostgreSQL warns the
+        // client so when the wait is cancelled): it finishes, its locks go.
+        if let Some(wait) = self
+            .backends
+            .get_mut(&backend)
+            .and_then(|b| b.committing.take())
+        {
+            self.release_transaction(backend, wait.txn, true, out);
+        }
         if let Some(w) = self
             .backends
             .get_mut(&backend)
@@ -746,8 +769,49 @@ impl Engine {
         }
     }
 
+    /// Whether a commit that wrote rows waits for [`Engine::release_commits`] before it is
+    /// answered and its locks released: the server turns it on while `synchronous_commit`
+    /// asks a standby to confirm (PostgreSQL's `SyncRepWaitForLSN`, after the commit record is
+    /// flushed locally and before the transaction's locks go).
+    pub fn set_commit_wait(&mut self, on: bool) {
+        self.commit_wait = on;
+    }
+
+    /// The positions of the commits waiting for standbys.
+    pub fn waiting_commits(&self) -> Vec<Lsn> {
+        self.backends
+            .values()
+            .filter_map(|b| b.committing.as_ref().map(|c| c.lsn))
+            .collect()
+    }
+
+    /// The standbys confirmed the WAL up to `upto`: the commits waiting at or below it finish —
+    /// their rows become visible, their locks go, their answers are given.
+    pub fn release_commits(&mut self, upto: Lsn, now: Duration) -> Answers {
+        self.now = now;
+        let mut out = Answers::new();
+        let done: Vec<BackendId> = self
+            .backends
+            .iter()
+            .filter(|(_, b)| b.committing.as_ref().is_some_and(|c| c.lsn <= upto))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in done {
+            let Some(wait) = self.backends.get_mut(&id).and_then(|b| b.committing.take()) else {
+                continue;
+            };
+            if let Some(answer) = wait.answer {
+                out.push((id, answer));
+            }
+            self.release_transaction(id, wait.txn, true, &mut out);
+        }
+        out
+    }
+
     /// End `backend`'s transaction: commit (rows become committed, a WAL record) or roll back;
-    /// release its row locks and transaction-level advisory locks, waking their waiters.
+    /// release its row locks and transaction-level advisory locks, waking their waiters. A
+    /// commit that must wait for standbys is logged now and finished by
+    /// [`Engine::release_commits`]; the statement's answer (the last in `out`) waits with it.
     fn end_transaction(&mut self, backend: BackendId, commit: bool, out: &mut Answers) {
         let Some(txn) = self.backends.get_mut(&backend).and_then(|b| b.txn.take()) else {
             return;
@@ -767,7 +831,32 @@ impl Engine {
                 xid: txn.xid.unwrap_or_default(),
                 changes,
             });
+            if self.commit_wait {
+                let answer = out
+                    .iter()
+                    .rposition(|(b, _)| *b == backend)
+                    .map(|i| out.remove(i).1);
+                if let Some(b) = self.backends.get_mut(&backend) {
+                    b.committing = Some(CommitWait {
+                        lsn: self.lsn,
+                        txn,
+                        answer,
+                    });
+                }
+                return;
+            }
         }
+        self.release_transaction(backend, txn, commit, out);
+    }
+
+    /// The second half of [`Engine::end_transaction`]: rows and locks.
+    fn release_transaction(
+        &mut self,
+        backend: BackendId,
+        txn: Txn,
+        commit: bool,
+        out: &mut Answers,
+    ) {
         let mut released = Vec::new();
         for (table, id) in &txn.rows {
             let slot = self.slot(table, *id);

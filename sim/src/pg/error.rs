@@ -114,9 +114,33 @@ impl PgError {
         self.sqlstate == "08006"
     }
 
+    /// A write or locking read on a standby (hot standby: read-only).
+    pub fn read_only_transaction(statement: &str) -> Self {
+        Self::new(
+            "25006",
+            format!("cannot execute {statement} in a read-only transaction"),
+        )
+    }
+
+    /// An advisory lock asked of a standby.
+    pub fn lock_in_recovery() -> Self {
+        Self::new(
+            "55000",
+            "cannot acquire lock mode ExclusiveLock on database objects while recovery is in progress",
+        )
+    }
+
+    /// The server shuts down or restarts (a demotion): every backend is terminated.
+    pub fn admin_shutdown() -> Self {
+        Self::new(
+            "57P01",
+            "terminating connection due to administrator command",
+        )
+    }
+
     /// Whether the server ends the connection after it (`FATAL`).
     pub fn is_fatal(&self) -> bool {
-        self.sqlstate == "25P03"
+        matches!(self.sqlstate.as_str(), "25P03" | "57P01")
     }
 }
 

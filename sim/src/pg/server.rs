@@ -11,9 +11,17 @@
 //!   row locks for 2 h 11 min by default.
 //! * One statement at a time per connection, in the order sent; a statement waiting for a lock
 //!   holds back the ones behind it.
-//! * Commits are durable when answered (`synchronous_commit = on`, no standby yet): the WAL is
-//!   on the server's disk, kept across a crash; a restart replays it. Advisory locks and open
-//!   transactions are memory only: a crash loses them.
+//! * Commits are durable when answered (unless `synchronous_commit = off`: then the WAL writer
+//!   flushes every 200 ms and a crash loses what it had not): the WAL is on the server's disk,
+//!   kept across a crash; a restart replays it. Advisory locks and open transactions are memory
+//!   only: a crash loses them, and so does a promoted standby, which never had them.
+//! * A standby (`replication`) refuses writes and locks, applies the primary's WAL, and can be
+//!   promoted (a new timeline) or made to follow another primary (rewinding what it had beyond
+//!   the new timeline's start: those commits are lost).
+
+mod replication;
+
+pub(crate) use replication::Control;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -24,10 +32,13 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use turmoil::net::UdpSocket;
 
-use super::cluster::PgConfig;
-use super::engine::{Answers, BackendId, Engine, WalRecord};
-use super::statement::Statement;
-use super::wire::{ClientBody, ServerBody, ToClient, ToServer, PG_PORT};
+use super::cluster::{PgConfig, SyncCommit};
+use super::engine::{Answers, BackendId, Engine, Lsn, WalRecord};
+use super::error::PgError;
+use super::statement::{Answer, Statement};
+use super::wire::{
+    ClientBody, Replication, ServerBody, ToClient, ToServer, PG_PORT, REPLICATION_PORT,
+};
 use crate::world::clock::Clock;
 use crate::world::datagram::encode;
 use crate::world::history::{sim_now, ClusterEvent, History};
@@ -38,8 +49,26 @@ use crate::world::stream::{reset_for, ConnId, ConnectionEnd, Endpoint, SegmentKi
 /// How often the server looks at its timers: lock and idle timeouts, retransmissions, probes.
 const TICK: Duration = Duration::from_millis(10);
 
-/// The server's durable WAL, kept by the world across crashes.
-pub(crate) type WalDisk = Rc<RefCell<Vec<WalRecord>>>;
+/// What a server keeps on disk across crashes: its flushed WAL, its timeline and history, and
+/// whether it is a standby (and of whom: `standby.signal` and `primary_conninfo`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DiskState {
+    pub(crate) wal: Vec<WalRecord>,
+    pub(crate) timeline: u32,
+    /// `(timeline, the position it began at)`, oldest first.
+    pub(crate) history: Vec<(u32, Lsn)>,
+    pub(crate) standby_of: Option<String>,
+}
+
+impl DiskState {
+    /// The flushed WAL's end.
+    pub(crate) fn lsn(&self) -> Lsn {
+        self.wal.last().map_or(0, |r| r.lsn)
+    }
+}
+
+/// A server's disk, kept by the world across crashes.
+pub(crate) type PgDisk = Rc<RefCell<DiskState>>;
 
 /// Everything a server host needs that outlives one incarnation of it.
 #[derive(Clone)]
@@ -48,7 +77,9 @@ pub(crate) struct ServerContext {
     pub(crate) config: PgConfig,
     pub(crate) clock: Clock,
     pub(crate) links: LinkFaults,
-    pub(crate) wal: WalDisk,
+    pub(crate) disk: PgDisk,
+    /// Requests from this host's failover manager (or a test): promote, follow.
+    pub(crate) control: Rc<RefCell<Vec<Control>>>,
     pub(crate) history: History,
     /// Backend pids handed out so far (pids keep growing across restarts, as the OS's do).
     pub(crate) pids: Rc<std::cell::Cell<BackendId>>,
@@ -57,10 +88,12 @@ pub(crate) struct ServerContext {
 /// The host body of one server. Runs until the host is crashed.
 pub(crate) async fn run(ctx: ServerContext) -> turmoil::Result {
     let socket = Rc::new(UdpSocket::bind(("0.0.0.0", PG_PORT)).await?);
+    let replication = Rc::new(UdpSocket::bind(("0.0.0.0", REPLICATION_PORT)).await?);
     let clock = ctx.clock.clone();
-    let mut server = Server::start(ctx, socket.clone());
+    let mut server = Server::start(ctx, socket.clone(), replication.clone());
     let (tx, rx) = mpsc::unbounded_channel();
-    receive_datagrams(socket, tx, |from, segment: ToServer| (from, segment));
+    receive_datagrams(socket, tx.clone(), Inbound::Client);
+    receive_datagrams(replication, tx, Inbound::Replication);
     let timers = [Timer {
         first: clock.now() + TICK,
         period: TICK,
@@ -84,21 +117,29 @@ struct Connection {
     closing: bool,
 }
 
+pub(crate) enum Inbound {
+    Client(SocketAddr, ToServer),
+    Replication(SocketAddr, Replication),
+}
+
 pub(crate) struct Server {
     ctx: ServerContext,
     socket: Rc<UdpSocket>,
     engine: Engine,
     conns: BTreeMap<ConnId, Connection>,
     by_pid: BTreeMap<BackendId, ConnId>,
+    repl: replication::State,
 }
 
 impl Host for Server {
-    type Inbound = (SocketAddr, ToServer);
+    type Inbound = Inbound;
 
     fn on_timer(&mut self, _timer: usize) {
         let now = self.now();
+        self.take_control();
         let answers = self.engine.tick(now);
         self.deliver(answers);
+        self.replicate();
         let ids: Vec<ConnId> = self.conns.keys().copied().collect();
         for id in ids {
             let Some(c) = self.conns.get_mut(&id) else {
@@ -125,7 +166,21 @@ impl Host for Server {
         self.persist();
     }
 
-    fn on_inbound(&mut self, (from, segment): (SocketAddr, ToServer)) {
+    fn on_inbound(&mut self, inbound: Inbound) {
+        match inbound {
+            Inbound::Client(from, segment) => self.on_client(from, segment),
+            Inbound::Replication(from, message) => self.on_replication(from, message),
+        }
+    }
+
+    fn flush_batch(&mut self) {
+        self.pump();
+        self.persist();
+    }
+}
+
+impl Server {
+    fn on_client(&mut self, from: SocketAddr, segment: ToServer) {
         let now = self.now();
         let id = segment.conn;
         if !self.conns.contains_key(&id) {
@@ -180,13 +235,8 @@ impl Host for Server {
                     };
                     c.client = application_name;
                     let pid = c.pid;
-                    self.send(
-                        id,
-                        ServerBody::Ready {
-                            pid,
-                            in_recovery: false,
-                        },
-                    );
+                    let in_recovery = self.is_standby();
+                    self.send(id, ServerBody::Ready { pid, in_recovery });
                 }
                 ClientBody::Query(statement) => {
                     if let Some(c) = self.conns.get_mut(&id) {
@@ -208,27 +258,18 @@ impl Host for Server {
         }
     }
 
-    fn flush_batch(&mut self) {
-        self.pump();
-        self.persist();
-    }
-}
-
-impl Server {
-    fn start(ctx: ServerContext, socket: Rc<UdpSocket>) -> Self {
-        let tables: Vec<&str> = ctx.config.tables.iter().map(String::as_str).collect();
-        let mut engine = Engine::new(ctx.config.engine.clone(), &tables);
-        // Crash recovery: replay the durable WAL.
-        for record in ctx.wal.borrow().iter() {
-            engine.apply(record);
-        }
-        Server {
+    fn start(ctx: ServerContext, socket: Rc<UdpSocket>, replication: Rc<UdpSocket>) -> Self {
+        let engine = recovered_engine(&ctx);
+        let mut server = Server {
+            repl: replication::State::new(replication, ctx.clock.now()),
             ctx,
             socket,
             engine,
             conns: BTreeMap::new(),
             by_pid: BTreeMap::new(),
-        }
+        };
+        server.role_changed();
+        server
     }
 
     fn now(&self) -> Duration {
@@ -256,7 +297,10 @@ impl Server {
                 };
                 c.busy = true;
                 let now = self.now();
-                let answers = self.engine.execute(pid, statement, now);
+                let answers = match self.refused_in_recovery(&statement) {
+                    Some(e) => vec![(pid, Answer::err(e))],
+                    None => self.engine.execute(pid, statement, now),
+                };
                 self.deliver(answers);
             }
         }
@@ -348,13 +392,75 @@ impl Server {
         }
     }
 
-    /// Commits are flushed before they are answered: the new WAL records reach the disk.
+    /// A primary's commits are flushed before they are answered (with `synchronous_commit =
+    /// off`, by the WAL writer every 200 ms): the new WAL records reach the disk. A standby's
+    /// disk is written by its walreceiver.
     fn persist(&mut self) {
-        let mut disk = self.ctx.wal.borrow_mut();
+        if self.is_standby() {
+            return;
+        }
+        let now = self.now();
+        if self.ctx.config.synchronous_commit == SyncCommit::Off
+            && now < self.repl.last_flush + WAL_WRITER_DELAY
+        {
+            return;
+        }
+        self.repl.last_flush = now;
+        let mut disk = self.ctx.disk.borrow_mut();
         let wal = self.engine.wal();
-        let flushed = disk.len();
+        let flushed = disk.wal.len();
         if wal.len() > flushed {
-            disk.extend_from_slice(&wal[flushed..]);
+            disk.wal.extend_from_slice(&wal[flushed..]);
         }
     }
+
+    /// Whether this server is a standby (in recovery).
+    fn is_standby(&self) -> bool {
+        self.ctx.disk.borrow().standby_of.is_some()
+    }
+
+    /// What a standby answers instead of running a statement that writes or locks.
+    fn refused_in_recovery(&self, statement: &Statement) -> Option<PgError> {
+        if !self.is_standby() {
+            return None;
+        }
+        match statement {
+            Statement::Begin
+            | Statement::Commit
+            | Statement::Rollback
+            | Statement::Select { .. }
+            | Statement::SetLockTimeout { .. }
+            | Statement::SetIdleInTransactionTimeout { .. } => None,
+            Statement::AdvisoryLock { .. }
+            | Statement::AdvisoryTryLock { .. }
+            | Statement::AdvisoryUnlock { .. }
+            | Statement::AdvisoryUnlockAll => Some(PgError::lock_in_recovery()),
+            other => Some(PgError::read_only_transaction(other.name())),
+        }
+    }
+
+    /// Every backend ends with a FATAL error (a shutdown or restart of the server process).
+    fn terminate_all(&mut self, error: PgError) {
+        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        for id in ids {
+            if self.conns.get(&id).is_some_and(|c| !c.closing) {
+                self.send(id, ServerBody::Fatal(error.clone()));
+                self.end_backend(id, &error.message);
+            }
+        }
+    }
+}
+
+/// The WAL writer's period (`wal_writer_delay`): how often `synchronous_commit = off` commits
+/// reach the disk.
+const WAL_WRITER_DELAY: Duration = Duration::from_millis(200);
+
+/// The engine as crash recovery (or a restart as standby) leaves it: the disk's WAL replayed.
+fn recovered_engine(ctx: &ServerContext) -> Engine {
+    let tables: Vec<&str> = ctx.config.tables.iter().map(String::as_str).collect();
+    let mut engine = Engine::new(ctx.config.engine.clone(), &tables);
+    for record in ctx.disk.borrow().wal.iter() {
+        engine.apply(record);
+    }
+    engine
 }

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::engine::{Lsn, WalRecord};
 use super::error::PgError;
 use super::statement::{Answer, Statement};
 use crate::world::stream::Segment;
@@ -34,6 +35,31 @@ pub(crate) enum ServerBody {
     Result(#[serde(with = "as_json")] Answer),
     /// A `FATAL` error: the server closes the connection after it (the backend is gone).
     Fatal(PgError),
+}
+
+/// Streaming replication (a walsender and its walreceiver), beside the clients' port.
+pub(crate) const REPLICATION_PORT: u16 = 5433;
+
+/// Between a primary's walsender and a standby's walreceiver. Datagrams, each a whole
+/// statement of position: a lost one is made good by the next.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Replication {
+    /// Primary → standby: the flushed WAL after `from`, and the primary's timeline history
+    /// (`(timeline, the position it began at)`, oldest first).
+    Wal {
+        timeline: u32,
+        history: Vec<(u32, Lsn)>,
+        from: Lsn,
+        records: Vec<WalRecord>,
+    },
+    /// Standby → its upstream: how far it wrote, flushed and applied (`StandbyStatusUpdate`).
+    Feedback {
+        name: String,
+        timeline: u32,
+        write: Lsn,
+        flush: Lsn,
+        apply: Lsn,
+    },
 }
 
 /// A client's segment.

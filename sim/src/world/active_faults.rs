@@ -257,6 +257,8 @@ impl ActiveFaults {
                 | ClusterEvent::ZkConnection { .. }
                 | ClusterEvent::PgBackendEnded { .. }
                 | ClusterEvent::PgConnection { .. }
+                | ClusterEvent::PgPromoted { .. }
+                | ClusterEvent::PgRewound { .. }
                 | ClusterEvent::Snapshot { .. }
                 | ClusterEvent::SnapshotInstalled { .. } => {}
             }

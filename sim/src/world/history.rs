@@ -126,6 +126,27 @@ pub enum ClusterEvent {
         /// Why, in the server's words.
         reason: String,
     },
+    /// A PostgreSQL standby was promoted: it takes writes on a new timeline from `lsn`.
+    PgPromoted {
+        /// The server.
+        server: String,
+        /// Its new timeline.
+        timeline: u32,
+        /// Where the timeline begins (the WAL it had received).
+        lsn: u64,
+    },
+    /// A PostgreSQL server dropped the WAL the new timeline never had (`pg_rewind` as an old
+    /// primary rejoins): those commits are lost.
+    PgRewound {
+        /// The server.
+        server: String,
+        /// Commit records dropped.
+        lost_commits: u64,
+        /// Its WAL's end before.
+        from_lsn: u64,
+        /// The new timeline's start, its end now.
+        to_lsn: u64,
+    },
     /// A PostgreSQL client's connection opened or ended, as the client learned it.
     PgConnection {
         /// The client host.
