@@ -342,7 +342,10 @@ fn build(scenario: &Scenario, seed: u64) -> Run {
         }
     };
     let cluster = ClusterConfig {
-        members: if ap.is_some() || matches!(scenario.cluster.backend, Backend::Zk | Backend::Pg) {
+        members: if scenario.cluster.backend == Backend::Pg && scenario.cluster.members > 1 {
+            // The failover manager's DCS.
+            crate::scenario::PATRONI_DCS
+        } else if ap.is_some() || matches!(scenario.cluster.backend, Backend::Zk | Backend::Pg) {
             0
         } else {
             scenario.cluster.members
@@ -399,6 +402,7 @@ fn build(scenario: &Scenario, seed: u64) -> Run {
     };
     let run = if scenario.cluster.backend == Backend::Pg {
         run.pg(scenario.cluster.members, scenario.pg.clone())
+            .patroni(scenario.patroni.clone())
     } else {
         run
     };
@@ -413,6 +417,15 @@ fn build(scenario: &Scenario, seed: u64) -> Run {
             sync: kv.sync,
         }),
         None => run,
+    };
+    // A hold in progress when everything heals runs its course before anyone else can
+    // acquire: with holds longer than the default bound (10 s), liveness is judged after one.
+    let hold_max = scenario.workload.hold.max;
+    let run = if hold_max > Duration::from_secs(10) {
+        let bound = hold_max + Duration::from_secs(10);
+        run.heal_period(bound).liveness_bound(bound)
+    } else {
+        run
     };
     run.cluster(cluster)
         .workload(workload)

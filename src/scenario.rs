@@ -37,6 +37,7 @@ use std::path::Path;
 pub use bundled::BUNDLED_GRPC;
 pub use bundled::{bundled, BUNDLED};
 pub use bundled::{BUNDLED_PG, BUNDLED_ZK};
+pub use hosts::PATRONI_DCS;
 pub use hosts::{check_plan, hosts, role_allowed, role_names, roles, store_hosts, SENTINELS};
 pub use locks::Locks;
 pub use schema::{

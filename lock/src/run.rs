@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sim::ap::{ApConfig, ApStore, Topology};
-use sim::pg::{PgClientConfig, PgCluster, PgConfig};
+use sim::pg::{PatroniConfig, PgClientConfig, PgCluster, PgConfig, TargetSession};
 use sim::zk::{ZkClientConfig, ZkConfig, ZkEnsemble};
 use sim::{
     member_name, Cluster, ClusterConfig, FaultInjector, FaultPlan, FaultSpan, History,
@@ -46,6 +46,8 @@ pub struct Run {
     /// PostgreSQL servers (for the `pg-*` locks): how many (`p1` the primary) and their
     /// settings.
     pg: Option<(usize, PgConfig)>,
+    /// The failover manager beside each server when there are standbys.
+    patroni: PatroniConfig,
 }
 
 impl Run {
@@ -64,6 +66,7 @@ impl Run {
             kv: None,
             zk: None,
             pg: None,
+            patroni: PatroniConfig::default(),
         }
     }
 
@@ -106,10 +109,18 @@ impl Run {
         self
     }
 
-    /// Put `servers` PostgreSQL servers (`p1..pN`, `p1` the primary) on the run (set
-    /// `members(0)` for a world without etcd). The `pg-*` locks need them.
+    /// Put `servers` PostgreSQL servers (`p1..pN`, `p1` the primary) on the run. One server
+    /// needs no etcd (`members(0)`); with standbys a Patroni-like manager beside each server
+    /// keeps the leader key in the run's etcd, which then needs members (3). The `pg-*` locks
+    /// need them; they connect to every server with `target_session_attrs=read-write`.
     pub fn pg(mut self, servers: usize, config: PgConfig) -> Self {
         self.pg = Some((servers, config));
+        self
+    }
+
+    /// The failover manager's settings (Patroni's defaults otherwise).
+    pub fn patroni(mut self, config: PatroniConfig) -> Self {
+        self.patroni = config;
         self
     }
 
@@ -227,10 +238,17 @@ impl Run {
             .zk
             .clone()
             .map(|(servers, config)| ZkEnsemble::add_to(&mut cluster, servers, config));
-        let pg = self
-            .pg
-            .clone()
-            .map(|(servers, config)| PgCluster::add_to(&mut cluster, servers, config));
+        let pg = self.pg.clone().map(|(servers, config)| {
+            if servers > 1 {
+                assert!(
+                    self.cluster.members > 0,
+                    "standbys need etcd members for their failover manager (harness bug: validate before running)"
+                );
+                PgCluster::add_with_patroni(&mut cluster, servers, config, self.patroni.clone())
+            } else {
+                PgCluster::add_to(&mut cluster, servers, config)
+            }
+        });
         let history = cluster.history().clone();
         let resource = Resource::new(self.fencing);
         let holders = Holders::default();
@@ -267,7 +285,16 @@ impl Run {
                     ..ZkClientConfig::default()
                 }),
                 pg: pg.as_ref().map(|pg| {
-                    PgClientConfig::new(pg.server_names(), cluster.clock(&name), cluster.links())
+                    let mut config = PgClientConfig::new(
+                        pg.server_names(),
+                        cluster.clock(&name),
+                        cluster.links(),
+                    );
+                    config.target_session_attrs = TargetSession::ReadWrite;
+                    config.keepalives = Some(pg.config().client_keepalives);
+                    config.connect_timeout = pg.config().client_connect_timeout;
+                    config.tcp_user_timeout = pg.config().client_tcp_user_timeout;
+                    config
                 }),
             };
             cluster.add_host(&name, move || workload::run_client(spec.clone()));
@@ -328,6 +355,7 @@ impl Run {
             injector,
             store,
             zk,
+            pg,
             run: self,
         }
     }
@@ -360,6 +388,8 @@ pub struct RunHandle {
     store: Option<ApStore>,
     /// The ZooKeeper ensemble, when the run has one.
     zk: Option<ZkEnsemble>,
+    /// The PostgreSQL servers, when the run has them.
+    pg: Option<PgCluster>,
     run: Run,
 }
 
@@ -415,7 +445,7 @@ impl RunHandle {
         let holder = HolderRole(self.current_holder());
         let etcd = self.cluster.roles();
         let zk = self.zk.as_ref().map(ZkEnsemble::roles);
-        let roles: [&dyn RoleResolver; 4] = [&etcd, &holder, &self.store, &zk];
+        let roles: [&dyn RoleResolver; 5] = [&etcd, &holder, &self.store, &zk, &self.pg];
         if let Err(e) = self.injector.apply_due(&mut self.cluster, &roles) {
             return Err(SimError {
                 elapsed: self.cluster.elapsed(),

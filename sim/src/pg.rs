@@ -22,6 +22,7 @@ pub mod cluster;
 pub mod driver;
 pub mod engine;
 pub mod error;
+pub mod patroni;
 pub(crate) mod server;
 pub mod sql;
 pub mod statement;
@@ -29,6 +30,7 @@ pub(crate) mod wire;
 
 pub use crate::world::stream::{ConnectionEnd, Keepalive};
 pub use client::{PgClient, PgClientConfig, TargetSession};
+pub use patroni::PatroniConfig;
 pub use cluster::{server_name, PgCluster, PgConfig, SyncCommit, SyncStandbys};
 pub use engine::{BackendId, Engine, EngineConfig, Lsn, WalRecord};
 pub use error::{Notice, PgError};

@@ -81,6 +81,9 @@ pub fn scenario_toml(scenario: &Scenario, comment: &str) -> String {
 
     if c.backend == Backend::Pg {
         pg(w, &scenario.pg);
+        if c.members > 1 {
+            patroni(w, &scenario.patroni);
+        }
     }
 
     for f in &scenario.faults.faults {
@@ -141,6 +144,43 @@ fn pg(w: &mut String, config: &sim::pg::PgConfig) {
     if !e.lock_timeout.is_zero() {
         let _ = writeln!(w, "lock_timeout = \"{}\"", duration(e.lock_timeout));
     }
+    if config.synchronous_commit != default.synchronous_commit {
+        let _ = writeln!(w, "synchronous_commit = \"{}\"", config.synchronous_commit.name());
+    }
+    if !config.synchronous_standby_names.names.is_empty() {
+        let names = config.synchronous_standby_names.to_conf();
+        let _ = writeln!(w, "synchronous_standby_names = {}", quote(&names));
+    }
+    if !config.recovery_min_apply_delay.is_zero() {
+        let d = duration(config.recovery_min_apply_delay);
+        let _ = writeln!(w, "recovery_min_apply_delay = \"{d}\"");
+    }
+    let (k, d) = (&config.client_keepalives, &default.client_keepalives);
+    if k.idle != d.idle {
+        let _ = writeln!(w, "client_keepalives_idle = \"{}\"", duration(k.idle));
+    }
+    if k.interval != d.interval {
+        let _ = writeln!(w, "client_keepalives_interval = \"{}\"", duration(k.interval));
+    }
+    if k.count != d.count {
+        let _ = writeln!(w, "client_keepalives_count = {}", k.count);
+    }
+    if let Some(t) = config.client_tcp_user_timeout {
+        let _ = writeln!(w, "client_tcp_user_timeout = \"{}\"", duration(t));
+    }
+    if config.client_connect_timeout != default.client_connect_timeout {
+        let t = duration(config.client_connect_timeout);
+        let _ = writeln!(w, "client_connect_timeout = \"{t}\"");
+    }
+}
+
+/// The `[patroni]` section, every setting.
+fn patroni(w: &mut String, config: &sim::pg::PatroniConfig) {
+    let _ = writeln!(w, "\n[patroni]");
+    let _ = writeln!(w, "ttl = \"{}\"", duration(config.ttl));
+    let _ = writeln!(w, "loop_wait = \"{}\"", duration(config.loop_wait));
+    let _ = writeln!(w, "retry_timeout = \"{}\"", duration(config.retry_timeout));
+    let _ = writeln!(w, "maximum_lag_on_failover = {}", config.maximum_lag_on_failover);
 }
 
 fn fault(w: &mut String, f: &ScheduledFault) {

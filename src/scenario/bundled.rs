@@ -103,6 +103,18 @@ pub const BUNDLED_PG: &[(&str, &str)] = &[
         "pg-optimistic-pause",
         include_str!("../../scenarios/pg/pg-optimistic-pause.toml"),
     ),
+    (
+        "pg-failover-async",
+        include_str!("../../scenarios/pg/pg-failover-async.toml"),
+    ),
+    (
+        "pg-failover-remote-apply",
+        include_str!("../../scenarios/pg/pg-failover-remote-apply.toml"),
+    ),
+    (
+        "pg-optimistic-failover",
+        include_str!("../../scenarios/pg/pg-optimistic-failover.toml"),
+    ),
 ];
 
 /// The stories of the etcd-client locks (feature `grpc`), in `scenarios/grpc/`.

@@ -23,6 +23,8 @@ pub(super) struct File {
     #[serde(default)]
     pub(super) pg: Option<Spanned<PgSection>>,
     #[serde(default)]
+    pub(super) patroni: Option<Spanned<PatroniSection>>,
+    #[serde(default)]
     pub(super) fault: Vec<Spanned<FaultSection>>,
     #[serde(default)]
     pub(super) expect: Option<ExpectSection>,
@@ -85,6 +87,24 @@ pub(super) struct PgSection {
     pub(super) tcp_user_timeout: Option<Spanned<String>>,
     pub(super) idle_in_transaction_session_timeout: Option<Spanned<String>>,
     pub(super) lock_timeout: Option<Spanned<String>>,
+    pub(super) synchronous_commit: Option<Spanned<String>>,
+    pub(super) synchronous_standby_names: Option<Spanned<String>>,
+    pub(super) recovery_min_apply_delay: Option<Spanned<String>>,
+    pub(super) client_keepalives_idle: Option<Spanned<String>>,
+    pub(super) client_keepalives_interval: Option<Spanned<String>>,
+    pub(super) client_keepalives_count: Option<Spanned<i64>>,
+    pub(super) client_connect_timeout: Option<Spanned<String>>,
+    pub(super) client_tcp_user_timeout: Option<Spanned<String>>,
+}
+
+/// The failover manager's settings, named as in Patroni's configuration.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PatroniSection {
+    pub(super) ttl: Option<Spanned<String>>,
+    pub(super) loop_wait: Option<Spanned<String>>,
+    pub(super) retry_timeout: Option<Spanned<String>>,
+    pub(super) maximum_lag_on_failover: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]

@@ -25,7 +25,8 @@ pub fn roles(backend: Backend) -> Vec<Target> {
             Target::Holder,
         ],
         Backend::Redis => vec![Target::Primary, Target::Holder],
-        Backend::Redlock | Backend::Pg => vec![Target::Holder],
+        Backend::Redlock => vec![Target::Holder],
+        Backend::Pg => vec![Target::Primary, Target::Holder],
     }
 }
 
@@ -51,7 +52,9 @@ pub fn role_allowed(backend: Backend, target: &Target) -> Result<(), String> {
         (Backend::Redlock, Target::Primary) => {
             "Redlock's masters are independent, each its own primary; name one (r1, r2, …)"
         }
-        (Backend::Pg, _) => "the pg backend runs one server; name it (p1)",
+        (Backend::Pg, _) => {
+            "PostgreSQL has a primary and standbys (p1, p2, …), and with standbys the etcd members n1..n3 its failover manager keeps the leader key in"
+        }
         _ => "it names consensus members (etcd's, ZooKeeper's), and this world has none",
     };
     Err(format!(
@@ -83,6 +86,9 @@ pub fn check_plan(
     plan.validate(&hosts(backend, members, clients), members)
 }
 
+/// etcd members `n1..n3` of a `pg` backend with standbys: the failover manager's DCS.
+pub const PATRONI_DCS: usize = 3;
+
 /// Sentinels of the `redis` backend, `s1..s3`.
 pub const SENTINELS: usize = 3;
 
@@ -93,7 +99,13 @@ pub fn store_hosts(backend: Backend, members: usize) -> Vec<String> {
     let mut hosts: Vec<String> = match backend {
         Backend::Etcd => (1..=members as u64).map(sim::member_name).collect(),
         Backend::Zk => (1..=members as u64).map(sim::zk::server_name).collect(),
-        Backend::Pg => (1..=members as u64).map(sim::pg::server_name).collect(),
+        Backend::Pg => {
+            let mut hosts: Vec<String> = (1..=members as u64).map(sim::pg::server_name).collect();
+            if members > 1 {
+                hosts.extend((1..=PATRONI_DCS as u64).map(sim::member_name));
+            }
+            hosts
+        }
         Backend::Redis | Backend::Redlock => (1..=members).map(sim::ap::node_name).collect(),
     };
     if backend == Backend::Redis {

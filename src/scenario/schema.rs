@@ -225,6 +225,8 @@ pub struct Scenario {
     /// The `[pg]` section: the PostgreSQL servers' settings (defaults unless backend pg says
     /// otherwise).
     pub pg: sim::pg::PgConfig,
+    /// The `[patroni]` section: the failover manager's settings (pg with standbys).
+    pub patroni: sim::pg::PatroniConfig,
     pub faults: FaultPlan,
     pub expect_mutual_exclusion: Expect,
     pub expect_resource: Expect,

@@ -7,7 +7,7 @@ use sim::FaultPlan;
 use toml::Spanned;
 
 use super::defaults;
-use super::file::{File, KvSection, PgSection};
+use super::file::{File, KvSection, PatroniSection, PgSection};
 use super::hosts::hosts;
 use super::locks::Locks;
 use super::parse_duration;
@@ -30,6 +30,19 @@ impl Validator<'_> {
             .matches('\n')
             .count()
             + 1
+    }
+
+    /// The error [`Validator::err`] returns, for `ok_or_else` and `map_err`.
+    fn error(
+        &self,
+        span: std::ops::Range<usize>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        match self.err::<()>(span, field, message) {
+            Err(e) => e,
+            Ok(()) => unreachable!("err always errs"),
+        }
     }
 
     pub(super) fn err<T>(
@@ -194,16 +207,7 @@ impl Validator<'_> {
         let members = match &cluster_raw.members {
             None if backend == Backend::Pg => 1,
             None => defaults::MEMBERS,
-            Some(m) if backend == Backend::Pg && *m.get_ref() != 1 => {
-                return self.err(
-                    m.span(),
-                    "cluster.members",
-                    format!(
-                        "{} PostgreSQL servers: the pg backend runs one server (p1) until its replicas land; use members = 1",
-                        m.get_ref()
-                    ),
-                )
-            }
+
             Some(m) if (1..=7).contains(m.get_ref()) => *m.get_ref() as usize,
             Some(m) => {
                 return self.err(
@@ -411,7 +415,11 @@ impl Validator<'_> {
         };
         let pg = match raw.pg {
             None => sim::pg::PgConfig::default(),
-            Some(section) => self.pg(section, backend)?,
+            Some(section) => self.pg(section, backend, members)?,
+        };
+        let patroni = match raw.patroni {
+            None => sim::pg::PatroniConfig::default(),
+            Some(section) => self.patroni(section, backend, members)?,
         };
         // Serializable reads are a request option, and only the `[kv]` readers ask for them: a
         // scenario saying `serializable` with no reader would test linearizable reads unawares.
@@ -491,6 +499,7 @@ impl Validator<'_> {
             },
             kv,
             pg,
+            patroni,
             faults,
             expect_mutual_exclusion: expect_value(
                 &expect.mutual_exclusion,
@@ -518,6 +527,7 @@ impl Validator<'_> {
         &self,
         section: Spanned<PgSection>,
         backend: Backend,
+        members: usize,
     ) -> Result<sim::pg::PgConfig, ScenarioError> {
         if backend != Backend::Pg {
             return self.err(
@@ -565,6 +575,107 @@ impl Validator<'_> {
         .unwrap_or_default();
         config.engine.lock_timeout =
             setting(&raw.lock_timeout, "pg.lock_timeout")?.unwrap_or_default();
+        if let Some(s) = &raw.synchronous_commit {
+            config.synchronous_commit = sim::pg::SyncCommit::parse(s.get_ref()).ok_or_else(|| {
+                self.error(
+                    s.span(),
+                    "pg.synchronous_commit",
+                    format!(
+                        "{:?} is not a level; allowed: off, local, remote_write, on, remote_apply",
+                        s.get_ref()
+                    ),
+                )
+            })?;
+        }
+        if let Some(s) = &raw.synchronous_standby_names {
+            let names = sim::pg::SyncStandbys::parse(s.get_ref())
+                .map_err(|e| self.error(s.span(), "pg.synchronous_standby_names", e))?;
+            let servers: Vec<String> = (2..=members as u64).map(sim::pg::server_name).collect();
+            if let Some(unknown) = names.names.iter().find(|n| !servers.contains(n)) {
+                return self.err(
+                    s.span(),
+                    "pg.synchronous_standby_names",
+                    format!(
+                        "{unknown:?} is not a standby of this scenario; its standbys: {}",
+                        if servers.is_empty() { "none (members = 1)".to_string() } else { servers.join(", ") }
+                    ),
+                );
+            }
+            config.synchronous_standby_names = names;
+        }
+        config.recovery_min_apply_delay =
+            setting(&raw.recovery_min_apply_delay, "pg.recovery_min_apply_delay")?
+                .unwrap_or_default();
+        let kernel = sim::pg::Keepalive::default();
+        config.client_keepalives.idle =
+            setting(&raw.client_keepalives_idle, "pg.client_keepalives_idle")?
+                .unwrap_or(kernel.idle);
+        config.client_keepalives.interval =
+            setting(&raw.client_keepalives_interval, "pg.client_keepalives_interval")?
+                .unwrap_or(kernel.interval);
+        config.client_keepalives.count = match &raw.client_keepalives_count {
+            None => kernel.count,
+            Some(n) if *n.get_ref() == 0 => kernel.count,
+            Some(n) if (1..=1000).contains(n.get_ref()) => *n.get_ref() as u32,
+            Some(n) => {
+                return self.err(
+                    n.span(),
+                    "pg.client_keepalives_count",
+                    format!("{} is out of range; allowed: 0 (the kernel's 9) to 1000", n.get_ref()),
+                )
+            }
+        };
+        if let Some(t) = setting(&raw.client_connect_timeout, "pg.client_connect_timeout")? {
+            config.client_connect_timeout = t;
+        }
+        config.client_tcp_user_timeout =
+            setting(&raw.client_tcp_user_timeout, "pg.client_tcp_user_timeout")?;
+        Ok(config)
+    }
+
+    /// The `[patroni]` section: pg with standbys only; Patroni's rule ttl ≥ loop_wait + 2 ×
+    /// retry_timeout.
+    fn patroni(
+        &self,
+        section: Spanned<PatroniSection>,
+        backend: Backend,
+        members: usize,
+    ) -> Result<sim::pg::PatroniConfig, ScenarioError> {
+        if backend != Backend::Pg || members < 2 {
+            return self.err(
+                section.span(),
+                "patroni",
+                "[patroni] sets the failover manager of PostgreSQL servers with standbys (backend = \"pg\", members = 2 or more)",
+            );
+        }
+        let span = section.span();
+        let raw = section.into_inner();
+        let mut config = sim::pg::PatroniConfig::default();
+        if let Some(t) = &raw.ttl {
+            config.ttl = self.duration(t, "patroni.ttl")?;
+        }
+        if let Some(t) = &raw.loop_wait {
+            config.loop_wait = self.duration(t, "patroni.loop_wait")?;
+        }
+        if let Some(t) = &raw.retry_timeout {
+            config.retry_timeout = self.duration(t, "patroni.retry_timeout")?;
+        }
+        if let Some(n) = &raw.maximum_lag_on_failover {
+            if *n.get_ref() < 0 {
+                return self.err(n.span(), "patroni.maximum_lag_on_failover", "bytes must not be negative");
+            }
+            config.maximum_lag_on_failover = *n.get_ref() as u64;
+        }
+        if config.ttl < config.loop_wait + config.retry_timeout * 2 {
+            return self.err(
+                span,
+                "patroni.ttl",
+                format!(
+                    "ttl must be at least loop_wait + 2 × retry_timeout ({}), as Patroni requires",
+                    crate::duration::format(config.loop_wait + config.retry_timeout * 2)
+                ),
+            );
+        }
         Ok(config)
     }
 

@@ -7,7 +7,10 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::engine::EngineConfig;
+use super::patroni::{AgentContext, PatroniConfig};
 use super::server::{self, Control, DiskState, PgDisk, ServerContext};
+use crate::etcd::client::ClientConfig;
+use crate::etcd::cluster::Cluster;
 use crate::world::sim::World;
 use crate::world::stream::{Keepalive, StreamConfig};
 
@@ -33,6 +36,14 @@ pub struct PgConfig {
     pub recovery_min_apply_delay: Duration,
     /// `wal_sender_timeout` (default 60 s): a standby not heard from that long is dropped.
     pub wal_sender_timeout: Duration,
+    /// The clients' libpq `keepalives_idle/interval/count` (default: the kernel's timing, 2 h
+    /// 11 min to notice a dead server while waiting for an answer).
+    pub client_keepalives: Keepalive,
+    /// The clients' libpq `connect_timeout` per host (default 127 s: the kernel's SYN retries).
+    pub client_connect_timeout: Duration,
+    /// The clients' libpq `tcp_user_timeout` (default: the kernel's 15 retransmissions, about
+    /// 15 min, before a request to a dead server fails).
+    pub client_tcp_user_timeout: Option<Duration>,
 }
 
 /// `synchronous_commit`: what a commit waits for before it is answered.
@@ -144,6 +155,9 @@ impl Default for PgConfig {
             synchronous_standby_names: SyncStandbys::default(),
             recovery_min_apply_delay: Duration::ZERO,
             wal_sender_timeout: Duration::from_secs(60),
+            client_keepalives: Keepalive::default(),
+            client_connect_timeout: Duration::from_secs(127),
+            client_tcp_user_timeout: None,
         }
     }
 }
@@ -169,8 +183,32 @@ pub struct PgCluster {
 
 impl PgCluster {
     /// Register `servers` servers `p1..pN` on `world` (in name order). `p1` is the primary, the
-    /// others its standbys.
+    /// others its standbys; roles change only when asked ([`PgCluster::promote`],
+    /// [`PgCluster::follow`]).
     pub fn add_to(world: &mut World, servers: usize, config: PgConfig) -> PgCluster {
+        Self::add(world, servers, config, None)
+    }
+
+    /// As [`PgCluster::add_to`], with a Patroni-like manager beside each server keeping the
+    /// leader key in `cluster`'s etcd (which must have members).
+    pub fn add_with_patroni(
+        cluster: &mut Cluster,
+        servers: usize,
+        config: PgConfig,
+        patroni: PatroniConfig,
+    ) -> PgCluster {
+        let dcs: Vec<ClientConfig> = (1..=servers as u64)
+            .map(|i| cluster.client_config(&server_name(i)))
+            .collect();
+        Self::add(cluster, servers, config, Some((patroni, dcs)))
+    }
+
+    fn add(
+        world: &mut World,
+        servers: usize,
+        config: PgConfig,
+        patroni: Option<(PatroniConfig, Vec<ClientConfig>)>,
+    ) -> PgCluster {
         assert!(
             (1..=7).contains(&servers),
             "servers must be 1..=7 (validated by callers)"
@@ -190,6 +228,17 @@ impl PgCluster {
             controls.push(control.clone());
             let clock = world.clock(name);
             clock.set_monotonic();
+            let index = disks.len() - 1;
+            let agent = patroni.as_ref().map(|(p, dcs)| AgentContext {
+                name: name.clone(),
+                id: 0x5000 + 0x400 * index as u32,
+                config: p.clone(),
+                dcs: dcs[index].clone(),
+                disk: disk.clone(),
+                control: control.clone(),
+                history: world.history().clone(),
+                incarnation: Rc::new(Cell::new(0)),
+            });
             let ctx = ServerContext {
                 name: name.clone(),
                 config: config.clone(),
@@ -199,6 +248,7 @@ impl PgCluster {
                 control,
                 history: world.history().clone(),
                 pids: Rc::new(Cell::new(1000)),
+                patroni: agent,
             };
             world.add_host(name, move || server::run(ctx.clone()));
         }
@@ -254,6 +304,13 @@ impl PgCluster {
         if let Some(i) = self.names.iter().position(|n| n == server) {
             self.controls[i].borrow_mut().push(request);
         }
+    }
+}
+
+/// `primary`: a running server that is not a standby (the first, if a split brain made two).
+impl crate::world::fault::RoleResolver for PgCluster {
+    fn primary(&self, world: &World) -> Option<String> {
+        self.primaries().into_iter().find(|p| !world.is_crashed(p))
     }
 }
 

@@ -83,6 +83,8 @@ pub(crate) struct ServerContext {
     pub(crate) history: History,
     /// Backend pids handed out so far (pids keep growing across restarts, as the OS's do).
     pub(crate) pids: Rc<std::cell::Cell<BackendId>>,
+    /// The failover manager beside the server, if the cluster has one.
+    pub(crate) patroni: Option<super::patroni::AgentContext>,
 }
 
 /// The host body of one server. Runs until the host is crashed.
@@ -90,6 +92,9 @@ pub(crate) async fn run(ctx: ServerContext) -> turmoil::Result {
     let socket = Rc::new(UdpSocket::bind(("0.0.0.0", PG_PORT)).await?);
     let replication = Rc::new(UdpSocket::bind(("0.0.0.0", REPLICATION_PORT)).await?);
     let clock = ctx.clock.clone();
+    if let Some(agent) = ctx.patroni.clone() {
+        tokio::task::spawn_local(super::patroni::run(agent));
+    }
     let mut server = Server::start(ctx, socket.clone(), replication.clone());
     let (tx, rx) = mpsc::unbounded_channel();
     receive_datagrams(socket, tx.clone(), Inbound::Client);

@@ -258,6 +258,7 @@ impl ActiveFaults {
                 | ClusterEvent::PgBackendEnded { .. }
                 | ClusterEvent::PgConnection { .. }
                 | ClusterEvent::PgPromoted { .. }
+                | ClusterEvent::PgDemoted { .. }
                 | ClusterEvent::PgRewound { .. }
                 | ClusterEvent::Snapshot { .. }
                 | ClusterEvent::SnapshotInstalled { .. } => {}

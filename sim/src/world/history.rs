@@ -135,6 +135,14 @@ pub enum ClusterEvent {
         /// Where the timeline begins (the WAL it had received).
         lsn: u64,
     },
+    /// A PostgreSQL primary stopped taking writes and restarted as a standby (of `upstream`;
+    /// empty: none yet), ending every session.
+    PgDemoted {
+        /// The server.
+        server: String,
+        /// What it follows now.
+        upstream: String,
+    },
     /// A PostgreSQL server dropped the WAL the new timeline never had (`pg_rewind` as an old
     /// primary rejoins): those commits are lost.
     PgRewound {

@@ -38,6 +38,9 @@ pub(crate) enum Control {
     Promote,
     /// Stream from `upstream` (a primary restarted as a standby with `primary_conninfo`).
     Follow(String),
+    /// Stop taking writes: restart as a standby with no upstream yet (Patroni's demotion when
+    /// it cannot keep the leader key).
+    Demote,
 }
 
 /// How often a standby reports its position when nothing arrives (the walreceiver's status
@@ -300,7 +303,7 @@ impl Server {
     fn report(&mut self) {
         let (upstream, timeline, flush) = {
             let disk = self.ctx.disk.borrow();
-            let Some(upstream) = disk.standby_of.clone() else {
+            let Some(upstream) = disk.standby_of.clone().filter(|u| !u.is_empty()) else {
                 return;
             };
             (upstream, disk.timeline, disk.lsn())
@@ -361,6 +364,8 @@ impl Server {
             match request {
                 Control::Promote => self.promote(),
                 Control::Follow(upstream) => self.follow(upstream),
+                Control::Demote if !self.is_standby() => self.follow(String::new()),
+                Control::Demote => {}
             }
         }
     }
@@ -394,15 +399,22 @@ impl Server {
         );
     }
 
-    /// Stream from `upstream`. A primary restarts as a standby: every session ends, and what
-    /// it had in memory (transactions, advisory locks) is gone.
+    /// Stream from `upstream` (none yet: empty). A primary restarts as a standby: every session
+    /// ends, and what it had in memory (transactions, advisory locks) is gone.
     fn follow(&mut self, upstream: String) {
         let was_primary = !self.is_standby();
-        self.ctx.disk.borrow_mut().standby_of = Some(upstream);
+        self.ctx.disk.borrow_mut().standby_of = Some(upstream.clone());
         if was_primary {
             self.terminate_all(PgError::admin_shutdown());
             self.engine = recovered_engine(&self.ctx);
             self.repl.standbys.clear();
+            self.ctx.history.event(
+                ClusterEvent::PgDemoted {
+                    server: self.ctx.name.clone(),
+                    upstream,
+                },
+                sim_now(),
+            );
         }
         self.role_changed();
         self.report();
