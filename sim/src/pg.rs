@@ -30,9 +30,9 @@ pub(crate) mod wire;
 
 pub use crate::world::stream::{ConnectionEnd, Keepalive};
 pub use client::{PgClient, PgClientConfig, TargetSession};
-pub use patroni::PatroniConfig;
 pub use cluster::{server_name, PgCluster, PgConfig, SyncCommit, SyncStandbys};
 pub use engine::{BackendId, Engine, EngineConfig, Lsn, WalRecord};
 pub use error::{Notice, PgError};
+pub use patroni::PatroniConfig;
 pub use statement::{Answer, LockWait, Reply, Row, Scope, Statement};
 pub use wire::PG_PORT;

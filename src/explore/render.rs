@@ -145,7 +145,11 @@ fn pg(w: &mut String, config: &sim::pg::PgConfig) {
         let _ = writeln!(w, "lock_timeout = \"{}\"", duration(e.lock_timeout));
     }
     if config.synchronous_commit != default.synchronous_commit {
-        let _ = writeln!(w, "synchronous_commit = \"{}\"", config.synchronous_commit.name());
+        let _ = writeln!(
+            w,
+            "synchronous_commit = \"{}\"",
+            config.synchronous_commit.name()
+        );
     }
     if !config.synchronous_standby_names.names.is_empty() {
         let names = config.synchronous_standby_names.to_conf();
@@ -160,7 +164,11 @@ fn pg(w: &mut String, config: &sim::pg::PgConfig) {
         let _ = writeln!(w, "client_keepalives_idle = \"{}\"", duration(k.idle));
     }
     if k.interval != d.interval {
-        let _ = writeln!(w, "client_keepalives_interval = \"{}\"", duration(k.interval));
+        let _ = writeln!(
+            w,
+            "client_keepalives_interval = \"{}\"",
+            duration(k.interval)
+        );
     }
     if k.count != d.count {
         let _ = writeln!(w, "client_keepalives_count = {}", k.count);
@@ -180,7 +188,11 @@ fn patroni(w: &mut String, config: &sim::pg::PatroniConfig) {
     let _ = writeln!(w, "ttl = \"{}\"", duration(config.ttl));
     let _ = writeln!(w, "loop_wait = \"{}\"", duration(config.loop_wait));
     let _ = writeln!(w, "retry_timeout = \"{}\"", duration(config.retry_timeout));
-    let _ = writeln!(w, "maximum_lag_on_failover = {}", config.maximum_lag_on_failover);
+    let _ = writeln!(
+        w,
+        "maximum_lag_on_failover = {}",
+        config.maximum_lag_on_failover
+    );
 }
 
 fn fault(w: &mut String, f: &ScheduledFault) {

@@ -576,16 +576,17 @@ impl Validator<'_> {
         config.engine.lock_timeout =
             setting(&raw.lock_timeout, "pg.lock_timeout")?.unwrap_or_default();
         if let Some(s) = &raw.synchronous_commit {
-            config.synchronous_commit = sim::pg::SyncCommit::parse(s.get_ref()).ok_or_else(|| {
-                self.error(
-                    s.span(),
-                    "pg.synchronous_commit",
-                    format!(
+            config.synchronous_commit =
+                sim::pg::SyncCommit::parse(s.get_ref()).ok_or_else(|| {
+                    self.error(
+                        s.span(),
+                        "pg.synchronous_commit",
+                        format!(
                         "{:?} is not a level; allowed: off, local, remote_write, on, remote_apply",
                         s.get_ref()
                     ),
-                )
-            })?;
+                    )
+                })?;
         }
         if let Some(s) = &raw.synchronous_standby_names {
             let names = sim::pg::SyncStandbys::parse(s.get_ref())
@@ -597,7 +598,11 @@ impl Validator<'_> {
                     "pg.synchronous_standby_names",
                     format!(
                         "{unknown:?} is not a standby of this scenario; its standbys: {}",
-                        if servers.is_empty() { "none (members = 1)".to_string() } else { servers.join(", ") }
+                        if servers.is_empty() {
+                            "none (members = 1)".to_string()
+                        } else {
+                            servers.join(", ")
+                        }
                     ),
                 );
             }
@@ -610,9 +615,11 @@ impl Validator<'_> {
         config.client_keepalives.idle =
             setting(&raw.client_keepalives_idle, "pg.client_keepalives_idle")?
                 .unwrap_or(kernel.idle);
-        config.client_keepalives.interval =
-            setting(&raw.client_keepalives_interval, "pg.client_keepalives_interval")?
-                .unwrap_or(kernel.interval);
+        config.client_keepalives.interval = setting(
+            &raw.client_keepalives_interval,
+            "pg.client_keepalives_interval",
+        )?
+        .unwrap_or(kernel.interval);
         config.client_keepalives.count = match &raw.client_keepalives_count {
             None => kernel.count,
             Some(n) if *n.get_ref() == 0 => kernel.count,
@@ -621,7 +628,10 @@ impl Validator<'_> {
                 return self.err(
                     n.span(),
                     "pg.client_keepalives_count",
-                    format!("{} is out of range; allowed: 0 (the kernel's 9) to 1000", n.get_ref()),
+                    format!(
+                        "{} is out of range; allowed: 0 (the kernel's 9) to 1000",
+                        n.get_ref()
+                    ),
                 )
             }
         };
@@ -662,7 +672,11 @@ impl Validator<'_> {
         }
         if let Some(n) = &raw.maximum_lag_on_failover {
             if *n.get_ref() < 0 {
-                return self.err(n.span(), "patroni.maximum_lag_on_failover", "bytes must not be negative");
+                return self.err(
+                    n.span(),
+                    "patroni.maximum_lag_on_failover",
+                    "bytes must not be negative",
+                );
             }
             config.maximum_lag_on_failover = *n.get_ref() as u64;
         }

@@ -219,7 +219,7 @@ impl PgCluster {
         for name in &names {
             let disk = PgDisk::new(RefCell::new(DiskState {
                 timeline: 1,
-                history: vec![(1, 0)],
+                history: vec![(1, super::engine::INITIAL_LSN)],
                 standby_of: (name != &names[0]).then(|| names[0].clone()),
                 ..DiskState::default()
             }));
@@ -238,6 +238,7 @@ impl PgCluster {
                 control: control.clone(),
                 history: world.history().clone(),
                 incarnation: Rc::new(Cell::new(0)),
+                seed: world.world_config().seed,
             });
             let ctx = ServerContext {
                 name: name.clone(),

@@ -40,6 +40,9 @@ pub type BackendId = u32;
 /// A WAL position, in bytes from the start of the log.
 pub type Lsn = u64;
 
+/// Where a fresh cluster's WAL begins (`0/1000000`, as after `initdb`).
+pub const INITIAL_LSN: Lsn = 0x0100_0000;
+
 /// The engine's settings (`postgresql.conf`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineConfig {
@@ -219,7 +222,7 @@ impl Engine {
             backends: BTreeMap::new(),
             advisory: BTreeMap::new(),
             next_xid: 735,
-            lsn: 0x0100_0000,
+            lsn: INITIAL_LSN,
             wal: Vec::new(),
             now: Duration::ZERO,
             commit_wait: false,

@@ -10,7 +10,8 @@
 //!   it demotes itself (no watchdog: until then it keeps taking writes).
 //! * With no leader key, a node races for it only if it is the healthiest it can see (no live
 //!   member further ahead) and, as a standby, within `maximum_lag_on_failover` (1 MiB) of the
-//!   last leader position; the winner (a create-if-absent transaction with its lease) promotes
+//!   last leader position — and only once a leader has existed: the first leader is the
+//!   bootstrapping primary `p1` (Patroni's `initialize` key); the winner (a create-if-absent transaction with its lease) promotes
 //!   its server on a new timeline; the others follow it.
 //! * A primary that finds another node holding the key demotes and follows it (its commits
 //!   past the new timeline's start are rewound away).
@@ -67,6 +68,8 @@ pub(crate) struct AgentContext {
     pub(crate) control: Rc<RefCell<Vec<Control>>>,
     pub(crate) history: History,
     pub(crate) incarnation: Rc<std::cell::Cell<u32>>,
+    /// The run's seed: where in its loop each node starts.
+    pub(crate) seed: u64,
 }
 
 /// One node's HA loop; runs until its host crashes.
@@ -80,6 +83,10 @@ pub(crate) async fn run(ctx: AgentContext) {
     let Ok(client) = Client::connect(&ctx.name, id, dcs, ctx.history.clone()).await else {
         return;
     };
+    // Nodes are not started in step: each begins its loop at its own point of `loop_wait`.
+    let loop_ms = ctx.config.loop_wait.as_millis().max(1) as u64;
+    let mix = splitmix(ctx.seed ^ (u64::from(ctx.id) << 20) ^ u64::from(incarnation));
+    clock.sleep(Duration::from_millis(mix % loop_ms)).await;
     let mut agent = Agent {
         ctx,
         client,
@@ -92,6 +99,14 @@ pub(crate) async fn run(ctx: AgentContext) {
         let wait = agent.ctx.config.loop_wait;
         clock.sleep_until(started + wait).await;
     }
+}
+
+/// SplitMix64: one well-mixed draw from a seed.
+fn splitmix(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 struct Agent {
@@ -117,7 +132,9 @@ impl Agent {
             (disk.lsn(), disk.standby_of.clone())
         };
         let primary = standby_of.is_none();
-        self.touch_member(lsn).await;
+        // Loading the cluster comes first: a leader that cannot reach the DCS must demote
+        // within one retry_timeout, before its lease (ttl ≥ loop_wait + 2 × retry_timeout)
+        // runs out and a standby is promoted.
         let leader = match self.get_value("leader").await {
             Ok(v) => v,
             Err(()) => {
@@ -129,6 +146,7 @@ impl Agent {
                 return;
             }
         };
+        self.touch_member(lsn).await;
         let me = self.ctx.name.clone();
         match leader {
             Some(holder) if holder == me => {
@@ -165,11 +183,19 @@ impl Agent {
         self.ctx.control.borrow_mut().push(request);
     }
 
-    /// The member key with this node's position, under its own lease.
+    /// The member key with this node's position, under its own lease (a failure is left for
+    /// the next loop).
     async fn touch_member(&mut self, lsn: u64) {
         let lease = match self.member_lease {
-            Some(l) if self.client.lease_keep_alive(l).await.is_ok_and(|r| r.ttl > 0) => l,
-            _ => match self.client.lease_grant(self.ttl_secs()).await {
+            Some(l) => match self.client.lease_keep_alive(l).await {
+                Ok(r) if r.ttl > 0 => l,
+                Ok(_) => {
+                    self.member_lease = None;
+                    return;
+                }
+                Err(_) => return,
+            },
+            None => match self.client.lease_grant(self.ttl_secs()).await {
                 Ok(r) => r.id,
                 Err(_) => return,
             },
@@ -197,8 +223,7 @@ impl Agent {
             })
             .await
             .map_err(|_| ())?;
-        Ok(r
-            .kvs
+        Ok(r.kvs
             .first()
             .map(|kv| String::from_utf8_lossy(&kv.value).into_owned()))
     }
@@ -259,7 +284,9 @@ impl Agent {
             Ok(Some(v)) => v.parse::<u64>().map_or(true, |last| {
                 last.saturating_sub(lsn) <= self.ctx.config.maximum_lag_on_failover
             }),
-            Ok(None) => true,
+            // No leader ever: the cluster is still being bootstrapped by its first primary
+            // (Patroni's `initialize` key); a replica never races for it.
+            Ok(None) => false,
             Err(()) => false,
         }
     }

@@ -63,7 +63,9 @@ pub(crate) struct DiskState {
 impl DiskState {
     /// The flushed WAL's end.
     pub(crate) fn lsn(&self) -> Lsn {
-        self.wal.last().map_or(0, |r| r.lsn)
+        self.wal
+            .last()
+            .map_or(super::engine::INITIAL_LSN, |r| r.lsn)
     }
 }
 

@@ -47,7 +47,8 @@ pub(crate) enum Control {
 /// messages; PostgreSQL's `wal_receiver_status_interval` is 10 s, but a standby also reports
 /// after every write, which is what matters here).
 const FEEDBACK_INTERVAL: Duration = Duration::from_millis(500);
-/// How long a walsender waits for progress before sending the same WAL again.
+/// How long a walsender waits for the standby's position to move before it sends again from
+/// there (a datagram was lost, or they arrived out of order and the standby dropped a gap).
 const RESEND_AFTER: Duration = Duration::from_millis(200);
 /// Records per WAL message.
 const BATCH: usize = 64;
@@ -62,9 +63,10 @@ struct Standby {
     flush: Lsn,
     apply: Lsn,
     heard: Duration,
-    /// The end of what was last sent, and when.
+    /// The end of what was sent.
     sent: Lsn,
-    sent_at: Duration,
+    /// When its flush position last moved (or the stream was last restarted from it).
+    progress_at: Duration,
 }
 
 /// The replication half of a server.
@@ -130,11 +132,14 @@ impl Server {
                     apply,
                     heard: now,
                     sent: flush,
-                    sent_at: Duration::ZERO,
+                    progress_at: now,
                 });
                 s.addr = from;
                 s.timeline = timeline;
                 s.heard = now;
+                if flush > s.flush {
+                    s.progress_at = now;
+                }
                 (s.write, s.flush, s.apply) = (write, flush, apply);
                 s.sent = s.sent.max(flush);
                 self.stream(now);
@@ -162,13 +167,14 @@ impl Server {
             if now >= s.heard + timeout || (s.flush >= end && !behind_timeline) {
                 continue;
             }
-            if s.sent >= end && now < s.sent_at + RESEND_AFTER {
-                continue;
-            }
-            let mut from = if now >= s.sent_at + RESEND_AFTER {
+            let stalled = now >= s.progress_at + RESEND_AFTER;
+            let mut from = if stalled {
+                s.progress_at = now;
                 s.flush
-            } else {
+            } else if s.sent < end {
                 s.sent
+            } else {
+                continue;
             };
             if behind_timeline {
                 let switch = disk
@@ -187,9 +193,7 @@ impl Server {
                 .take(BATCH)
                 .cloned()
                 .collect();
-            let last = records.last().map_or(from, |r| r.lsn);
-            s.sent = last;
-            s.sent_at = now;
+            s.sent = records.last().map_or(from, |r| r.lsn).max(s.sent);
             let message = Replication::Wal {
                 timeline: disk.timeline,
                 history: disk.history.clone(),
