@@ -149,3 +149,56 @@ fn the_same_seed_gives_the_same_digest() {
     assert_eq!(a.digest, b.digest);
     assert_ne!(a.digest, c.digest);
 }
+
+/// A lock of your own on PostgreSQL through the open lock API: `LockContext::pg()` hands it
+/// the connection (reconnecting after a loss). This one polls `pg_try_advisory_lock`.
+struct TryAdvisory {
+    ctx: lock::LockContext,
+}
+
+impl lock::LockAlgorithm for TryAdvisory {
+    fn name(&self) -> &str {
+        "try-advisory"
+    }
+
+    async fn acquire(&mut self) -> lock::Result<lock::Guard> {
+        let pg = self.ctx.pg().expect("a run with PostgreSQL").clone();
+        loop {
+            let c = self.ctx.io(pg.client()).await;
+            let try_lock = sim::pg::Statement::AdvisoryTryLock {
+                key: 42,
+                scope: sim::pg::Scope::Session,
+            };
+            match self.ctx.io(c.execute(try_lock)).await {
+                Ok(sim::pg::Reply::Bool { value: true }) => {
+                    return Ok(lock::Guard::new("advisory/42", None))
+                }
+                Ok(_) => {}
+                Err(_) => pg.reset(),
+            }
+            self.ctx.sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn release(&mut self, _guard: lock::Guard) -> lock::Result<()> {
+        let pg = self.ctx.pg().expect("a run with PostgreSQL").clone();
+        let c = self.ctx.io(pg.client()).await;
+        let unlock = sim::pg::Statement::AdvisoryUnlock { key: 42 };
+        self.ctx.io(c.execute(unlock)).await?;
+        Ok(())
+    }
+}
+
+#[test]
+fn a_lock_of_your_own_runs_on_postgres() {
+    let report = Run::with_lock("try-advisory", |ctx| TryAdvisory { ctx })
+        .members(0)
+        .pg(1, PgConfig::default())
+        .seed(3)
+        .duration(Duration::from_secs(30))
+        .run()
+        .unwrap();
+    assert_eq!(report.algorithm, "try-advisory");
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    assert!(report.acquisitions >= 10, "{report:?}");
+}
