@@ -40,6 +40,22 @@ fn reproduces(failure: &Failure, dir: &Path) -> serde_json::Value {
     v
 }
 
+/// The shrunk plan is one fault: a crash of the primary, by role or by the name of the host
+/// that is primary until the first failover (`first`).
+fn assert_one_crash_of_the_primary(exploration: &locksim::explore::Exploration, first: &str) {
+    let failure = exploration.failure.as_ref().expect("a violation");
+    let faults = &failure.variant.scenario.faults.faults;
+    assert_eq!(faults.len(), 1, "{}", exploration.text());
+    match &faults[0].fault {
+        Fault::Crash { target, .. } => assert!(
+            *target == Target::Primary || *target == Target::Host(first.into()),
+            "{}",
+            exploration.text()
+        ),
+        _ => panic!("not a crash:\n{}", exploration.text()),
+    }
+}
+
 /// Cases persisted in `regressions` (proptest's `cc` lines).
 fn persisted(regressions: &Path) -> usize {
     std::fs::read_to_string(regressions)
@@ -167,16 +183,7 @@ fn redis_setnx_breaks_on_one_primary_crash() {
 
     // Exactly one fault: a crash of the primary (by role, or by the name of the host that is
     // primary until the first failover, r1).
-    let faults = &failure.variant.scenario.faults.faults;
-    assert_eq!(faults.len(), 1, "{}", exploration.text());
-    match &faults[0].fault {
-        Fault::Crash { target, .. } => assert!(
-            *target == Target::Primary || *target == Target::Host("r1".into()),
-            "{}",
-            exploration.text()
-        ),
-        _ => panic!("not a crash:\n{}", exploration.text()),
-    }
+    assert_one_crash_of_the_primary(&exploration, "r1");
     assert!(failure.toml.contains("kind = \"crash\""));
     assert!(failure.toml.contains("backend = \"redis\""));
 
@@ -340,16 +347,7 @@ fn pg_failover_breaks_the_advisory_lock_on_one_primary_crash() {
         .run(&|_| {})
         .unwrap();
     let failure = exploration.failure.as_ref().expect("a violation");
-    let faults = &failure.variant.scenario.faults.faults;
-    assert_eq!(faults.len(), 1, "{}", exploration.text());
-    match &faults[0].fault {
-        Fault::Crash { target, .. } => assert!(
-            *target == Target::Primary || *target == Target::Host("p1".into()),
-            "{}",
-            exploration.text()
-        ),
-        _ => panic!("not a crash:\n{}", exploration.text()),
-    }
+    assert_one_crash_of_the_primary(&exploration, "p1");
     assert!(failure.toml.contains("backend = \"pg\""));
     assert!(failure.toml.contains("[patroni]"));
     reproduces(failure, dir.path());

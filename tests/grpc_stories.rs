@@ -13,22 +13,16 @@ fn grpc_stories_skipped() {
 }
 
 #[cfg(feature = "grpc")]
+#[path = "common/stories.rs"]
+mod stories;
+
+#[cfg(feature = "grpc")]
 mod grpc {
     use locksim::scenario::{resolve, BUNDLED_GRPC};
 
     #[test]
     fn every_grpc_scenario_file_is_bundled() {
-        let mut on_disk: Vec<String> = std::fs::read_dir("scenarios/grpc")
-            .unwrap()
-            .filter_map(|e| {
-                let name = e.unwrap().file_name().into_string().unwrap();
-                name.strip_suffix(".toml").map(String::from)
-            })
-            .collect();
-        on_disk.sort();
-        let mut bundled: Vec<String> = BUNDLED_GRPC.iter().map(|(n, _)| n.to_string()).collect();
-        bundled.sort();
-        assert_eq!(on_disk, bundled, "scenarios/grpc/ and BUNDLED_GRPC differ");
+        super::stories::assert_every_file_bundled("scenarios/grpc", BUNDLED_GRPC);
     }
 
     #[test]

@@ -73,7 +73,7 @@ fn unknown_lock_kind() {
     assert_eq!(
         error(&with("kind = \"etcd-mutex\"", "kind = \"zookeeper\"")),
         format!(
-            "scenarios/x.toml:12: field `lock.kind`: unknown lock kind \"zookeeper\"; allowed: lease-txn, put, etcd-mutex, redis-setnx, redlock, zk-curator, zk-naive{}",
+            "scenarios/x.toml:12: field `lock.kind`: unknown lock kind \"zookeeper\"; allowed: lease-txn, put, etcd-mutex, redis-setnx, redlock, zk-curator, zk-naive, pg-row-lock, pg-advisory, pg-optimistic{}",
             grpc_kinds()
         )
     );
@@ -131,7 +131,7 @@ fn a_registered_lock_is_a_kind_on_any_backend_and_listed_when_a_kind_is_unknown(
             .unwrap_err()
             .to_string(),
         format!(
-            "scenarios/x.toml:12: field `lock.kind`: unknown lock kind \"zookeeper\"; allowed: lease-txn, put, etcd-mutex, redis-setnx, redlock, zk-curator, zk-naive{}, my-lock",
+            "scenarios/x.toml:12: field `lock.kind`: unknown lock kind \"zookeeper\"; allowed: lease-txn, put, etcd-mutex, redis-setnx, redlock, zk-curator, zk-naive, pg-row-lock, pg-advisory, pg-optimistic{}, my-lock",
             grpc_kinds()
         )
     );

@@ -1,21 +1,14 @@
 //! The bundled scenarios: every file in `scenarios/` parses, and is reachable by name.
 
+#[path = "common/stories.rs"]
+mod stories;
+
 use locksim::scenario::{parse, resolve, ClusterSpec, Expect, ReadMode, Scenario, BUNDLED};
 use locksim::verdict::Kv;
 
 #[test]
 fn every_scenario_file_is_bundled_and_parses() {
-    let mut on_disk: Vec<String> = std::fs::read_dir("scenarios")
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            name.strip_suffix(".toml").map(String::from)
-        })
-        .collect();
-    on_disk.sort();
-    let mut bundled: Vec<String> = BUNDLED.iter().map(|(n, _)| n.to_string()).collect();
-    bundled.sort();
-    assert_eq!(on_disk, bundled, "scenarios/ and scenario::BUNDLED differ");
+    stories::assert_every_file_bundled("scenarios", BUNDLED);
     for (name, text) in BUNDLED {
         let scenario = parse(name, text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(&scenario.name, name, "the file name and `name` differ");

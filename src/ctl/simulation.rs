@@ -7,6 +7,13 @@ use sim::{FaultInjector, RoleResolver, World};
 
 use super::command::{Command, Nodes};
 
+/// The run's history so far as JSON lines, pending operations shown as indeterminate.
+pub fn history_jsonl(world: &World) -> String {
+    let history = world.history().clone();
+    history.close();
+    history.to_jsonl()
+}
+
 /// A refusal line, as the shells print it.
 pub fn refused(message: String) -> Value {
     json!({ "error": "BadArguments", "message": message })

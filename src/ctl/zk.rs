@@ -45,9 +45,7 @@ impl ZkShell {
 
     /// The run's history so far as JSON lines, pending operations shown as indeterminate.
     pub fn history_jsonl(&mut self) -> String {
-        let history = self.driver.world().history().clone();
-        history.close();
-        history.to_jsonl()
+        super::simulation::history_jsonl(self.driver.world())
     }
 
     /// Run one command: its JSON line.

@@ -23,11 +23,15 @@ fn kv_story_toml_round_trips() {
     }
 }
 
-/// Every ZooKeeper story written back parses to itself (with the property's expectations):
-/// no etcd-only `[cluster]` field, and the `[kv]` register's `sync` kept.
+/// Every ZooKeeper and PostgreSQL story written back parses to itself (with the property's
+/// expectations): no etcd-only `[cluster]` field, the `[kv]` register's `sync`, the `[pg]` and
+/// `[patroni]` settings kept.
 #[test]
-fn zk_stories_round_trip() {
-    for (name, _) in crate::scenario::BUNDLED_ZK {
+fn zk_and_pg_stories_round_trip() {
+    let stories = crate::scenario::BUNDLED_ZK
+        .iter()
+        .chain(crate::scenario::BUNDLED_PG);
+    for (name, _) in stories {
         let story = resolve(name).unwrap();
         let variant = Variant {
             scenario: story.clone(),
@@ -38,24 +42,7 @@ fn zk_stories_round_trip() {
         let back = parse("variant.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(back, Property::Safety.as_expectations(&story), "{text}");
         assert_eq!(back.kv, story.kv, "{name}");
-    }
-}
-
-/// Every PostgreSQL story written back parses to itself (with the property's expectations):
-/// no etcd-only `[cluster]` field, the `[pg]` settings kept.
-#[test]
-fn pg_stories_round_trip() {
-    for (name, _) in crate::scenario::BUNDLED_PG {
-        let story = resolve(name).unwrap();
-        let variant = Variant {
-            scenario: story.clone(),
-            seed: 3,
-        };
-        let text = variant.to_toml(Property::Safety);
-        assert!(!text.contains("election_timeout"), "{text}");
-        let back = parse("variant.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        assert_eq!(back, Property::Safety.as_expectations(&story), "{text}");
-        assert_eq!(back.pg, story.pg, "{name}");
+        assert_eq!((back.pg, back.patroni), (story.pg, story.patroni), "{name}");
     }
 }
 

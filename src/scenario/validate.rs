@@ -545,27 +545,16 @@ impl Validator<'_> {
                 Err(e) => self.err(s.span(), field, e.to_string()),
             },
         };
-        let mut config = sim::pg::PgConfig::default();
-        let kernel = sim::pg::Keepalive::default();
-        config.tcp_keepalives.idle =
-            setting(&raw.tcp_keepalives_idle, "pg.tcp_keepalives_idle")?.unwrap_or(kernel.idle);
-        config.tcp_keepalives.interval =
-            setting(&raw.tcp_keepalives_interval, "pg.tcp_keepalives_interval")?
-                .unwrap_or(kernel.interval);
-        config.tcp_keepalives.count = match &raw.tcp_keepalives_count {
-            None => kernel.count,
-            Some(n) if *n.get_ref() == 0 => kernel.count,
-            Some(n) if (1..=1000).contains(n.get_ref()) => *n.get_ref() as u32,
-            Some(n) => {
-                return self.err(
-                    n.span(),
-                    "pg.tcp_keepalives_count",
-                    format!(
-                        "{} is out of range; allowed: 0 (the kernel's 9) to 1000",
-                        n.get_ref()
-                    ),
-                )
-            }
+        let mut config = sim::pg::PgConfig {
+            tcp_keepalives: self.keepalive(
+                KeepaliveFields {
+                    idle: &raw.tcp_keepalives_idle,
+                    interval: &raw.tcp_keepalives_interval,
+                    count: &raw.tcp_keepalives_count,
+                },
+                "pg.tcp_keepalives",
+            )?,
+            ..sim::pg::PgConfig::default()
         };
         config.tcp_user_timeout = setting(&raw.tcp_user_timeout, "pg.tcp_user_timeout")?;
         config.engine.idle_in_transaction_session_timeout = setting(
@@ -611,23 +600,49 @@ impl Validator<'_> {
         config.recovery_min_apply_delay =
             setting(&raw.recovery_min_apply_delay, "pg.recovery_min_apply_delay")?
                 .unwrap_or_default();
+        config.client_keepalives = self.keepalive(
+            KeepaliveFields {
+                idle: &raw.client_keepalives_idle,
+                interval: &raw.client_keepalives_interval,
+                count: &raw.client_keepalives_count,
+            },
+            "pg.client_keepalives",
+        )?;
+        if let Some(t) = setting(&raw.client_connect_timeout, "pg.client_connect_timeout")? {
+            config.client_connect_timeout = t;
+        }
+        config.client_tcp_user_timeout =
+            setting(&raw.client_tcp_user_timeout, "pg.client_tcp_user_timeout")?;
+        Ok(config)
+    }
+
+    /// `PREFIX_idle`, `PREFIX_interval`, `PREFIX_count`: 0 or absent is the kernel's value.
+    fn keepalive(
+        &self,
+        KeepaliveFields {
+            idle,
+            interval,
+            count,
+        }: KeepaliveFields,
+        prefix: &str,
+    ) -> Result<sim::pg::Keepalive, ScenarioError> {
         let kernel = sim::pg::Keepalive::default();
-        config.client_keepalives.idle =
-            setting(&raw.client_keepalives_idle, "pg.client_keepalives_idle")?
-                .unwrap_or(kernel.idle);
-        config.client_keepalives.interval = setting(
-            &raw.client_keepalives_interval,
-            "pg.client_keepalives_interval",
-        )?
-        .unwrap_or(kernel.interval);
-        config.client_keepalives.count = match &raw.client_keepalives_count {
+        let time = |s: &Option<Spanned<String>>, field: String, default: Duration| match s {
+            None => Ok(default),
+            Some(s) => match parse_duration(s.get_ref()) {
+                Ok(d) if d.is_zero() => Ok(default),
+                Ok(d) => Ok(d),
+                Err(e) => self.err(s.span(), &field, e.to_string()),
+            },
+        };
+        let count = match count {
             None => kernel.count,
             Some(n) if *n.get_ref() == 0 => kernel.count,
             Some(n) if (1..=1000).contains(n.get_ref()) => *n.get_ref() as u32,
             Some(n) => {
                 return self.err(
                     n.span(),
-                    "pg.client_keepalives_count",
+                    &format!("{prefix}_count"),
                     format!(
                         "{} is out of range; allowed: 0 (the kernel's 9) to 1000",
                         n.get_ref()
@@ -635,12 +650,11 @@ impl Validator<'_> {
                 )
             }
         };
-        if let Some(t) = setting(&raw.client_connect_timeout, "pg.client_connect_timeout")? {
-            config.client_connect_timeout = t;
-        }
-        config.client_tcp_user_timeout =
-            setting(&raw.client_tcp_user_timeout, "pg.client_tcp_user_timeout")?;
-        Ok(config)
+        Ok(sim::pg::Keepalive {
+            idle: time(idle, format!("{prefix}_idle"), kernel.idle)?,
+            interval: time(interval, format!("{prefix}_interval"), kernel.interval)?,
+            count,
+        })
     }
 
     /// The `[patroni]` section: pg with standbys only; Patroni's rule ttl ≥ loop_wait + 2 ×
@@ -757,4 +771,11 @@ impl Validator<'_> {
             sync,
         })
     }
+}
+
+/// A keepalive's three settings as a file spells them (`…_idle`, `…_interval`, `…_count`).
+struct KeepaliveFields<'a> {
+    idle: &'a Option<Spanned<String>>,
+    interval: &'a Option<Spanned<String>>,
+    count: &'a Option<Spanned<i64>>,
 }

@@ -2,6 +2,9 @@
 //! bundled, and each bundled story matches its `[expect]` over seeds 0..=20 with liveness
 //! judged.
 
+// Each test crate uses the checks it needs.
+#![allow(dead_code)]
+
 use locksim::scenario::resolve;
 
 /// `dir`'s scenario files are exactly `bundled`'s names.
