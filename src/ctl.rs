@@ -98,16 +98,21 @@ pub fn run_shell(
     output: impl Write,
     exec: &mut dyn Executor,
 ) -> io::Result<()> {
-    run_lines(input, output, |cmd| render(cmd, &exec.execute(cmd)))
+    run_lines(input, output, parse_line, |cmd| {
+        render(cmd, &exec.execute(cmd))
+    })
 }
 
-fn run_lines(
+/// Every shell's loop: each input line parsed by `parse` (blank lines and comments are
+/// `None`), answered by `answer`, and exactly one JSON line written and flushed per command.
+pub(crate) fn run_lines<C>(
     input: impl BufRead,
     mut output: impl Write,
-    mut answer: impl FnMut(&Command) -> serde_json::Value,
+    parse: impl Fn(&str) -> Result<Option<C>, ParseError>,
+    mut answer: impl FnMut(&C) -> serde_json::Value,
 ) -> io::Result<()> {
     for line in input.lines() {
-        let json = match parse_line(&line?) {
+        let json = match parse(&line?) {
             Ok(None) => continue,
             Ok(Some(cmd)) => answer(&cmd),
             Err(e) => render_parse_error(&e),

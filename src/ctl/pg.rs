@@ -27,7 +27,6 @@ use sim::pg::{sql, PgConfig};
 use sim::{FaultInjector, FaultPlan, SimError};
 
 use super::command::{parse_simulation, Command, Nodes, ParseError};
-use super::render_parse_error;
 use super::simulation::{refused, NodeSet};
 
 /// One line of a pg script.
@@ -175,17 +174,8 @@ fn answers(arrived: &[Arrived]) -> Value {
 /// Reads `input` line by line and writes one JSON line per command to `output`, flushed.
 pub fn run_pg_shell(
     input: impl BufRead,
-    mut output: impl Write,
+    output: impl Write,
     shell: &mut PgShell,
 ) -> io::Result<()> {
-    for line in input.lines() {
-        let json = match parse_pg_line(&line?) {
-            Ok(None) => continue,
-            Ok(Some(cmd)) => shell.execute(&cmd),
-            Err(e) => render_parse_error(&e),
-        };
-        writeln!(output, "{json}")?;
-        output.flush()?;
-    }
-    Ok(())
+    super::run_lines(input, output, parse_pg_line, |cmd| shell.execute(cmd))
 }

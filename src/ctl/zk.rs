@@ -23,7 +23,6 @@ use sim::{FaultInjector, FaultPlan, SimError};
 pub use command::{parse_zk_line, ZkCommand};
 
 use super::command::{Command, Nodes};
-use super::render_parse_error;
 use super::simulation::{refused, NodeSet};
 
 /// A simulated ensemble behind the shell.
@@ -112,19 +111,10 @@ impl ZkShell {
 /// Reads `input` line by line and writes one JSON line per command to `output`, flushed.
 pub fn run_zk_shell(
     input: impl BufRead,
-    mut output: impl Write,
+    output: impl Write,
     shell: &mut ZkShell,
 ) -> io::Result<()> {
-    for line in input.lines() {
-        let json = match parse_zk_line(&line?) {
-            Ok(None) => continue,
-            Ok(Some(cmd)) => shell.execute(&cmd),
-            Err(e) => render_parse_error(&e),
-        };
-        writeln!(output, "{json}")?;
-        output.flush()?;
-    }
-    Ok(())
+    super::run_lines(input, output, parse_zk_line, |cmd| shell.execute(cmd))
 }
 
 fn request_path(request: &ZkRequest) -> &str {

@@ -537,14 +537,7 @@ impl Validator<'_> {
             );
         }
         let raw = section.into_inner();
-        let setting = |s: &Option<Spanned<String>>, field: &str| match s {
-            None => Ok(None),
-            Some(s) => match parse_duration(s.get_ref()) {
-                Ok(d) if d.is_zero() => Ok(None),
-                Ok(d) => Ok(Some(d)),
-                Err(e) => self.err(s.span(), field, e.to_string()),
-            },
-        };
+        let setting = |s: &Option<Spanned<String>>, field: &str| self.conf_duration(s, field);
         let mut config = sim::pg::PgConfig {
             tcp_keepalives: self.keepalive(
                 KeepaliveFields {
@@ -616,6 +609,23 @@ impl Validator<'_> {
         Ok(config)
     }
 
+    /// A `postgresql.conf` duration: absent or 0 is `None` (the setting's "off" or "the
+    /// system's value").
+    fn conf_duration(
+        &self,
+        s: &Option<Spanned<String>>,
+        field: &str,
+    ) -> Result<Option<Duration>, ScenarioError> {
+        match s {
+            None => Ok(None),
+            Some(s) => match parse_duration(s.get_ref()) {
+                Ok(d) if d.is_zero() => Ok(None),
+                Ok(d) => Ok(Some(d)),
+                Err(e) => self.err(s.span(), field, e.to_string()),
+            },
+        }
+    }
+
     /// `PREFIX_idle`, `PREFIX_interval`, `PREFIX_count`: 0 or absent is the kernel's value.
     fn keepalive(
         &self,
@@ -627,13 +637,8 @@ impl Validator<'_> {
         prefix: &str,
     ) -> Result<sim::pg::Keepalive, ScenarioError> {
         let kernel = sim::pg::Keepalive::default();
-        let time = |s: &Option<Spanned<String>>, field: String, default: Duration| match s {
-            None => Ok(default),
-            Some(s) => match parse_duration(s.get_ref()) {
-                Ok(d) if d.is_zero() => Ok(default),
-                Ok(d) => Ok(d),
-                Err(e) => self.err(s.span(), &field, e.to_string()),
-            },
+        let time = |s: &Option<Spanned<String>>, field: String, default: Duration| {
+            Ok::<_, ScenarioError>(self.conf_duration(s, &field)?.unwrap_or(default))
         };
         let count = match count {
             None => kernel.count,

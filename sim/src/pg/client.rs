@@ -24,6 +24,7 @@
 //! not connect, `08006` the connection broke, `08003` no connection; messages are libpq's.
 
 use std::cell::RefCell;
+use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
@@ -35,8 +36,9 @@ use super::error::PgError;
 use super::statement::{Answer, Reply, Statement};
 use super::wire::{ClientBody, ServerBody, ToClient, ToServer, PG_PORT};
 use crate::world::clock::Clock;
-use crate::world::datagram::{decode, encode, MAX_DATAGRAM};
+use crate::world::datagram::encode;
 use crate::world::history::{sim_now, ClusterEvent, History, Outcome};
+use crate::world::host_loop::receive_datagrams;
 use crate::world::link_faults::LinkFaults;
 use crate::world::stream::{reset_for, ConnectionEnd, Endpoint, Keepalive, StreamConfig};
 
@@ -174,7 +176,7 @@ impl PgClient {
             }),
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        let receive = tokio::task::spawn_local(receive(client.inner.socket.clone(), tx));
+        let receive = receive_datagrams(client.inner.socket.clone(), tx, |from, s| (from, s));
         let kernel = tokio::task::spawn_local(kernel(
             Rc::downgrade(&client.inner),
             client.inner.kick.clone(),
@@ -381,6 +383,18 @@ impl Inner {
         }
     }
 
+    /// The kernel's reset to a segment for no connection of ours (its sender's name looked up
+    /// only if a link rule may apply).
+    fn send_reset(&self, to: SocketAddr, reset: &ToServer) {
+        let copies = self.config.links.copies_to(&self.name, || {
+            turmoil::reverse_lookup(to.ip()).unwrap_or_default()
+        });
+        let bytes = encode(reset);
+        for _ in 0..copies {
+            let _ = self.socket.try_send_to(&bytes, to);
+        }
+    }
+
     /// The process let the connection go (closed it, or gave up on it).
     fn connection_gone(&self, state: &str) {
         let gone = {
@@ -484,25 +498,12 @@ impl Inner {
     }
 }
 
-/// Datagrams from servers, as they arrive.
-async fn receive(socket: Rc<UdpSocket>, tx: mpsc::UnboundedSender<(String, ToClient)>) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-        if let Some(msg) = decode::<ToClient>(&buf[..n]) {
-            let host = turmoil::reverse_lookup(from.ip()).unwrap_or_default();
-            if tx.send((host, msg)).is_err() {
-                return;
-            }
-        }
-    }
-}
-
 /// The client host's kernel: segments in, timers; it runs while the process is paused.
 async fn kernel(
     inner: Weak<Inner>,
     kick: Rc<Notify>,
     clock: Clock,
-    mut inbox: mpsc::UnboundedReceiver<(String, ToClient)>,
+    mut inbox: mpsc::UnboundedReceiver<(SocketAddr, ToClient)>,
 ) {
     loop {
         let Some(deadline) = inner.upgrade().map(|c| c.next_deadline()) else {
@@ -534,7 +535,7 @@ async fn kernel(
                     client.on_segment(segment);
                 } else if let Some(reset) = reset_for::<ServerBody, ClientBody>(&segment) {
                     // No such socket (closed, or from before a restart): a reset.
-                    client.send_segment(&from, &reset);
+                    client.send_reset(from, &reset);
                 }
             }
             None => client.poll(),

@@ -199,6 +199,7 @@ pub struct Engine {
     advisory: BTreeMap<i64, Advisory>,
     next_xid: u64,
     lsn: Lsn,
+    /// Commit records written and not yet handed to the disk ([`Engine::take_wal`]).
     wal: Vec<WalRecord>,
     /// The time of the call being served: a waiter woken by it starts any new wait then.
     now: Duration,
@@ -245,9 +246,15 @@ impl Engine {
             .collect()
     }
 
-    /// The WAL so far.
+    /// The commit records written since the last [`Engine::take_wal`] (all of them, if never
+    /// taken).
     pub fn wal(&self) -> &[WalRecord] {
         &self.wal
+    }
+
+    /// Hand the records written since the last call to the disk (the WAL writer's flush).
+    pub fn take_wal(&mut self) -> Vec<WalRecord> {
+        std::mem::take(&mut self.wal)
     }
 
     /// The current WAL position.
@@ -255,8 +262,8 @@ impl Engine {
         self.lsn
     }
 
-    /// Redo (a replica's, or crash recovery's): the record's rows become committed, and the
-    /// record and its position this server's WAL. No locks are involved.
+    /// Redo (a replica's, or crash recovery's) of a record already on this server's disk: its
+    /// rows become committed and its position the server's. No locks are involved.
     pub fn apply(&mut self, record: &WalRecord) {
         for (table, row) in &record.changes {
             let slot = self
@@ -272,7 +279,6 @@ impl Engine {
         }
         self.lsn = self.lsn.max(record.lsn);
         self.next_xid = self.next_xid.max(record.xid + 1);
-        self.wal.push(record.clone());
     }
 
     /// Whether `backend` is waiting for a lock.

@@ -100,7 +100,7 @@ pub(crate) async fn run(ctx: ServerContext) -> turmoil::Result {
     let mut server = Server::start(ctx, socket.clone(), replication.clone());
     let (tx, rx) = mpsc::unbounded_channel();
     receive_datagrams(socket, tx.clone(), Inbound::Client);
-    receive_datagrams(replication, tx, Inbound::Replication);
+    receive_datagrams(replication, tx, |_, message| Inbound::Replication(message));
     let timers = [Timer {
         first: clock.now() + TICK,
         period: TICK,
@@ -126,7 +126,7 @@ struct Connection {
 
 pub(crate) enum Inbound {
     Client(SocketAddr, ToServer),
-    Replication(SocketAddr, Replication),
+    Replication(Replication),
 }
 
 pub(crate) struct Server {
@@ -176,7 +176,7 @@ impl Host for Server {
     fn on_inbound(&mut self, inbound: Inbound) {
         match inbound {
             Inbound::Client(from, segment) => self.on_client(from, segment),
-            Inbound::Replication(from, message) => self.on_replication(from, message),
+            Inbound::Replication(message) => self.on_replication(message),
         }
     }
 
@@ -413,12 +413,8 @@ impl Server {
             return;
         }
         self.repl.last_flush = now;
-        let mut disk = self.ctx.disk.borrow_mut();
-        let wal = self.engine.wal();
-        let flushed = disk.wal.len();
-        if wal.len() > flushed {
-            disk.wal.extend_from_slice(&wal[flushed..]);
-        }
+        let written = self.engine.take_wal();
+        self.ctx.disk.borrow_mut().wal.extend(written);
     }
 
     /// Whether this server is a standby (in recovery).

@@ -95,11 +95,14 @@ where
 
 /// Spawns the receive task of a socket carrying bincode datagrams ([`crate::world::datagram`]):
 /// each one that decodes as `M` goes to `tx` as `wrap(from, msg)`; undecodable ones are dropped.
+/// The task holds the socket: abort it to close the socket before a process ends (a client
+/// that drops a connection).
 pub(crate) fn receive_datagrams<M, I>(
     socket: Rc<UdpSocket>,
     tx: mpsc::UnboundedSender<I>,
     wrap: fn(SocketAddr, M) -> I,
-) where
+) -> tokio::task::JoinHandle<()>
+where
     M: serde::de::DeserializeOwned + 'static,
     I: 'static,
 {
@@ -112,5 +115,5 @@ pub(crate) fn receive_datagrams<M, I>(
                 }
             }
         }
-    });
+    })
 }

@@ -17,7 +17,6 @@
 //! * Advisory locks and open transactions are never in the WAL: a promoted standby has none.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -56,7 +55,6 @@ const BATCH: usize = 64;
 /// One standby as its primary's walsender sees it.
 #[derive(Debug)]
 struct Standby {
-    addr: SocketAddr,
     /// The timeline it is on.
     timeline: u32,
     write: Lsn,
@@ -111,7 +109,7 @@ impl Server {
     }
 
     /// A replication message arrived.
-    pub(super) fn on_replication(&mut self, from: SocketAddr, message: Replication) {
+    pub(super) fn on_replication(&mut self, message: Replication) {
         let now = self.now();
         match message {
             Replication::Feedback {
@@ -125,7 +123,6 @@ impl Server {
                     return; // not (or no longer) the primary it thinks it follows
                 }
                 let s = self.repl.standbys.entry(name).or_insert(Standby {
-                    addr: from,
                     timeline,
                     write,
                     flush,
@@ -134,7 +131,6 @@ impl Server {
                     sent: flush,
                     progress_at: now,
                 });
-                s.addr = from;
                 s.timeline = timeline;
                 s.heard = now;
                 if flush > s.flush {
@@ -200,11 +196,11 @@ impl Server {
                 from,
                 records,
             };
-            out.push((name.clone(), s.addr, message));
+            out.push((name.clone(), message));
         }
         drop(disk);
-        for (name, addr, message) in out {
-            self.send_replication(&name, addr, &message);
+        for (name, message) in out {
+            self.send_replication(&name, &message);
         }
     }
 
@@ -320,20 +316,15 @@ impl Server {
             flush,
             apply: self.engine.lsn().min(flush),
         };
-        let copies = self.ctx.links.copies(&self.ctx.name, &upstream);
-        let bytes = encode(&message);
-        for _ in 0..copies {
-            let _ = self
-                .repl
-                .socket
-                .try_send_to(&bytes, (upstream.as_str(), REPLICATION_PORT));
-        }
+        self.send_replication(&upstream, &message);
     }
 
-    fn send_replication(&self, to: &str, addr: SocketAddr, message: &Replication) {
+    /// To server `to`'s replication port (walsender and walreceiver address each other by
+    /// name).
+    fn send_replication(&self, to: &str, message: &Replication) {
         let bytes = encode(message);
         for _ in 0..self.ctx.links.copies(&self.ctx.name, to) {
-            let _ = self.repl.socket.try_send_to(&bytes, addr);
+            let _ = self.repl.socket.try_send_to(&bytes, (to, REPLICATION_PORT));
         }
     }
 
